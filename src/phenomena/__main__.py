@@ -1,0 +1,3 @@
+from phenomena.cli import main
+
+main()

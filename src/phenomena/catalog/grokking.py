@@ -1,0 +1,267 @@
+"""Grokking: generalization arrives long after the training set has been fit.
+
+Power et al. (2022) trained small transformers on tables of modular arithmetic: training accuracy reached 100%
+early, and test accuracy jumped from chance to 100% only much later, with weight decay the strongest lever.
+Nanda et al. (2023) showed the network ends up computing addition with a few Fourier frequencies (memorization,
+then circuit formation, then cleanup). Gromov (2023) found the same delay in a two-layer MLP with a quadratic
+activation trained on MSE, with an analytic solution whose weights are periodic in the tokens.
+
+The default (``quick``) is Gromov's MLP as in the ``d-doshi/Grokking`` code: one-hot inputs (a, b) of
+``a + b mod 97``, 500 quadratic units, no biases, MSE on one-hot targets, full-batch AdamW (lr 1e-2, betas
+0.9/0.98). With 25% of the table and weight decay 2 it fits the training set in ~20 steps and generalizes only
+~8x later; without weight decay it does not generalize within the same budget (check it:
+``phenomena run grokking -s train.weight_decay=0``). ``paper`` is Nanda et al.'s one-layer transformer.
+
+Verdict: training accuracy reaches 0.99 (at step t_fit); test accuracy reaches 0.95 (at step t_gen); the delay
+t_gen / t_fit is at least 3; the Fourier IPR of the token weights (Nanda et al.'s and Gromov's progress measure:
+the network turns periodic in the tokens) at least doubles between t_fit and the end. Reported alongside: the
+weight norm over time, the quantity weight decay acts on (Liu et al. 2023's "LU" picture of grokking).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from typing import Literal
+
+import torch
+
+from phenomena.config import require
+from phenomena.data import modular_arithmetic
+from phenomena.models import MLP, TinyTransformer
+from phenomena.probes.fourier import fourier_ipr
+from phenomena.report import PALETTE, subplots
+from phenomena.result import Check, Result, Series, Verdict
+from phenomena.runner.context import RunContext
+from phenomena.training import LogMetrics, Progress, StopWhen, evaluate, fit, loss_function, make_optimizer, warmup
+
+PAPERS = (
+    "Power, Burda, Edwards, Babuschkin, Misra 2022 — Grokking: generalization beyond overfitting on small "
+    "algorithmic datasets",
+    "Nanda, Chan, Lieberum, Smith, Steinhardt 2023 — Progress measures for grokking via mechanistic "
+    "interpretability",
+    "Gromov 2023 — Grokking modular arithmetic",
+)
+
+FIT_ACCURACY = 0.99  # "the training set has been fit"
+GEN_ACCURACY = 0.95  # "the network generalizes"
+MIN_DELAY = 3.0  # t_gen / t_fit: generalization comes at least this many times later than fitting
+MIN_IPR_RISE = 2.0  # Fourier IPR at the end / at t_fit: the weights become sparse in frequency
+
+
+@dataclasses.dataclass(frozen=True)
+class Data:
+    p: int = 97  # modulus
+    op: Literal["+", "-", "*", "/"] = "+"
+    train_fraction: float = 0.25  # of the p*p table
+
+    def __post_init__(self):
+        require(self.p >= 2, f"data.p must be at least 2; got {self.p}")
+        require(0 < self.train_fraction < 1, f"data.train_fraction must lie in (0, 1); got {self.train_fraction}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Model:
+    kind: Literal["mlp", "transformer"] = "mlp"
+    width: int = 500  # MLP hidden units
+    activation: str = "quadratic"  # MLP activation
+    weight_std: float = 1.0  # MLP init: W ~ N(0, weight_std^2 / fan_in)
+    d_model: int = 128  # transformer sizes (Nanda et al.)
+    n_heads: int = 4
+    d_mlp: int = 512
+    n_layers: int = 1
+
+    def __post_init__(self):
+        for name in ("width", "d_model", "n_heads", "d_mlp", "n_layers"):
+            require(getattr(self, name) >= 1, f"model.{name} must be a positive integer; got {getattr(self, name)}")
+        require(self.weight_std > 0, f"model.weight_std must be positive; got {self.weight_std}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Train:
+    steps: int = 400  # budget of optimizer steps
+    lr: float = 1e-2
+    weight_decay: float = 2.0  # AdamW, decoupled
+    betas: tuple[float, float] = (0.9, 0.98)
+    loss: Literal["mse", "ce"] = "mse"
+    batch_size: int = 0  # 0 = full batch
+    warmup_steps: int = 0
+    log_every: int = 4  # evaluate train/test metrics every this many steps
+    stop_when_generalized: bool = True  # end the run once train and test accuracy are both >= 0.99
+
+    def __post_init__(self):
+        require(self.steps >= 1, f"train.steps must be a positive integer; got {self.steps}")
+        require(self.lr > 0, f"train.lr must be positive; got {self.lr}")
+        require(self.weight_decay >= 0, f"train.weight_decay must be >= 0; got {self.weight_decay}")
+        require(self.batch_size >= 0, f"train.batch_size must be >= 0 (0 = full batch); got {self.batch_size}")
+        require(self.log_every >= 1, f"train.log_every must be a positive integer; got {self.log_every}")
+        require(all(0 <= b < 1 for b in self.betas), f"train.betas must lie in [0, 1); got {self.betas}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    data: Data = Data()
+    model: Model = Model()
+    train: Train = Train()
+    seed: int = 0
+
+
+PRESETS = {
+    "smoke": Config(data=Data(p=41, train_fraction=0.4), model=Model(width=128), train=Train(steps=300)),
+    "quick": Config(),
+    # Nanda et al. 2023, progress-measures-paper/transformers.py: p=113, 30% of pairs, 1-layer transformer
+    # d_model 128 / 4 heads / d_mlp 512, no LayerNorm, AdamW lr 1e-3 wd 1 betas (0.9, 0.98), 10-step warm-up,
+    # full batch, cross-entropy, 50,000 steps (grokking is over by ~14k, where the run stops).
+    "paper": Config(
+        data=Data(p=113, train_fraction=0.3),
+        model=Model(kind="transformer"),
+        train=Train(steps=50_000, lr=1e-3, weight_decay=1.0, loss="ce", warmup_steps=10, log_every=100),
+    ),
+}
+COSTS = {"smoke": "~3 s", "quick": "~15 s on 2 CPU cores", "paper": "~1-2 h on CPU, minutes on a GPU"}
+
+
+def build_model(cfg: Config, seed: int) -> torch.nn.Module:
+    p = cfg.data.p
+    if cfg.model.kind == "transformer":  # input [a, b, '='], '=' being token p
+        m = cfg.model
+        return TinyTransformer(p + 1, p, n_ctx=3, d_model=m.d_model, n_heads=m.n_heads, d_mlp=m.d_mlp,
+                               n_layers=m.n_layers, seed=seed)  # fmt: skip
+    return MLP(0, p, width=cfg.model.width, depth=1, activation=cfg.model.activation, bias=False,
+               weight_std=cfg.model.weight_std, vocab=p, tokens=2, seed=seed)  # fmt: skip
+
+
+def token_weights(model: torch.nn.Module, p: int) -> torch.Tensor:
+    """Weights indexed by input token along the last axis: rows are (neuron, operand) or embedding dims."""
+    if isinstance(model, TinyTransformer):
+        return model.embed[:p].T
+    first = model.layers[0].weight  # (width, 2p): columns are the one-hot codes of a, then of b
+    return first.reshape(first.shape[0], 2, p)
+
+
+def run(cfg: Config, ctx: RunContext) -> Result:
+    data = modular_arithmetic(cfg.data.p, cfg.data.op, cfg.data.train_fraction, seed=ctx.stream_seed("data"))
+    if cfg.model.kind == "transformer":
+        eq = torch.full((1,), cfg.data.p)
+        data = dataclasses.replace(
+            data,
+            x_train=torch.cat([data.x_train, eq.expand(data.n_train, 1)], 1),
+            x_test=torch.cat([data.x_test, eq.expand(len(data.x_test), 1)], 1),
+        )
+    model = build_model(cfg, ctx.stream_seed("init"))
+    loss_fn = loss_function(cfg.train.loss)
+    optimizer = make_optimizer("adamw", model.parameters(), cfg.train.lr, cfg.train.weight_decay,
+                               betas=cfg.train.betas)  # fmt: skip
+    params = list(model.parameters())
+
+    def measure(m: torch.nn.Module) -> dict[str, float]:
+        train_loss, train_acc = evaluate(m, data.x_train, data.y_train, loss_fn)
+        test_loss, test_acc = evaluate(m, data.x_test, data.y_test, loss_fn)
+        norm = torch.sqrt(sum(q.pow(2).sum() for q in params)).item()
+        ipr = fourier_ipr(token_weights(m, cfg.data.p)).nanmean().item()
+        return dict(train_loss=train_loss, train_acc=train_acc, test_loss=test_loss, test_acc=test_acc,
+                    weight_norm=norm, fourier_ipr=ipr)  # fmt: skip
+
+    def generalized(h) -> bool:
+        return h.last("train_acc", 0.0) >= 0.99 and h.last("test_acc", 0.0) >= 0.99
+
+    callbacks = [LogMetrics(cfg.train.log_every, measure)]
+    if cfg.train.stop_when_generalized:
+        callbacks.append(StopWhen(generalized, "train and test accuracy >= 0.99"))
+    start = time.perf_counter()
+    with ctx.progress(cfg.train.steps, desc="grokking") as bar:
+        callbacks.append(Progress(bar, show=("train_acc", "test_acc"), every=cfg.train.log_every))
+        history, state = fit(
+            model, data, loss_fn, optimizer, cfg.train.steps,
+            batch_size=cfg.train.batch_size or None, generator=ctx.generator("batches"),
+            callbacks=callbacks, scheduler=warmup(optimizer, cfg.train.warmup_steps),
+        )  # fmt: skip
+    seconds = time.perf_counter() - start
+
+    t_fit = history.first_step("train_acc", lambda v: v >= FIT_ACCURACY)
+    t_gen = history.first_step("test_acc", lambda v: v >= GEN_ACCURACY)
+    series = {name: Series(list(s), list(v)) for name, (s, v) in history.curves.items()}
+
+    def at(name: str, step: int | None) -> float:
+        if step is None:
+            return math.nan
+        steps, values = history.curves[name]
+        return values[steps.index(step)]
+
+    summary = {
+        "t_fit": _num(t_fit),
+        "t_gen": _num(t_gen),
+        "delay": t_gen / t_fit if t_fit and t_gen else math.nan,
+        "steps_run": float(state.step),
+        "max_train_acc": max(history.curves["train_acc"][1]),
+        "max_test_acc": max(history.curves["test_acc"][1]),
+        "final_train_acc": history.last("train_acc"),
+        "final_test_acc": history.last("test_acc"),
+        "weight_norm_init": history.curves["weight_norm"][1][0],
+        "weight_norm_at_fit": at("weight_norm", t_fit),
+        "weight_norm_final": history.last("weight_norm"),
+        "fourier_ipr_at_fit": at("fourier_ipr", t_fit),
+        "fourier_ipr_final": history.last("fourier_ipr"),
+        "train_seconds": seconds,
+    }
+    return Result("grokking", cfg, summary=summary, series=series)
+
+
+def verdict(result: Result) -> Verdict:
+    s = result.summary
+    return Verdict((
+        Check(f"train accuracy reaches {FIT_ACCURACY} (t_fit = {_step(s['t_fit'])})", s["max_train_acc"], ">=",
+              FIT_ACCURACY),
+        Check(f"test accuracy reaches {GEN_ACCURACY} (t_gen = {_step(s['t_gen'])})", s["max_test_acc"], ">=",
+              GEN_ACCURACY),
+        Check("delay t_gen / t_fit", s["delay"], ">=", MIN_DELAY,
+              note="generalization comes long after fitting"),
+        Check("Fourier IPR rise, end / t_fit", s["fourier_ipr_final"] / s["fourier_ipr_at_fit"], ">=",
+              MIN_IPR_RISE, note="token weights concentrate on a few frequencies"),
+    ))  # fmt: skip
+
+
+def figure(result: Result):
+    s = result.summary
+    fig, axes = subplots(1, 3, width=3.8)
+    acc, loss, norm = axes[0]
+    for split in ("train", "test"):
+        steps, values = result.curve(f"{split}_acc")
+        acc.plot(_pos(steps), values, color=PALETTE[split], label=split)
+        steps, values = result.curve(f"{split}_loss")
+        loss.plot(_pos(steps), values, color=PALETTE[split], label=split)
+    for ax in (acc, loss):
+        ax.set_xscale("log")
+        for key, style in (("t_fit", ":"), ("t_gen", "--")):
+            if not math.isnan(s[key]):
+                ax.axvline(s[key], color="k", linestyle=style, linewidth=0.8, label=key)
+    acc.set(xlabel="step", ylabel="accuracy", title="accuracy", ylim=(-0.02, 1.02))
+    loss.set(xlabel="step", ylabel="loss", yscale="log", title="loss")
+    acc.legend(loc="center left")
+    steps, values = result.curve("weight_norm")
+    norm.plot(_pos(steps), values, color=PALETTE["accent"], label="weight norm")
+    norm.set(xlabel="step", ylabel="‖θ‖", xscale="log", title="weight norm and Fourier IPR")
+    twin = norm.twinx()
+    steps, values = result.curve("fourier_ipr")
+    twin.plot(_pos(steps), values, color=PALETTE["theory"], label="Fourier IPR")
+    twin.set_ylabel("mean IPR (r=2)")
+    norm.legend(handles=norm.get_lines() + twin.get_lines(), loc="center left")
+    cfg = result.config
+    fig.suptitle(f"grokking: {cfg.model.kind}, {cfg.data.op} mod {cfg.data.p}, {cfg.data.train_fraction:.0%} of "
+                 f"the table, wd {cfg.train.weight_decay:g} — delay {s['delay']:.1f}x")  # fmt: skip
+    fig.tight_layout()
+    return fig
+
+
+def _pos(steps: list[int]) -> list[float]:
+    """Step 0 cannot sit on a log axis; draw it at 0.5."""
+    return [max(step, 0.5) for step in steps]
+
+
+def _num(step: int | None) -> float:
+    return math.nan if step is None else float(step)
+
+
+def _step(value: float) -> str:
+    return "never" if math.isnan(value) else f"{int(value)}"

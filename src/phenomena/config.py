@@ -1,0 +1,192 @@
+"""Typed, frozen, nested configs: dotted overrides, validation and the run id.
+
+Every experiment's ``Config`` is a frozen dataclass whose fields are scalars (int, float, bool, str,
+``Literal[...]``), tuples of scalars, or nested frozen dataclasses. A user changes it with dotted overrides
+such as ``train.weight_decay=0`` or ``model.width=256``; each value is parsed and checked against the field's
+annotation, and unknown keys are rejected by name with the valid choices.
+
+The run id is the hash of the canonical JSON of the fully resolved config (plus the experiment name and the
+package version), so the same config always maps to the same stored run.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal, get_args, get_origin, get_type_hints
+
+from phenomena.errors import ConfigError
+
+
+def require(condition: bool, message: str) -> None:
+    """Raise :class:`ConfigError` with ``message`` unless ``condition`` holds (for ``__post_init__`` checks)."""
+    if not condition:
+        raise ConfigError(message)
+
+
+def field_keys(config: Any, prefix: str = "") -> list[str]:
+    """All dotted leaf keys of a config, in declaration order (``['data.p', 'data.op', ...]``)."""
+    keys = []
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if dataclasses.is_dataclass(value):
+            keys.extend(field_keys(value, f"{prefix}{f.name}."))
+        else:
+            keys.append(prefix + f.name)
+    return keys
+
+
+def to_dict(config: Any) -> dict:
+    """The config as plain nested dicts and lists (JSON-ready)."""
+    return json.loads(canonical_json(config))
+
+
+def canonical_json(config: Any) -> str:
+    """Sorted-key, whitespace-free JSON of a config: the form that is hashed into the run id."""
+
+    def plain(value):
+        if dataclasses.is_dataclass(value):
+            return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        if isinstance(value, tuple | list):
+            return [plain(v) for v in value]
+        return value
+
+    return json.dumps(plain(config), sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def run_id(experiment: str, config: Any, version: str) -> str:
+    """A 12-hex-digit id for (experiment, config, package version); stable across processes and machines."""
+    payload = json.dumps(
+        {"experiment": experiment, "config": json.loads(canonical_json(config)), "version": version},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+
+def parse_override(token: str) -> tuple[str, str]:
+    """Split ``'key.path=value'`` into its key and raw value text."""
+    key, sep, value = token.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ConfigError(f"override {token!r} is not of the form key.path=value (e.g. train.lr=0.01)")
+    return key, value.strip()
+
+
+def apply_overrides(config: Any, overrides: Mapping[str, Any] | Iterable[str]) -> Any:
+    """Return a copy of ``config`` with dotted overrides applied and type-checked.
+
+    ``overrides`` is a mapping ``{'train.lr': 0.01}`` (values may be Python values or strings to parse) or an
+    iterable of ``'key=value'`` tokens as typed on the command line. Raises :class:`ConfigError` naming the
+    bad key and the valid keys, or the expected type, and re-runs each dataclass's own validation.
+    """
+    if not isinstance(overrides, Mapping):
+        overrides = dict(parse_override(t) for t in overrides)
+    for key, raw in overrides.items():
+        config = _set(config, key.split("."), raw, key)
+    return config
+
+
+def _set(node: Any, path: list[str], raw: Any, full_key: str, prefix: str = "") -> Any:
+    names = [f.name for f in dataclasses.fields(node)]
+    head = path[0]
+    if head not in names:
+        valid = ", ".join(field_keys(node, prefix))
+        raise ConfigError(f"unknown config key {full_key!r}; valid keys: {valid}")
+    current = getattr(node, head)
+    if dataclasses.is_dataclass(current):
+        if len(path) == 1:
+            sub = ", ".join(f"{full_key}.{k}" for k in field_keys(current))
+            raise ConfigError(f"config key {full_key!r} is a group; set one of its keys: {sub}")
+        new = _set(current, path[1:], raw, full_key, f"{prefix}{head}.")
+    else:
+        if len(path) > 1:
+            raise ConfigError(f"unknown config key {full_key!r}: {'.'.join(path[:1])} is not a group")
+        annotation = get_type_hints(type(node))[head]
+        new = coerce(raw, annotation, full_key)
+    return dataclasses.replace(node, **{head: new})  # re-runs __post_init__ validation
+
+
+def coerce(raw: Any, annotation: Any, key: str) -> Any:
+    """Convert ``raw`` (a Python value or the text typed by a user) to ``annotation``, or raise ConfigError."""
+    value = _literal(raw) if isinstance(raw, str) else raw
+    origin = get_origin(annotation)
+    if origin is Literal:
+        choices = get_args(annotation)
+        if value not in choices:
+            raise ConfigError(f"{key} must be one of {', '.join(map(repr, choices))}; got {raw!r}")
+        return value
+    if origin in (types.UnionType, typing.Union):
+        options = get_args(annotation)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return coerce(value, option, key)
+            except ConfigError as e:
+                errors.append(str(e))
+        raise ConfigError(errors[0] if errors else f"{key}: cannot parse {raw!r}")
+    if origin is tuple:
+        if isinstance(value, str):
+            value = tuple(_literal(v.strip()) for v in value.split(",") if v.strip())
+        if not isinstance(value, list | tuple):
+            value = (value,)
+        args = get_args(annotation)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(coerce(v, args[0], key) for v in value)
+        if len(args) != len(value):
+            raise ConfigError(f"{key} needs {len(args)} values separated by commas; got {raw!r}")
+        return tuple(coerce(v, a, key) for v, a in zip(value, args, strict=True))
+    if annotation is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "on", "off"):
+            return value.lower() in ("true", "yes", "on")
+        raise ConfigError(f"{key} must be true or false; got {raw!r}")
+    if annotation is int:
+        if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value:
+            raise ConfigError(f"{key} must be an integer; got {raw!r}")
+        return int(value)
+    if annotation is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{key} must be a number; got {raw!r}")
+        return float(value)
+    if annotation is str:
+        return str(value)
+    raise ConfigError(f"{key} cannot be set from the command line (type {annotation})")  # pragma: no cover
+
+
+def _literal(text: str) -> Any:
+    """Parse a user-typed value: numbers, booleans, None, tuples; anything else stays a string."""
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def from_dict(cls: type, data: Mapping[str, Any]) -> Any:
+    """Rebuild a config of type ``cls`` from :func:`to_dict` output (lists become tuples where annotated)."""
+    hints = get_type_hints(cls)
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in data:
+            continue
+        value, annotation = data[f.name], hints[f.name]
+        if dataclasses.is_dataclass(annotation):
+            kwargs[f.name] = from_dict(annotation, value)
+        else:
+            kwargs[f.name] = coerce(value, annotation, f.name)
+    return cls(**kwargs)

@@ -1,0 +1,10 @@
+"""Data sets as in-memory tensors with one schema (:class:`Dataset`): generated, shipped by a package, or read
+from a local path the user gives. Nothing is downloaded."""
+
+from phenomena.data.dataset import Dataset as Dataset
+from phenomena.data.mnist import mnist as mnist
+from phenomena.data.mnist1d import mnist1d as mnist1d
+from phenomena.data.modular import modular_arithmetic as modular_arithmetic
+from phenomena.data.noise import with_label_noise as with_label_noise
+from phenomena.data.tabular import digits as digits
+from phenomena.data.tabular import teacher_student as teacher_student

@@ -1,0 +1,9 @@
+"""Plain ``nn.Module`` models with explicit, seeded initialization."""
+
+from phenomena.models.layers import ACTIVATIONS as ACTIVATIONS
+from phenomena.models.layers import PARAMETERIZATIONS as PARAMETERIZATIONS
+from phenomena.models.layers import Activation as Activation
+from phenomena.models.layers import ScaledLinear as ScaledLinear
+from phenomena.models.layers import TokenLinear as TokenLinear
+from phenomena.models.mlp import MLP as MLP
+from phenomena.models.transformer import TinyTransformer as TinyTransformer

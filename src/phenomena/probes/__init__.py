@@ -1,0 +1,25 @@
+"""Probes: pure measurements on (model, data) or (features, labels).
+
+A probe never trains and never writes files; it takes explicit generators for anything random. Probes that take
+a model share conventions: ``loss_fn(outputs, targets)`` is a mean over the batch; ``batches`` is one
+``(inputs, targets)`` pair or a list of them (the data set's loss is their example-weighted mean); ``params``
+restricts to a subset of parameters by name. The user's model is never modified.
+"""
+
+from phenomena.probes._operators import CurvatureOperator as CurvatureOperator
+from phenomena.probes._operators import ggn_operator as ggn_operator
+from phenomena.probes._operators import hessian_operator as hessian_operator
+from phenomena.probes._operators import hessian_vector_product as hessian_vector_product
+from phenomena.probes.fourier import fourier_ipr as fourier_ipr
+from phenomena.probes.hessian import EigenResult as EigenResult
+from phenomena.probes.hessian import SpectralDensity as SpectralDensity
+from phenomena.probes.hessian import TraceEstimate as TraceEstimate
+from phenomena.probes.hessian import hessian_density as hessian_density
+from phenomena.probes.hessian import hessian_eigenvalues as hessian_eigenvalues
+from phenomena.probes.hessian import hessian_trace as hessian_trace
+from phenomena.probes.landscape import Interpolation as Interpolation
+from phenomena.probes.landscape import LossSlice as LossSlice
+from phenomena.probes.landscape import interpolate as interpolate
+from phenomena.probes.landscape import loss_slice as loss_slice
+from phenomena.probes.landscape import normalize_direction as normalize_direction
+from phenomena.probes.landscape import random_direction as random_direction

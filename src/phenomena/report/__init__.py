@@ -1,0 +1,5 @@
+"""Figures in one style (matplotlib, Agg backend)."""
+
+from phenomena.report.style import PALETTE as PALETTE
+from phenomena.report.style import save as save
+from phenomena.report.style import subplots as subplots

@@ -1,0 +1,133 @@
+"""Run one experiment: resolve its config, reuse a finished run or train, judge, draw, and record it."""
+
+from __future__ import annotations
+
+import platform
+import socket
+import sys
+import time
+import traceback
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from phenomena import __version__
+from phenomena.catalog import get_experiment
+from phenomena.config import from_dict, run_id, to_dict
+from phenomena.errors import DivergedError, UserError
+from phenomena.result import Result, Series, Verdict
+from phenomena.runner.context import RunContext
+from phenomena.store import RunRecord, Store
+
+
+def environment(seed: int) -> dict[str, Any]:
+    """Versions, host and threads: what is needed to judge whether two runs are comparable."""
+    import numpy
+    import torch
+
+    return {
+        "phenomena": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "platform": platform.platform(),
+        "host": socket.gethostname(),
+        "threads": torch.get_num_threads(),
+        "seed": seed,
+        "argv": sys.argv,
+    }
+
+
+def execute(
+    name: str,
+    preset: str = "quick",
+    overrides: Mapping[str, Any] | Iterable[str] = (),
+    seed: int | None = None,
+    force: bool = False,
+    store: Store | None = None,
+    progress: bool = True,
+    sweep: str | None = None,
+) -> Result:
+    """Run catalog entry ``name`` and record it in ``store``; return its :class:`Result`.
+
+    User errors (unknown experiment, preset or key; ill-typed or impossible values) are raised as
+    :class:`UserError` before anything is written. A finished run with the same id is loaded, not recomputed,
+    unless ``force``. A run that diverges is recorded as ``diverged`` and raises :class:`DivergedError`; any
+    other exception marks it ``failed`` (with the traceback) and propagates.
+    """
+    experiment = get_experiment(name)
+    cfg = experiment.config(preset, overrides, seed)
+    rid = run_id(name, cfg, __version__)
+    store = store if store is not None else Store()
+    existing = store.get(rid)
+    if existing is not None and existing.id == rid and existing.status == "finished" and not force:
+        result = load(rid, store)
+        result.meta["reused"] = True
+        return result
+
+    config_dict = to_dict(cfg)
+    folder = store.begin(rid, name, preset, config_dict, environment(cfg.seed), sweep=sweep)
+    ctx = RunContext(rid, cfg.seed, folder, store.cache_dir, show_progress=progress)
+    start = time.perf_counter()
+    try:
+        result = experiment.run(cfg, ctx)
+    except DivergedError as e:
+        store.finish(rid, "diverged", error=str(e))
+        raise
+    except UserError:
+        # e.g. a local data file that is missing: the run never started, so leave no trace of it
+        store.delete(rid)
+        raise
+    except BaseException as e:
+        store.finish(rid, "failed", error="".join(traceback.format_exception(e)))
+        raise
+    try:
+        result.run_id = rid
+        result.summary["wall_seconds"] = time.perf_counter() - start
+        result.verdict = experiment.verdict(result)
+        from phenomena.report import save
+
+        figure_path = folder / "figure.png"
+        save(experiment.figure(result), figure_path)
+        result.artifacts = {**result.artifacts, "figure": str(figure_path), "record": str(store.path)}
+        metrics = {k: (s.steps, s.values) for k, s in result.series.items()}
+        store.finish(rid, "finished", result.summary, _verdict_with_artifacts(result), metrics=metrics)
+    except BaseException as e:
+        store.finish(rid, "failed", error="".join(traceback.format_exception(e)))
+        raise
+    result.meta["environment"] = environment(cfg.seed)
+    return result
+
+
+def _verdict_with_artifacts(result: Result) -> dict:
+    return {**result.verdict.to_dict(), "artifacts": result.artifacts}
+
+
+def record_to_result(record: RunRecord, store: Store) -> Result:
+    """Rebuild a :class:`Result` from a stored record and its metrics."""
+    experiment = get_experiment(record.experiment)
+    config = from_dict(experiment.module.Config, record.config)
+    verdict_dict = dict(record.verdict or {})
+    artifacts = verdict_dict.pop("artifacts", {})
+    series = {k: Series(s, v) for k, (s, v) in store.metrics(record.id).items()}
+    summary = {k: (float("nan") if v is None else v) for k, v in (record.summary or {}).items()}
+    return Result(
+        experiment=record.experiment,
+        config=config,
+        summary=summary,
+        series=series,
+        verdict=Verdict.from_dict(verdict_dict) if verdict_dict else None,
+        artifacts=artifacts,
+        run_id=record.id,
+        status=record.status,
+        meta={"environment": record.environment, "error": record.error, "preset": record.preset},
+    )
+
+
+def load(run_id_or_prefix: str, store: Store | None = None) -> Result:
+    """The stored run with this id (or unique id prefix) as a :class:`Result`."""
+    store = store if store is not None else Store()
+    record = store.get(run_id_or_prefix)
+    if record is None:
+        raise UserError(f"no stored run {run_id_or_prefix!r} in {store.root} (see `phenomena runs`)")
+    return record_to_result(record, store)
+

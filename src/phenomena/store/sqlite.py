@@ -1,0 +1,251 @@
+"""The run store: one SQLite file (WAL) of run records and long-format metrics, plus a folder per run.
+
+Layout under the store root (``PHENOMENA_HOME``, default ``./phenomena-runs``)::
+
+    phenomena.db          runs(id, experiment, preset, config, status, ...), metrics(run, name, step, value)
+    runs/<run_id>/        artifacts: figure.png, checkpoints (.safetensors), ...
+    cache/                derived data sets (e.g. MNIST-1D arrays), safe to delete
+
+A run is written in two transactions: ``begin`` records it as ``running``; ``finish`` writes its metrics,
+summary, verdict and status in one transaction, so a run killed in between stays ``running`` (or ``failed``)
+and never appears ``finished`` with half its data.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+STATUSES = ("running", "finished", "failed", "diverged")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id          TEXT PRIMARY KEY,
+    experiment  TEXT NOT NULL,
+    preset      TEXT,
+    config      TEXT NOT NULL,
+    status      TEXT NOT NULL CHECK (status IN ('running', 'finished', 'failed', 'diverged')),
+    created     REAL NOT NULL,
+    finished    REAL,
+    summary     TEXT,
+    verdict     TEXT,
+    environment TEXT,
+    error       TEXT,
+    sweep       TEXT
+);
+CREATE TABLE IF NOT EXISTS metrics (
+    run   TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    name  TEXT NOT NULL,
+    step  INTEGER NOT NULL,
+    value REAL
+);
+CREATE INDEX IF NOT EXISTS metrics_by_run ON metrics(run, name, step);
+CREATE INDEX IF NOT EXISTS runs_by_experiment ON runs(experiment, created);
+"""
+
+
+def default_root() -> Path:
+    """``$PHENOMENA_HOME`` if set, else ``./phenomena-runs``."""
+    return Path(os.environ.get("PHENOMENA_HOME", "phenomena-runs"))
+
+
+@dataclass
+class RunRecord:
+    """One row of the runs table, with JSON columns decoded."""
+
+    id: str
+    experiment: str
+    preset: str | None
+    config: dict
+    status: str
+    created: float
+    finished: float | None
+    summary: dict | None
+    verdict: dict | None
+    environment: dict | None
+    error: str | None
+    sweep: str | None
+
+
+class Store:
+    """Run records, metrics and artifact folders under one root directory.
+
+    >>> store = Store("phenomena-runs")
+    >>> store.begin("abc123", "grokking", "quick", {"seed": 0}, environment={})
+    >>> store.finish("abc123", "finished", summary={...}, verdict={...}, metrics={"loss": ([0, 10], [1.0, .5])})
+    """
+
+    def __init__(self, root: str | os.PathLike | None = None):
+        self.root = Path(root) if root is not None else default_root()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.path = self.root / "phenomena.db"
+        with self._connect() as db:
+            db.executescript(_SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA foreign_keys=ON")
+            db.execute("PRAGMA busy_timeout=30000")
+            yield db
+        finally:
+            db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    # -- paths ---------------------------------------------------------------------------------------------
+    def run_dir(self, run_id: str) -> Path:
+        """The artifacts folder of a run (not created)."""
+        return self.root / "runs" / run_id
+
+    @property
+    def cache_dir(self) -> Path:
+        path = self.root / "cache"
+        path.mkdir(exist_ok=True)
+        return path
+
+    # -- writes --------------------------------------------------------------------------------------------
+    def begin(
+        self,
+        run_id: str,
+        experiment: str,
+        preset: str | None,
+        config: dict,
+        environment: dict,
+        sweep: str | None = None,
+    ) -> Path:
+        """Record a run as ``running`` (replacing any earlier record and metrics of that id); returns its folder."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM metrics WHERE run = ?", (run_id,))
+            db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+            db.execute(
+                "INSERT INTO runs (id, experiment, preset, config, status, created, environment, sweep) "
+                "VALUES (?, ?, ?, ?, 'running', ?, ?, ?)",
+                (run_id, experiment, preset, json.dumps(config), time.time(), json.dumps(environment), sweep),
+            )
+        folder = self.run_dir(run_id)
+        if folder.exists():  # artifacts of an earlier attempt (--force or a crashed run) are stale
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True)
+        return folder
+
+    def finish(
+        self,
+        run_id: str,
+        status: str,
+        summary: dict | None = None,
+        verdict: dict | None = None,
+        metrics: dict[str, tuple[Iterable[int], Iterable[float]]] | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Write a run's outcome (status, summary, verdict, all metric rows) in one transaction."""
+        if status not in STATUSES or status == "running":
+            raise ValueError(f"finish status must be one of finished, failed, diverged; got {status!r}")
+        rows = [
+            (run_id, name, int(step), _finite_or_none(value))
+            for name, (steps, values) in (metrics or {}).items()
+            for step, value in zip(steps, values, strict=True)
+        ]
+        with self._transaction() as db:
+            found = db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if not found:
+                raise KeyError(f"no run {run_id!r} to finish")
+            db.execute("DELETE FROM metrics WHERE run = ?", (run_id,))
+            db.executemany("INSERT INTO metrics (run, name, step, value) VALUES (?, ?, ?, ?)", rows)
+            db.execute(
+                "UPDATE runs SET status = ?, finished = ?, summary = ?, verdict = ?, error = ? WHERE id = ?",
+                (
+                    status,
+                    time.time(),
+                    None if summary is None else json.dumps(_json_safe(summary)),
+                    None if verdict is None else json.dumps(verdict),
+                    error,
+                    run_id,
+                ),
+            )
+
+    def delete(self, run_id: str) -> None:
+        """Remove a run, its metrics and its folder (used when a run turns out never to have started)."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM metrics WHERE run = ?", (run_id,))
+            db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+        shutil.rmtree(self.run_dir(run_id), ignore_errors=True)
+
+    # -- reads ---------------------------------------------------------------------------------------------
+    def get(self, run_id: str) -> RunRecord | None:
+        """The record of a run by full id or unique prefix (None if absent or ambiguous)."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT * FROM runs WHERE id LIKE ? ESCAPE '\\' ORDER BY created", (_escape_like(run_id) + "%",)
+            ).fetchall()
+        if len(rows) != 1:
+            exact = [r for r in rows if r[0] == run_id]
+            rows = exact
+        return _record(rows[0]) if len(rows) == 1 else None
+
+    def runs(self, experiment: str | None = None, status: str | None = None) -> list[RunRecord]:
+        """All runs, newest first, optionally filtered by experiment and status."""
+        query, args = "SELECT * FROM runs WHERE 1=1", []
+        if experiment:
+            query, args = query + " AND experiment = ?", [*args, experiment]
+        if status:
+            query, args = query + " AND status = ?", [*args, status]
+        with self._connect() as db:
+            return [_record(r) for r in db.execute(query + " ORDER BY created DESC", args).fetchall()]
+
+    def metrics(self, run_id: str) -> dict[str, tuple[list[int], list[float]]]:
+        """All metric curves of a run: name -> (steps, values); unmeasured values come back as nan."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT name, step, value FROM metrics WHERE run = ? ORDER BY name, step", (run_id,)
+            ).fetchall()
+        out: dict[str, tuple[list[int], list[float]]] = {}
+        for name, step, value in rows:
+            steps, values = out.setdefault(name, ([], []))
+            steps.append(step)
+            values.append(math.nan if value is None else value)
+        return out
+
+
+def _record(row: tuple) -> RunRecord:
+    (id_, experiment, preset, config, status, created, finished, summary, verdict, env, error, sweep) = row
+
+    def load(text):
+        return None if text is None else json.loads(text)
+
+    return RunRecord(
+        id_, experiment, preset, json.loads(config), status, created, finished,
+        load(summary), load(verdict), load(env), error, sweep,
+    )  # fmt: skip
+
+
+def _finite_or_none(value: float) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _json_safe(summary: dict) -> dict:
+    return {k: (_finite_or_none(v) if isinstance(v, float) else v) for k, v in summary.items()}
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -1,0 +1,46 @@
+"""Shared fixtures. Every test gets its own store root; torch uses one thread (tests run tiny nets, for which
+one thread is fastest and immune to oversubscription when other processes share the cores)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+torch.set_num_threads(1)
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Path:
+    """A fresh store root, also exported as PHENOMENA_HOME."""
+    root = tmp_path / "store"
+    monkeypatch.setenv("PHENOMENA_HOME", str(root))
+    return root
+
+
+@pytest.fixture
+def cli(home):
+    """Invoke the real CLI in-process: ``cli("run", "grokking", ...) -> (exit_code, stdout, stderr)``."""
+    from phenomena.cli import main
+
+    def invoke(*args: str):
+        runner = CliRunner()
+        result = runner.invoke(main, list(args), catch_exceptions=False)
+        return result.exit_code, result.stdout, result.stderr
+
+    return invoke
+
+
+@pytest.fixture
+def cli_json(cli):
+    def invoke(*args: str) -> dict:
+        code, out, err = cli(*args, "--json")
+        assert code == 0, err
+        return json.loads(out)
+
+    return invoke

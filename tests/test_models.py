@@ -1,0 +1,61 @@
+import pytest
+import torch
+import torch.nn.functional as F
+
+from phenomena.errors import UserError
+from phenomena.models import MLP, ScaledLinear, TinyTransformer, TokenLinear
+
+
+def test_token_linear_equals_linear_on_one_hot_codes():
+    torch.manual_seed(0)
+    layer = TokenLinear(vocab=7, tokens=3, out_features=5, bias=True, bias_std=0.5)
+    x = torch.randint(0, 7, (11, 3))
+    one_hot = F.one_hot(x, 7).reshape(11, -1).float()
+    dense = F.linear(one_hot, layer.weight, layer.bias)
+    out = layer(x)
+    assert torch.allclose(out, dense, atol=1e-6)
+    g_token = torch.autograd.grad(out.square().sum(), layer.weight)[0]
+    g_dense = torch.autograd.grad(F.linear(one_hot, layer.weight, layer.bias).square().sum(), layer.weight)[0]
+    assert torch.allclose(g_token, g_dense, atol=1e-5)
+
+
+@pytest.mark.parametrize("param", ["standard", "ntk", "mup"])
+def test_parameterizations_give_the_stated_preactivation_variance(param):
+    n = 4000
+    x = torch.randn(64, n, dtype=torch.float64)
+    hidden = ScaledLinear(n, 512, parameterization=param, weight_std=1.5, bias_std=0.0,
+                          generator=torch.Generator().manual_seed(1)).double()  # fmt: skip
+    # Var[h] = σ_w² ‖x‖²/n for every parameterization of a hidden layer (within sampling error ~3%)
+    expected = 1.5**2 * x.pow(2).sum(1).mean() / n
+    assert abs(hidden(x).var().item() / expected.item() - 1) < 0.05
+    readout = ScaledLinear(n, 512, parameterization=param, weight_std=1.5, readout=True,
+                           generator=torch.Generator().manual_seed(2)).double()  # fmt: skip
+    ratio = readout(x).var().item() / expected.item()
+    assert abs(ratio - (1 / n if param == "mup" else 1)) < 0.05 * (1 / n if param == "mup" else 1)
+
+
+def test_mlp_is_seeded_and_checks_sizes():
+    a, b = MLP(10, 3, width=8, depth=2, seed=5), MLP(10, 3, width=8, depth=2, seed=5)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
+    assert not torch.equal(a.readout.weight, MLP(10, 3, width=8, depth=2, seed=6).readout.weight)
+    assert a.features(torch.randn(4, 10)).shape == (4, 8) and a(torch.randn(4, 10)).shape == (4, 3)
+    with pytest.raises(UserError, match="width"):
+        MLP(10, 3, width=0)
+    with pytest.raises(UserError, match="unknown activation"):
+        MLP(10, 3, activation="swishy")
+    with pytest.raises(UserError, match="parameterization"):
+        MLP(10, 3, parameterization="weird")
+
+
+def test_transformer_is_causal_and_reads_the_last_position():
+    model = TinyTransformer(vocab=10, out_features=9, n_ctx=3, d_model=16, n_heads=4, d_mlp=32, seed=0)
+    x = torch.tensor([[1, 2, 9], [1, 2, 9]])
+    y = x.clone()
+    y[1, 0] = 5  # changing an earlier token changes the last position's output
+    out = model(torch.cat([x[:1], y[1:]]))
+    assert out.shape == (2, 9) and not torch.allclose(out[0], out[1])
+    # causality: the first position's residual stream cannot see later tokens
+    h1 = model.embed[x[:, :1]] + model.pos[:1]
+    assert torch.allclose(model.blocks[0](h1)[0], model.blocks[0](h1)[1])
+    with pytest.raises(UserError, match="divisible"):
+        TinyTransformer(vocab=10, out_features=9, d_model=10, n_heads=4)

@@ -1,0 +1,60 @@
+import pytest
+import torch
+
+from phenomena.data import Dataset
+from phenomena.errors import DivergedError
+from phenomena.models import MLP
+from phenomena.training import LogMetrics, StopWhen, evaluate, fit, loss_function, make_optimizer
+
+
+def _data(n=64):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(n, 5, generator=g)
+    y = (x[:, 0] > 0).long()
+    return Dataset(x, y, x[:16], y[:16], {"num_classes": 2})
+
+
+def test_full_batch_fit_equals_a_hand_written_loop():
+    data = _data()
+    a, b = MLP(5, 2, width=8, depth=1, seed=1), MLP(5, 2, width=8, depth=1, seed=1)
+    loss = loss_function("ce")
+    fit(a, data, loss, make_optimizer("sgd", a.parameters(), 0.1, momentum=0.9), steps=20)
+    opt = torch.optim.SGD(b.parameters(), lr=0.1, momentum=0.9)
+    for _ in range(20):
+        opt.zero_grad()
+        loss(b(data.x_train), data.y_train).backward()
+        opt.step()
+    assert all(torch.allclose(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
+
+
+def test_minibatches_follow_the_generator():
+    data = _data()
+
+    def train(seed):
+        m = MLP(5, 2, width=8, depth=1, seed=1)
+        fit(m, data, loss_function("ce"), make_optimizer("sgd", m.parameters(), 0.1), steps=10, batch_size=16,
+            generator=torch.Generator().manual_seed(seed))  # fmt: skip
+        return m.readout.weight
+
+    assert torch.equal(train(3), train(3)) and not torch.equal(train(3), train(4))
+
+
+def test_logging_schedule_stop_and_divergence():
+    data = _data()
+    m = MLP(5, 2, width=8, depth=1, seed=1)
+    loss = loss_function("ce")
+    log = LogMetrics(5, lambda model: {"acc": evaluate(model, data.x_test, data.y_test, loss)[1]})
+    history, state = fit(m, data, loss, make_optimizer("adam", m.parameters(), 0.05), steps=12, callbacks=[log])
+    assert history.curves["acc"][0] == [0, 5, 10, 12]
+    stop = StopWhen(lambda h: len(h.curves["acc"][0]) >= 2, "two logs")
+    log2 = LogMetrics(3, lambda model: {"acc": 0.0})
+    _, state = fit(m, data, loss, make_optimizer("adam", m.parameters(), 0.05), 50, callbacks=[log2, stop])
+    assert state.step == 3 and state.stop_reason == "two logs"
+    huge = make_optimizer("sgd", m.parameters(), 1e30)
+    with pytest.raises(DivergedError):
+        fit(m, data, loss_function("mse"), huge, steps=5, callbacks=[LogMetrics(1, lambda model: {})])
+
+
+def test_mse_on_integer_labels_uses_one_hot_targets():
+    out = torch.tensor([[1.0, 0.0], [0.0, 0.0]])
+    assert loss_function("mse")(out, torch.tensor([0, 1])).item() == pytest.approx(0.25)
