@@ -1,0 +1,393 @@
+"""Curvature probes: extreme eigenvalues, trace and spectral density of the loss Hessian (or its Gauss-Newton
+part), for any ``nn.Module``, matrix-free.
+
+- ``hessian_eigenvalues``: Lanczos through SciPy's ``eigsh`` (ARPACK, implicitly restarted) on a float64
+  ``LinearOperator``; largest algebraic (sharpness), most negative, or both ends; warm-startable from a
+  previous result to track sharpness through training; per-layer spectra with ``layerwise=True``.
+- ``hessian_trace``: Hutchinson or Hutch++ with Rademacher probes and a standard error.
+- ``hessian_density``: stochastic Lanczos quadrature (Ghorbani, Krishnan & Xiao 2019; Lin, Saad & Yang 2016),
+  per-probe nodes and weights plus a smoothed density with a band over probes.
+
+Every function takes ``curvature="hessian"`` or ``"ggn"`` (generalized Gauss-Newton ``J^T H_out J``) and the
+shared conventions of ``phenomena.probes._operators`` (``batches``, ``params``, mean losses).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+from scipy.sparse.linalg import ArpackNoConvergence, eigsh
+from torch import Tensor, nn
+
+from phenomena.errors import UserError
+from phenomena.probes import _estimators as est
+from phenomena.probes._operators import (
+    CurvatureOperator,
+    ParamFilter,
+    ParamSpace,
+    group_by_module,
+    select_param_names,
+)
+
+_WHICH = {"largest": "LA", "smallest": "SA", "both": "BE"}
+
+
+@dataclass(frozen=True, eq=False)  # holds arrays: compare fields explicitly
+class EigenResult:
+    """Eigenpairs of a curvature operator and how well they converged.
+
+    Attributes:
+        values: eigenvalues, float64; descending for "largest" and "both", ascending (most negative first)
+            for "smallest".
+        vectors: unit eigenvectors as rows of a flat float64 CPU tensor (k, P), in the order of ``values``;
+            ``vector(i)`` gives row i as a parameter-shaped dict.
+        residuals: ``||H v_i - lambda_i v_i||`` per pair, recomputed with fresh products after the solve.
+        n_hvps: curvature-vector products used, including the k for the residuals.
+        converged: whether ARPACK met ``tol`` for every requested pair within its budget.
+        which: "largest", "smallest" or "both".
+        space: the parameter names and shapes the vectors live on.
+    """
+
+    values: np.ndarray
+    vectors: Tensor
+    residuals: np.ndarray
+    n_hvps: int
+    converged: bool
+    which: str
+    space: ParamSpace
+
+    def vector(self, i: int) -> dict[str, Tensor]:
+        """Eigenvector i as a dict parameter name -> tensor of that parameter's shape."""
+        return self.space.unflatten(self.vectors[i])
+
+
+class TraceEstimate(NamedTuple):
+    """A trace estimate and its standard error (unpacks as ``estimate, stderr``)."""
+
+    estimate: float
+    stderr: float
+
+
+@dataclass(frozen=True, eq=False)  # holds arrays: compare fields explicitly
+class SpectralDensity:
+    """A stochastic Lanczos quadrature of a curvature spectrum.
+
+    Attributes:
+        nodes, weights: per probe vector, the Gauss quadrature nodes (Ritz values) and weights (summing to 1);
+            lengths can differ when a Krylov space became invariant early.
+        grid: points where the smoothed density is evaluated.
+        density: mean over probes of the Gaussian-smoothed quadratures (integrates to ~1 over the grid).
+        density_stderr: standard error of that mean over probe vectors, point by point.
+        sigma: the Gaussian smoothing width.
+        dim: the number of parameters P.
+        n_hvps: curvature-vector products used.
+    """
+
+    nodes: tuple[np.ndarray, ...]
+    weights: tuple[np.ndarray, ...]
+    grid: np.ndarray
+    density: np.ndarray
+    density_stderr: np.ndarray
+    sigma: float
+    dim: int
+    n_hvps: int
+
+    @property
+    def band(self) -> tuple[np.ndarray, np.ndarray]:
+        """Density +- 2 standard errors over probe vectors (lower, upper), clipped at 0."""
+        half = 2 * self.density_stderr
+        return np.clip(self.density - half, 0, None), self.density + half
+
+    def moment(self, p: int) -> TraceEstimate:
+        """Estimate of ``tr(H^p) / P`` (exact in expectation for p < 2 * lanczos_steps) with its stderr."""
+        per_probe = np.asarray([np.sum(w * x**p) for x, w in zip(self.nodes, self.weights, strict=True)])
+        se = per_probe.std(ddof=1) / math.sqrt(len(per_probe)) if len(per_probe) > 1 else float("nan")
+        return TraceEstimate(float(per_probe.mean()), float(se))
+
+
+def hessian_eigenvalues(
+    model: nn.Module,
+    loss_fn: Callable,
+    batches: Any,
+    k: int = 5,
+    which: str = "largest",
+    *,
+    params: ParamFilter = None,
+    curvature: str = "hessian",
+    tol: float = 1e-4,
+    warm_start: EigenResult | Mapping[str, EigenResult] | None = None,
+    v0: Tensor | Mapping[str, Tensor] | None = None,
+    max_hvps: int | None = None,
+    ncv: int | None = None,
+    layerwise: bool = False,
+    generator: torch.Generator | None = None,
+) -> EigenResult | dict[str, EigenResult]:
+    """Extreme eigenvalues and eigenvectors of the loss Hessian (or GGN) by Lanczos (ARPACK ``eigsh``).
+
+    "largest" means largest algebraic (the sharpness, not the largest magnitude as power iteration gives),
+    "smallest" the most negative, "both" the k largest and the k smallest from one Lanczos run
+    (``which="BE"``).
+    When 2k (for "both") or k reaches P - 1, ARPACK cannot run and the operator is materialized with P
+    products and diagonalized exactly instead.
+
+    Args:
+        model, loss_fn, batches, params: see ``hessian_operator``; the loss is the example-weighted mean.
+        k: number of eigenpairs (per end for "both").
+        which: "largest", "smallest" or "both".
+        curvature: "hessian" or "ggn".
+        tol: ARPACK's relative tolerance: each Ritz pair stops when its residual estimate is <= tol*|lambda|;
+            eigenvalue errors are typically far smaller (about residual^2 / gap). 0 means machine precision.
+        warm_start: a previous result on the same parameters (a dict of them when ``layerwise``); Lanczos
+            starts from the sum of its eigenvectors with a small basis (ncv = 2k+1), so tracking sharpness
+            along training needs few products (about 6 instead of 21 for k=1 on a small MLP after a GD step).
+        v0: an explicit start vector (flat or parameter-shaped); default a Gaussian from ``generator``.
+        max_hvps: approximate cap on products: ARPACK's restart budget is set from it, so the count can exceed
+            it by up to one Lanczos basis (ncv products). Unconverged pairs are then dropped,
+            ``converged`` is False and a RuntimeWarning is issued.
+        ncv: Lanczos basis size kept between ARPACK restarts; default max(2k+1, 20) (SciPy's), or 2k+1 with
+            ``warm_start``. Each run costs at least ncv products; larger values need fewer restarts from a
+            poor start vector. (k here counts both ends for "both".)
+        layerwise: if True, the spectrum of each module's diagonal Hessian block, as a dict module name ->
+            result (k clipped to the block size).
+        generator: torch generator for the default start vector.
+
+    Returns:
+        An ``EigenResult`` (or a dict of them when ``layerwise``).
+
+    Example:
+        >>> res = hessian_eigenvalues(model, F.cross_entropy, (x, y), k=1)
+        >>> res.values[0]                                        # the sharpness
+        >>> res = hessian_eigenvalues(model, F.cross_entropy, (x, y), k=1, warm_start=res)  # after a step
+    """
+    if which not in _WHICH:
+        raise UserError(f"unknown which={which!r}; choose 'largest', 'smallest' or 'both'.")
+    if not isinstance(k, int) or k < 1:
+        raise UserError(f"k must be a positive integer, got {k!r}.")
+    if warm_start is not None and v0 is not None:
+        raise UserError("give either warm_start or v0, not both.")
+    if max_hvps is not None and max_hvps < 1:
+        raise UserError(f"max_hvps must be a positive integer, got {max_hvps!r}.")
+    solve = partial(_solve, k=k, which=which, tol=tol, max_hvps=max_hvps, generator=generator, ncv=ncv)
+    if not layerwise:
+        if warm_start is not None and not isinstance(warm_start, EigenResult):
+            raise UserError(
+                "warm_start must be an EigenResult from a previous call (a dict only with layerwise)."
+            )
+        op = CurvatureOperator(model, loss_fn, batches, params, kind=curvature)
+        start = _start_vector(op.space, warm_start, v0)
+        return solve(op, start, warm=warm_start is not None, clip=False)
+    if v0 is not None:
+        raise UserError(
+            "v0 cannot be combined with layerwise=True; use warm_start with a previous layerwise result."
+        )
+    if warm_start is not None and not isinstance(warm_start, Mapping):
+        raise UserError(
+            "with layerwise=True, warm_start must be the dict returned by a previous layerwise call."
+        )
+    out = {}
+    for module, names in group_by_module(select_param_names(model, params)).items():
+        op = CurvatureOperator(model, loss_fn, batches, names, kind=curvature)
+        previous = warm_start.get(module) if warm_start is not None else None
+        start = _start_vector(op.space, previous, None)
+        out[module] = solve(op, start, warm=previous is not None, clip=True)
+    return out
+
+
+def hessian_trace(
+    model: nn.Module,
+    loss_fn: Callable,
+    batches: Any,
+    method: str = "hutch++",
+    n_probes: int = 99,
+    *,
+    params: ParamFilter = None,
+    curvature: str = "hessian",
+    generator: torch.Generator | None = None,
+) -> TraceEstimate:
+    """Trace of the loss Hessian (or GGN) from ``n_probes`` products with Rademacher probes.
+
+    "hutchinson": the mean of ``z^T H z``; stderr = sample std / sqrt(n_probes).
+    "hutch++" (Meyer et al. 2021): a third of the products sketch the top eigenspace, whose trace is taken
+    exactly, and Hutchinson runs on the deflated remainder; far lower variance when a few eigenvalues
+    dominate, as in trained networks. Its stderr is the Hutchinson stderr of the deflated part, which is
+    exact in square given the sketch because the sketch part has no error of its own (see
+    ``_estimators.hutchpp``). The estimate is unbiased; stderr^2 is unbiased for its variance.
+
+    Returns:
+        ``TraceEstimate(estimate, stderr)``.
+
+    Example:
+        >>> tr, se = hessian_trace(model, F.cross_entropy, (x, y), n_probes=60,
+        ...                        generator=torch.Generator().manual_seed(0))
+    """
+    methods = {"hutchinson": (est.hutchinson, 2), "hutch++": (est.hutchpp, 4)}
+    if method not in methods:
+        raise UserError(f"unknown method {method!r}; choose 'hutch++' or 'hutchinson'.")
+    fn, minimum = methods[method]
+    if not isinstance(n_probes, int) or n_probes < minimum:
+        raise UserError(f"{method} needs n_probes >= {minimum} for a standard error, got {n_probes!r}.")
+    op = CurvatureOperator(model, loss_fn, batches, params, kind=curvature)
+    f = op.fmodel
+    return TraceEstimate(*fn(op.apply, op.space.dim, n_probes, generator, f.dtype, f.device))
+
+
+def hessian_density(
+    model: nn.Module,
+    loss_fn: Callable,
+    batches: Any,
+    n_probes: int = 5,
+    lanczos_steps: int = 80,
+    *,
+    params: ParamFilter = None,
+    curvature: str = "hessian",
+    grid: np.ndarray | None = None,
+    n_grid: int = 512,
+    sigma: float | None = None,
+    generator: torch.Generator | None = None,
+) -> SpectralDensity:
+    """Spectral density of the loss Hessian (or GGN) by stochastic Lanczos quadrature.
+
+    For each of ``n_probes`` normalized Rademacher vectors v, ``lanczos_steps`` Lanczos steps (with full
+    reorthogonalization) give a Gauss quadrature ``{(node_j, w_j)}`` with ``sum_j w_j f(node_j) = v^T f(H) v``
+    for polynomials f of degree < 2 * steps; since ``E[v v^T] = I / P``, averaging over probes estimates the
+    normalized spectral measure ``(1/P) sum_i delta(lambda_i)`` (Ghorbani et al. 2019, as PyHessian's density,
+    with weights ``(e_1^T s_j)^2``). Each quadrature is smoothed by a Gaussian of width ``sigma``.
+
+    Args:
+        n_probes: probe vectors (>= 2 for a band); lanczos_steps: steps per probe (clipped to P).
+        grid: where to evaluate the density; default ``n_grid`` points spanning the nodes +- 3 sigma.
+        sigma: smoothing width; default (largest node - smallest node) / lanczos_steps, the resolution of an
+            m-step quadrature.
+        generator: torch generator for the probes. Other arguments as in ``hessian_eigenvalues``.
+
+    Returns:
+        A ``SpectralDensity`` (per-probe nodes/weights, grid, density, its stderr band, ``moment(p)``).
+
+    Example:
+        >>> dens = hessian_density(model, F.cross_entropy, (x, y), n_probes=4, lanczos_steps=60)
+        >>> plt.semilogy(dens.grid, dens.density)
+    """
+    if not isinstance(n_probes, int) or n_probes < 1:
+        raise UserError(f"n_probes must be a positive integer, got {n_probes!r}.")
+    if not isinstance(lanczos_steps, int) or lanczos_steps < 1:
+        raise UserError(f"lanczos_steps must be a positive integer, got {lanczos_steps!r}.")
+    if sigma is not None and not sigma > 0:
+        raise UserError(f"sigma must be positive, got {sigma!r}.")
+    op = CurvatureOperator(model, loss_fn, batches, params, kind=curvature)
+    f = op.fmodel
+    nodes, weights = [], []
+    for _ in range(n_probes):
+        v = est.rademacher(op.space.dim, 1, generator, f.dtype, f.device)[:, 0]
+        x, w = est.gauss_quadrature(*est.lanczos(op.apply, v, lanczos_steps))
+        nodes.append(x)
+        weights.append(w)
+    lo = min(float(x.min()) for x in nodes)
+    hi = max(float(x.max()) for x in nodes)
+    if sigma is None:
+        sigma = (hi - lo) / min(lanczos_steps, op.space.dim) if hi > lo else max(abs(hi), 1.0) * 1e-3
+    grid = (
+        np.linspace(lo - 3 * sigma, hi + 3 * sigma, n_grid) if grid is None else np.asarray(grid, np.float64)
+    )
+    per_probe = np.stack([est.smooth(x, w, grid, sigma) for x, w in zip(nodes, weights, strict=True)])
+    stderr = (
+        per_probe.std(axis=0, ddof=1) / math.sqrt(n_probes) if n_probes > 1 else np.full(len(grid), np.nan)
+    )
+    return SpectralDensity(
+        tuple(nodes),
+        tuple(weights),
+        grid,
+        per_probe.mean(axis=0),
+        stderr,
+        float(sigma),
+        op.space.dim,
+        op.n_products,
+    )
+
+
+def _start_vector(space: ParamSpace, warm_start: EigenResult | None, v0: Any) -> np.ndarray | None:
+    """The float64 start vector for Lanczos from a previous result or an explicit vector, or None."""
+    if warm_start is not None:
+        if warm_start.space != space:
+            raise UserError(
+                "warm_start was computed on different parameters (names or shapes) than this call."
+            )
+        if len(warm_start.values) == 0:
+            return None
+        return warm_start.vectors.sum(dim=0).numpy()
+    if v0 is None:
+        return None
+    flat = space.flatten(v0) if isinstance(v0, Mapping) else torch.as_tensor(v0)
+    if flat.shape != (space.dim,):
+        raise UserError(
+            f"v0 must have {space.dim} entries (one per selected parameter), got shape {tuple(flat.shape)}."
+        )
+    return flat.detach().to(device="cpu", dtype=torch.float64).numpy()
+
+
+def _solve(
+    op: CurvatureOperator,
+    v0: np.ndarray | None,
+    *,
+    warm: bool,
+    clip: bool,
+    k: int,
+    which: str,
+    tol: float,
+    max_hvps: int | None,
+    generator: torch.Generator | None,
+    ncv: int | None,
+) -> EigenResult:
+    n = op.space.dim
+    per_end = min(k, n) if clip else k
+    wanted = 2 * per_end if which == "both" else per_end
+    if wanted > n:
+        if not clip:
+            raise UserError(f"k={k} asks for {wanted} eigenpairs but the selected parameters have only {n}.")
+        wanted = n
+    converged = True
+    if wanted >= n - 1:
+        # ARPACK needs k < P - 1; a dense solve is exact and costs only P products here.
+        values, vectors = np.linalg.eigh(op.to_dense().numpy())
+        if which == "both" and wanted < n:
+            keep = np.r_[np.arange(per_end), np.arange(n - per_end, n)]
+        else:
+            keep = np.arange(n - wanted, n) if which == "largest" else np.arange(wanted)
+        values, vectors = values[keep], vectors[:, keep]
+    else:
+        if ncv is None:
+            ncv = 2 * wanted + 1 if warm and v0 is not None else max(2 * wanted + 1, 20)
+        elif not wanted < ncv:
+            raise UserError(f"ncv must exceed the number of eigenpairs asked for ({wanted}), got {ncv}.")
+        ncv = min(n, ncv)
+        maxiter = None if max_hvps is None else max(1, -(-(max_hvps - ncv) // (ncv - wanted)))
+        if v0 is None:
+            v0 = torch.randn(n, generator=generator, dtype=torch.float64).numpy()
+        try:
+            values, vectors = eigsh(
+                op, k=wanted, which=_WHICH[which], tol=tol, v0=v0, ncv=ncv, maxiter=maxiter
+            )
+        except ArpackNoConvergence as err:
+            values, vectors, converged = err.eigenvalues, err.eigenvectors, False
+            warnings.warn(
+                f"Lanczos did not converge within the budget; {len(values)} of {wanted} eigenpairs "
+                "converged and are returned.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+    order = np.argsort(values) if which == "smallest" else np.argsort(values)[::-1]
+    values = np.asarray(values, dtype=np.float64)[order]
+    vecs = torch.from_numpy(np.ascontiguousarray(vectors[:, order].T, dtype=np.float64))
+    residuals = np.asarray(
+        [
+            float(torch.linalg.vector_norm(op.apply(v).double().cpu() - lam * v))
+            for lam, v in zip(values, vecs, strict=True)
+        ]
+    )
+    return EigenResult(values, vecs, residuals, op.n_products, converged, which, op.space)
