@@ -23,3 +23,11 @@ from phenomena.probes.landscape import interpolate as interpolate
 from phenomena.probes.landscape import loss_slice as loss_slice
 from phenomena.probes.landscape import normalize_direction as normalize_direction
 from phenomena.probes.landscape import random_direction as random_direction
+from phenomena.probes.linearize import LinearizedModel as LinearizedModel
+from phenomena.probes.linearize import linearize as linearize
+from phenomena.probes.ntk import empirical_nngp as empirical_nngp
+from phenomena.probes.ntk import empirical_ntk as empirical_ntk
+from phenomena.probes.ntk import kernel_alignment as kernel_alignment
+from phenomena.probes.ntk import kernel_distance as kernel_distance
+from phenomena.probes.ntk import kernel_velocity as kernel_velocity
+from phenomena.probes.ntk import relative_change as kernel_relative_change
