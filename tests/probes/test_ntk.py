@@ -12,8 +12,8 @@ from phenomena.probes.ntk import (
     empirical_ntk,
     kernel_alignment,
     kernel_distance,
+    kernel_relative_change,
     kernel_velocity,
-    relative_change,
 )
 
 METHODS = ["jacobian", "ntvp", "structured", "auto"]
@@ -280,12 +280,12 @@ def test_distance_and_relative_change_closed_forms():
     eye, ones = torch.eye(2, dtype=F64), torch.ones(2, 2, dtype=F64)
     assert kernel_distance(eye, ones) == pytest.approx(1 - 1 / math.sqrt(2), abs=1e-12)
     assert kernel_distance(torch.diag(torch.tensor([1.0, 0.0])), torch.diag(torch.tensor([0.0, 1.0]))) == 1.0
-    assert relative_change(eye, 2 * eye) == pytest.approx(1.0, abs=1e-12)
-    assert relative_change(k, k) == 0.0
+    assert kernel_relative_change(eye, 2 * eye) == pytest.approx(1.0, abs=1e-12)
+    assert kernel_relative_change(k, k) == 0.0
     with pytest.raises(UserError, match="same shape"):
         kernel_distance(eye, torch.eye(3, dtype=F64))
     with pytest.raises(UserError, match="zero"):
-        relative_change(torch.zeros(2, 2), eye)
+        kernel_relative_change(torch.zeros(2, 2), eye)
 
 
 def test_kernel_velocity_between_checkpoints():

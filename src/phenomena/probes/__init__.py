@@ -29,5 +29,5 @@ from phenomena.probes.ntk import empirical_nngp as empirical_nngp
 from phenomena.probes.ntk import empirical_ntk as empirical_ntk
 from phenomena.probes.ntk import kernel_alignment as kernel_alignment
 from phenomena.probes.ntk import kernel_distance as kernel_distance
+from phenomena.probes.ntk import kernel_relative_change as kernel_relative_change
 from phenomena.probes.ntk import kernel_velocity as kernel_velocity
-from phenomena.probes.ntk import relative_change as kernel_relative_change

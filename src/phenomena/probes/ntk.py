@@ -507,11 +507,11 @@ def kernel_distance(K0: Tensor, K1: Tensor) -> float:
     return float(1.0 - cos.clamp(-1.0, 1.0))
 
 
-def relative_change(K0: Tensor, K1: Tensor) -> float:
+def kernel_relative_change(K0: Tensor, K1: Tensor) -> float:
     """Relative kernel change ‖K1 − K0‖_F / ‖K0‖_F (Lee et al. 2019, the lazy-training measure).
 
     Example:
-        >>> relative_change(torch.eye(2), 2 * torch.eye(2))
+        >>> kernel_relative_change(torch.eye(2), 2 * torch.eye(2))
         1.0
     """
     _check_pair(K0, K1)
@@ -546,4 +546,4 @@ def kernel_velocity(model0: nn.Module, model1: nn.Module, x: Tensor, *, dt: floa
     kw = {"trace": trace, "method": method, "batch_size": batch_size, "params": params}
     k0, k1 = empirical_ntk(model0, x, **kw), empirical_ntk(model1, x, **kw)
     s = kernel_distance(k0, k1)
-    return {"distance": s, "relative_change": relative_change(k0, k1), "velocity": s / dt}
+    return {"distance": s, "relative_change": kernel_relative_change(k0, k1), "velocity": s / dt}
