@@ -39,6 +39,16 @@ def test_the_transformer_path_trains_and_measures(cli_json):
     assert len(res["verdict"]["checks"]) == 4
 
 
+def test_checkpoint_round_trips(cli_json):
+    from phenomena.training import load_checkpoint
+
+    res = cli_json("run", "grokking", "-p", "smoke", "-s", "train.steps=8", "-s", "checkpoint=true")
+    cfg = get_experiment("grokking").config("smoke", {"train.steps": 8, "checkpoint": True})
+    model = load_checkpoint(build_model(cfg, seed=123), res["artifacts"]["checkpoint"])
+    fresh = build_model(cfg, seed=123)
+    assert not torch.equal(model.layers[0].weight, fresh.layers[0].weight)  # trained weights were loaded
+
+
 def test_token_weights_index_tokens_along_the_last_axis():
     exp = get_experiment("grokking")
     cfg = exp.config("smoke", {"data.p": 5, "model.width": 3})

@@ -34,7 +34,17 @@ from phenomena.probes.fourier import fourier_ipr
 from phenomena.report import PALETTE, subplots
 from phenomena.result import Check, Result, Series, Verdict
 from phenomena.runner.context import RunContext
-from phenomena.training import LogMetrics, Progress, StopWhen, evaluate, fit, loss_function, make_optimizer, warmup
+from phenomena.training import (
+    LogMetrics,
+    Progress,
+    StopWhen,
+    evaluate,
+    fit,
+    loss_function,
+    make_optimizer,
+    save_checkpoint,
+    warmup,
+)
 
 PAPERS = (
     "Power, Burda, Edwards, Babuschkin, Misra 2022 — Grokking: generalization beyond overfitting on small "
@@ -105,6 +115,7 @@ class Config:
     model: Model = Model()
     train: Train = Train()
     seed: int = 0
+    checkpoint: bool = False  # save the final weights as model.safetensors in the run folder
 
 
 PRESETS = {
@@ -205,7 +216,10 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         "fourier_ipr_final": history.last("fourier_ipr"),
         "train_seconds": seconds,
     }
-    return Result("grokking", cfg, summary=summary, series=series)
+    artifacts = {}
+    if cfg.checkpoint:
+        artifacts["checkpoint"] = str(save_checkpoint(model, ctx.artifacts / "model.safetensors"))
+    return Result("grokking", cfg, summary=summary, series=series, artifacts=artifacts)
 
 
 def verdict(result: Result) -> Verdict:

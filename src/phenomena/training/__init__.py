@@ -1,5 +1,7 @@
 """Training: one small loop with callbacks; losses and optimizers by name."""
 
+from phenomena.training.checkpoint import load_checkpoint as load_checkpoint
+from phenomena.training.checkpoint import save_checkpoint as save_checkpoint
 from phenomena.training.losses import LOSSES as LOSSES
 from phenomena.training.losses import accuracy as accuracy
 from phenomena.training.losses import loss_function as loss_function
