@@ -10,6 +10,9 @@ from phenomena.probes._operators import CurvatureOperator as CurvatureOperator
 from phenomena.probes._operators import ggn_operator as ggn_operator
 from phenomena.probes._operators import hessian_operator as hessian_operator
 from phenomena.probes._operators import hessian_vector_product as hessian_vector_product
+from phenomena.probes.collapse import CollapseAccumulator as CollapseAccumulator
+from phenomena.probes.collapse import neural_collapse as neural_collapse
+from phenomena.probes.collapse import neural_collapse_from_batches as neural_collapse_from_batches
 from phenomena.probes.fourier import fourier_ipr as fourier_ipr
 from phenomena.probes.hessian import EigenResult as EigenResult
 from phenomena.probes.hessian import SpectralDensity as SpectralDensity
@@ -17,6 +20,9 @@ from phenomena.probes.hessian import TraceEstimate as TraceEstimate
 from phenomena.probes.hessian import hessian_density as hessian_density
 from phenomena.probes.hessian import hessian_eigenvalues as hessian_eigenvalues
 from phenomena.probes.hessian import hessian_trace as hessian_trace
+from phenomena.probes.information import bin_codes as bin_codes
+from phenomena.probes.information import binned_information as binned_information
+from phenomena.probes.information import kde_information as kde_information
 from phenomena.probes.landscape import Interpolation as Interpolation
 from phenomena.probes.landscape import LossSlice as LossSlice
 from phenomena.probes.landscape import interpolate as interpolate
@@ -31,3 +37,9 @@ from phenomena.probes.ntk import kernel_alignment as kernel_alignment
 from phenomena.probes.ntk import kernel_distance as kernel_distance
 from phenomena.probes.ntk import kernel_relative_change as kernel_relative_change
 from phenomena.probes.ntk import kernel_velocity as kernel_velocity
+from phenomena.probes.rank import effective_rank as effective_rank
+from phenomena.probes.rank import participation_ratio as participation_ratio
+from phenomena.probes.similarity import CKAMatrix as CKAMatrix
+from phenomena.probes.similarity import MinibatchCKA as MinibatchCKA
+from phenomena.probes.similarity import cka as cka
+from phenomena.probes.similarity import cka_matrix as cka_matrix
