@@ -25,3 +25,9 @@ def test_ipr_matches_a_brute_force_dft():
     expected = (power / power.sum(1, keepdim=True)).pow(2).sum(1)
     assert torch.allclose(fourier_ipr(rows), expected, atol=1e-12)
     assert fourier_ipr(rows).max() < 0.3  # random weights spread over many frequencies
+
+
+def test_every_probe_name_resolves():
+    import phenomena.probes as probes
+
+    assert all(callable(getattr(probes, name)) or isinstance(getattr(probes, name), type) for name in probes.__all__)

@@ -6,40 +6,63 @@ a model share conventions: ``loss_fn(outputs, targets)`` is a mean over the batc
 restricts to a subset of parameters by name. The user's model is never modified.
 """
 
-from phenomena.probes._operators import CurvatureOperator as CurvatureOperator
-from phenomena.probes._operators import ggn_operator as ggn_operator
-from phenomena.probes._operators import hessian_operator as hessian_operator
-from phenomena.probes._operators import hessian_vector_product as hessian_vector_product
-from phenomena.probes.collapse import CollapseAccumulator as CollapseAccumulator
-from phenomena.probes.collapse import neural_collapse as neural_collapse
-from phenomena.probes.collapse import neural_collapse_from_batches as neural_collapse_from_batches
-from phenomena.probes.fourier import fourier_ipr as fourier_ipr
-from phenomena.probes.hessian import EigenResult as EigenResult
-from phenomena.probes.hessian import SpectralDensity as SpectralDensity
-from phenomena.probes.hessian import TraceEstimate as TraceEstimate
-from phenomena.probes.hessian import hessian_density as hessian_density
-from phenomena.probes.hessian import hessian_eigenvalues as hessian_eigenvalues
-from phenomena.probes.hessian import hessian_trace as hessian_trace
-from phenomena.probes.information import bin_codes as bin_codes
-from phenomena.probes.information import binned_information as binned_information
-from phenomena.probes.information import kde_information as kde_information
-from phenomena.probes.landscape import Interpolation as Interpolation
-from phenomena.probes.landscape import LossSlice as LossSlice
-from phenomena.probes.landscape import interpolate as interpolate
-from phenomena.probes.landscape import loss_slice as loss_slice
-from phenomena.probes.landscape import normalize_direction as normalize_direction
-from phenomena.probes.landscape import random_direction as random_direction
-from phenomena.probes.linearize import LinearizedModel as LinearizedModel
-from phenomena.probes.linearize import linearize as linearize
-from phenomena.probes.ntk import empirical_nngp as empirical_nngp
-from phenomena.probes.ntk import empirical_ntk as empirical_ntk
-from phenomena.probes.ntk import kernel_alignment as kernel_alignment
-from phenomena.probes.ntk import kernel_distance as kernel_distance
-from phenomena.probes.ntk import kernel_relative_change as kernel_relative_change
-from phenomena.probes.ntk import kernel_velocity as kernel_velocity
-from phenomena.probes.rank import effective_rank as effective_rank
-from phenomena.probes.rank import participation_ratio as participation_ratio
-from phenomena.probes.similarity import CKAMatrix as CKAMatrix
-from phenomena.probes.similarity import MinibatchCKA as MinibatchCKA
-from phenomena.probes.similarity import cka as cka
-from phenomena.probes.similarity import cka_matrix as cka_matrix
+from __future__ import annotations
+
+import importlib
+
+# public name -> (module, attribute); imported on first use, so importing one probe does not pull in the
+# dependencies of all of them (scipy.sparse.linalg, torch.func, ...)
+_EXPORTS = {
+    "bin_codes": ("phenomena.probes.information", "bin_codes"),
+    "binned_information": ("phenomena.probes.information", "binned_information"),
+    "cka": ("phenomena.probes.similarity", "cka"),
+    "cka_matrix": ("phenomena.probes.similarity", "cka_matrix"),
+    "CKAMatrix": ("phenomena.probes.similarity", "CKAMatrix"),
+    "CollapseAccumulator": ("phenomena.probes.collapse", "CollapseAccumulator"),
+    "CurvatureOperator": ("phenomena.probes._operators", "CurvatureOperator"),
+    "effective_rank": ("phenomena.probes.rank", "effective_rank"),
+    "EigenResult": ("phenomena.probes.hessian", "EigenResult"),
+    "empirical_nngp": ("phenomena.probes.ntk", "empirical_nngp"),
+    "empirical_ntk": ("phenomena.probes.ntk", "empirical_ntk"),
+    "fourier_ipr": ("phenomena.probes.fourier", "fourier_ipr"),
+    "ggn_operator": ("phenomena.probes._operators", "ggn_operator"),
+    "hessian_density": ("phenomena.probes.hessian", "hessian_density"),
+    "hessian_eigenvalues": ("phenomena.probes.hessian", "hessian_eigenvalues"),
+    "hessian_operator": ("phenomena.probes._operators", "hessian_operator"),
+    "hessian_trace": ("phenomena.probes.hessian", "hessian_trace"),
+    "hessian_vector_product": ("phenomena.probes._operators", "hessian_vector_product"),
+    "interpolate": ("phenomena.probes.landscape", "interpolate"),
+    "Interpolation": ("phenomena.probes.landscape", "Interpolation"),
+    "kde_information": ("phenomena.probes.information", "kde_information"),
+    "kernel_alignment": ("phenomena.probes.ntk", "kernel_alignment"),
+    "kernel_distance": ("phenomena.probes.ntk", "kernel_distance"),
+    "kernel_relative_change": ("phenomena.probes.ntk", "kernel_relative_change"),
+    "kernel_velocity": ("phenomena.probes.ntk", "kernel_velocity"),
+    "linearize": ("phenomena.probes.linearization", "linearize"),
+    "LinearizedModel": ("phenomena.probes.linearization", "LinearizedModel"),
+    "loss_slice": ("phenomena.probes.landscape", "loss_slice"),
+    "LossSlice": ("phenomena.probes.landscape", "LossSlice"),
+    "MinibatchCKA": ("phenomena.probes.similarity", "MinibatchCKA"),
+    "neural_collapse": ("phenomena.probes.collapse", "neural_collapse"),
+    "neural_collapse_from_batches": ("phenomena.probes.collapse", "neural_collapse_from_batches"),
+    "normalize_direction": ("phenomena.probes.landscape", "normalize_direction"),
+    "participation_ratio": ("phenomena.probes.rank", "participation_ratio"),
+    "random_direction": ("phenomena.probes.landscape", "random_direction"),
+    "SpectralDensity": ("phenomena.probes.hessian", "SpectralDensity"),
+    "TraceEstimate": ("phenomena.probes.hessian", "TraceEstimate"),
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        module, attr = _EXPORTS[name]
+        value = getattr(importlib.import_module(module), attr)
+        globals()[name] = value  # cache: later lookups are plain attribute reads
+        return value
+    raise AttributeError(f"module 'phenomena.probes' has no attribute {name!r}")
+
+
+def __dir__():
+    return __all__

@@ -6,7 +6,7 @@ from torch import nn
 from torch.func import functional_call
 
 from phenomena.errors import UserError
-from phenomena.probes.linearize import LinearizedModel, linearize
+from phenomena.probes.linearization import LinearizedModel, linearize
 
 F64 = torch.float64
 
