@@ -1,7 +1,13 @@
-"""Run one experiment: resolve its config, reuse a finished run or train, judge, draw, and record it."""
+"""Run one experiment: resolve its config, reuse a finished run or train, judge, draw, and record it.
+
+The pieces are separate so that a sweep can put them in different processes: :func:`resolve` and the store
+writes (``store.begin``, :func:`finish_run`) happen in the driving process, :func:`compute` (train and judge)
+in a worker, which hands back a picklable :class:`Result`.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 import socket
 import sys
@@ -11,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from phenomena import __version__
-from phenomena.catalog import get_experiment
+from phenomena.catalog import Experiment, get_experiment
 from phenomena.config import from_dict, run_id, to_dict
 from phenomena.errors import DivergedError, UserError
 from phenomena.result import Result, Series, Verdict
@@ -37,6 +43,61 @@ def environment(seed: int) -> dict[str, Any]:
     }
 
 
+@dataclasses.dataclass(frozen=True)
+class RunSpec:
+    """Everything a worker needs to compute one run; picklable (the config is a frozen dataclass).
+
+    ``module`` names the catalog module, so a worker imports it directly and does not depend on the registry of
+    the process that made the spec. ``threads`` caps torch's intra-op threads in the worker (None: leave as is).
+    """
+
+    experiment: str
+    module: str
+    config: Any
+    run_id: str
+    artifacts: str
+    cache: str
+    threads: int | None = None
+
+
+def resolve(
+    name: str, preset: str = "quick", overrides: Mapping[str, Any] | Iterable[str] = (), seed: int | None = None
+) -> tuple[Experiment, Any, str]:
+    """The catalog entry, the resolved config and the run id of one run; raises UserError on bad input."""
+    experiment = get_experiment(name)
+    cfg = experiment.config(preset, overrides, seed)
+    return experiment, cfg, run_id(name, cfg, __version__)
+
+
+def compute(experiment: Experiment, cfg: Any, ctx: RunContext) -> Result:
+    """Train and judge one run (``run(cfg, ctx)`` then ``verdict``); touches neither the store nor the figure.
+
+    This is the part of a run that a sweep worker executes; exceptions (DivergedError included) propagate.
+    """
+    start = time.perf_counter()
+    result = experiment.run(cfg, ctx)
+    result.run_id = ctx.run_id
+    result.summary["wall_seconds"] = time.perf_counter() - start
+    result.verdict = experiment.verdict(result)
+    return result
+
+
+def finish_run(store: Store, experiment: Experiment, result: Result, environment: dict | None = None) -> Result:
+    """Draw the figure of a computed run into its folder and record it as finished (one transaction).
+
+    Runs in the process that owns the store (the sweep driver), never in a worker.
+    """
+    from phenomena.report import save
+
+    figure_path = store.run_dir(result.run_id) / "figure.png"
+    save(experiment.figure(result), figure_path)
+    result.artifacts = {**result.artifacts, "figure": str(figure_path), "record": str(store.path)}
+    metrics = {k: (s.steps, s.values) for k, s in result.series.items()}
+    store.finish(result.run_id, "finished", result.summary, _verdict_with_artifacts(result), metrics=metrics,
+                 environment=environment)  # fmt: skip
+    return result
+
+
 def execute(
     name: str,
     preset: str = "quick",
@@ -54,9 +115,7 @@ def execute(
     unless ``force``. A run that diverges is recorded as ``diverged`` and raises :class:`DivergedError`; any
     other exception marks it ``failed`` (with the traceback) and propagates.
     """
-    experiment = get_experiment(name)
-    cfg = experiment.config(preset, overrides, seed)
-    rid = run_id(name, cfg, __version__)
+    experiment, cfg, rid = resolve(name, preset, overrides, seed)
     store = store if store is not None else Store()
     existing = store.get(rid)
     if existing is not None and existing.id == rid and existing.status == "finished" and not force:
@@ -64,12 +123,10 @@ def execute(
         result.meta["reused"] = True
         return result
 
-    config_dict = to_dict(cfg)
-    folder = store.begin(rid, name, preset, config_dict, environment(cfg.seed), sweep=sweep)
+    folder = store.begin(rid, name, preset, to_dict(cfg), environment(cfg.seed), sweep=sweep)
     ctx = RunContext(rid, cfg.seed, folder, store.cache_dir, show_progress=progress)
-    start = time.perf_counter()
     try:
-        result = experiment.run(cfg, ctx)
+        result = compute(experiment, cfg, ctx)
     except DivergedError as e:
         store.finish(rid, "diverged", error=str(e))
         raise
@@ -81,16 +138,7 @@ def execute(
         store.finish(rid, "failed", error="".join(traceback.format_exception(e)))
         raise
     try:
-        result.run_id = rid
-        result.summary["wall_seconds"] = time.perf_counter() - start
-        result.verdict = experiment.verdict(result)
-        from phenomena.report import save
-
-        figure_path = folder / "figure.png"
-        save(experiment.figure(result), figure_path)
-        result.artifacts = {**result.artifacts, "figure": str(figure_path), "record": str(store.path)}
-        metrics = {k: (s.steps, s.values) for k, s in result.series.items()}
-        store.finish(rid, "finished", result.summary, _verdict_with_artifacts(result), metrics=metrics)
+        finish_run(store, experiment, result)
     except BaseException as e:
         store.finish(rid, "failed", error="".join(traceback.format_exception(e)))
         raise

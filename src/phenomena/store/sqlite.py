@@ -2,13 +2,19 @@
 
 Layout under the store root (``PHENOMENA_HOME``, default ``./phenomena-runs``)::
 
-    phenomena.db          runs(id, experiment, preset, config, status, ...), metrics(run, name, step, value)
+    phenomena.db          runs(id, experiment, preset, config, status, ...), metrics(run, name, step, value),
+                          sweeps(id, experiment, preset, grid, seeds, ...), sweep_runs(sweep, point, seed, run)
     runs/<run_id>/        artifacts: figure.png, checkpoints (.safetensors), ...
+    sweeps/<sweep_id>/    the sweep figure
     cache/                derived data sets (e.g. MNIST-1D arrays), safe to delete
 
 A run is written in two transactions: ``begin`` records it as ``running``; ``finish`` writes its metrics,
 summary, verdict and status in one transaction, so a run killed in between stays ``running`` (or ``failed``)
 and never appears ``finished`` with half its data.
+
+A sweep is a row in ``sweeps`` plus its members in ``sweep_runs`` (grid point index, seed, run id). Membership
+is many-to-many: a run shared by two sweeps (same config) is computed once and listed by both. Only the process
+that drives a sweep writes; workers compute and hand their results back.
 """
 
 from __future__ import annotations
@@ -25,6 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 STATUSES = ("running", "finished", "failed", "diverged")
+# running (in progress, or killed), finished (every run finished), incomplete (some runs diverged or failed),
+# interrupted (stopped by the user or by an error in the driving process)
+SWEEP_STATUSES = ("running", "finished", "incomplete", "interrupted")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -49,6 +58,25 @@ CREATE TABLE IF NOT EXISTS metrics (
 );
 CREATE INDEX IF NOT EXISTS metrics_by_run ON metrics(run, name, step);
 CREATE INDEX IF NOT EXISTS runs_by_experiment ON runs(experiment, created);
+CREATE TABLE IF NOT EXISTS sweeps (
+    id          TEXT PRIMARY KEY,
+    experiment  TEXT NOT NULL,
+    preset      TEXT,
+    grid        TEXT NOT NULL,
+    seeds       TEXT NOT NULL,
+    overrides   TEXT,
+    status      TEXT NOT NULL CHECK (status IN ('running', 'finished', 'incomplete', 'interrupted')),
+    created     REAL NOT NULL,
+    finished    REAL
+);
+CREATE TABLE IF NOT EXISTS sweep_runs (
+    sweep TEXT NOT NULL REFERENCES sweeps(id) ON DELETE CASCADE,
+    point INTEGER NOT NULL,
+    seed  INTEGER NOT NULL,
+    run   TEXT NOT NULL,
+    PRIMARY KEY (sweep, point, seed)
+);
+CREATE INDEX IF NOT EXISTS sweep_runs_by_run ON sweep_runs(run);
 """
 
 
@@ -73,6 +101,22 @@ class RunRecord:
     environment: dict | None
     error: str | None
     sweep: str | None
+
+
+@dataclass
+class SweepRecord:
+    """One row of the sweeps table, with JSON columns decoded; ``members`` are (point, seed, run id)."""
+
+    id: str
+    experiment: str
+    preset: str | None
+    grid: dict
+    seeds: list
+    overrides: dict
+    status: str
+    created: float
+    finished: float | None
+    members: list[tuple[int, int, str]]
 
 
 class Store:
@@ -117,6 +161,10 @@ class Store:
         """The artifacts folder of a run (not created)."""
         return self.root / "runs" / run_id
 
+    def sweep_dir(self, sweep_id: str) -> Path:
+        """The folder of a sweep's figure (not created)."""
+        return self.root / "sweeps" / sweep_id
+
     @property
     def cache_dir(self) -> Path:
         path = self.root / "cache"
@@ -156,8 +204,13 @@ class Store:
         verdict: dict | None = None,
         metrics: dict[str, tuple[Iterable[int], Iterable[float]]] | None = None,
         error: str | None = None,
+        environment: dict | None = None,
     ) -> None:
-        """Write a run's outcome (status, summary, verdict, all metric rows) in one transaction."""
+        """Write a run's outcome (status, summary, verdict, all metric rows) in one transaction.
+
+        ``environment``, if given, replaces the one recorded by :meth:`begin` (a sweep worker reports its own
+        host and thread count).
+        """
         if status not in STATUSES or status == "running":
             raise ValueError(f"finish status must be one of finished, failed, diverged; got {status!r}")
         rows = [
@@ -182,6 +235,8 @@ class Store:
                     run_id,
                 ),
             )
+            if environment is not None:
+                db.execute("UPDATE runs SET environment = ? WHERE id = ?", (json.dumps(environment), run_id))
 
     def delete(self, run_id: str) -> None:
         """Remove a run, its metrics and its folder (used when a run turns out never to have started)."""
@@ -202,13 +257,17 @@ class Store:
             rows = exact
         return _record(rows[0]) if len(rows) == 1 else None
 
-    def runs(self, experiment: str | None = None, status: str | None = None) -> list[RunRecord]:
-        """All runs, newest first, optionally filtered by experiment and status."""
+    def runs(
+        self, experiment: str | None = None, status: str | None = None, sweep: str | None = None
+    ) -> list[RunRecord]:
+        """All runs, newest first, optionally filtered by experiment, status and sweep (a full sweep id)."""
         query, args = "SELECT * FROM runs WHERE 1=1", []
         if experiment:
             query, args = query + " AND experiment = ?", [*args, experiment]
         if status:
             query, args = query + " AND status = ?", [*args, status]
+        if sweep:
+            query, args = query + " AND id IN (SELECT run FROM sweep_runs WHERE sweep = ?)", [*args, sweep]
         with self._connect() as db:
             return [_record(r) for r in db.execute(query + " ORDER BY created DESC", args).fetchall()]
 
@@ -224,6 +283,84 @@ class Store:
             steps.append(step)
             values.append(math.nan if value is None else value)
         return out
+
+
+    def records(self, run_ids: Iterable[str]) -> dict[str, RunRecord]:
+        """The records of these exact run ids (absent ones are left out): id -> record."""
+        ids = list(dict.fromkeys(run_ids))
+        out: dict[str, RunRecord] = {}
+        with self._connect() as db:
+            for start in range(0, len(ids), 500):  # SQLite caps the number of bound parameters
+                chunk = ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                for row in db.execute(f"SELECT * FROM runs WHERE id IN ({marks})", chunk).fetchall():
+                    out[row[0]] = _record(row)
+        return out
+
+    # -- sweeps --------------------------------------------------------------------------------------------
+    def begin_sweep(
+        self,
+        sweep_id: str,
+        experiment: str,
+        preset: str | None,
+        grid: dict,
+        seeds: list[int],
+        overrides: dict,
+        members: Iterable[tuple[int, int, str]],
+    ) -> None:
+        """Record a sweep as ``running`` with its members (point, seed, run id), in one transaction.
+
+        Starting a sweep that exists (a rerun, e.g. to resume) keeps its creation time and replaces its members.
+        """
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO sweeps (id, experiment, preset, grid, seeds, overrides, status, created) "
+                "VALUES (?, ?, ?, ?, ?, ?, 'running', ?) "
+                "ON CONFLICT(id) DO UPDATE SET status = 'running', finished = NULL, grid = excluded.grid",
+                (sweep_id, experiment, preset, json.dumps(grid), json.dumps(seeds), json.dumps(overrides),
+                 time.time()),
+            )  # fmt: skip
+            db.execute("DELETE FROM sweep_runs WHERE sweep = ?", (sweep_id,))
+            db.executemany(
+                "INSERT INTO sweep_runs (sweep, point, seed, run) VALUES (?, ?, ?, ?)",
+                [(sweep_id, int(point), int(seed), run) for point, seed, run in members],
+            )
+
+    def finish_sweep(self, sweep_id: str, status: str) -> None:
+        """Set a sweep's final status (finished, incomplete or interrupted)."""
+        if status not in SWEEP_STATUSES or status == "running":
+            raise ValueError(f"finish_sweep status must be one of finished, incomplete, interrupted; got {status!r}")
+        with self._transaction() as db:
+            db.execute("UPDATE sweeps SET status = ?, finished = ? WHERE id = ?", (status, time.time(), sweep_id))
+
+    def get_sweep(self, sweep_id: str) -> SweepRecord | None:
+        """A sweep by full id or unique prefix (None if absent or ambiguous), with its members."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT * FROM sweeps WHERE id LIKE ? ESCAPE '\\' ORDER BY created", (_escape_like(sweep_id) + "%",)
+            ).fetchall()
+            if len(rows) != 1:
+                rows = [r for r in rows if r[0] == sweep_id]
+            if len(rows) != 1:
+                return None
+            members = db.execute(
+                "SELECT point, seed, run FROM sweep_runs WHERE sweep = ? ORDER BY point, seed", (rows[0][0],)
+            ).fetchall()
+        return _sweep_record(rows[0], [tuple(m) for m in members])
+
+    def sweeps(self, experiment: str | None = None) -> list[SweepRecord]:
+        """All sweeps, newest first (optionally of one experiment), members left empty."""
+        query, args = "SELECT * FROM sweeps", []
+        if experiment:
+            query, args = query + " WHERE experiment = ?", [experiment]
+        with self._connect() as db:
+            return [_sweep_record(r, []) for r in db.execute(query + " ORDER BY created DESC", args).fetchall()]
+
+
+def _sweep_record(row: tuple, members: list[tuple[int, int, str]]) -> SweepRecord:
+    id_, experiment, preset, grid, seeds, overrides, status, created, finished = row
+    return SweepRecord(id_, experiment, preset, json.loads(grid), json.loads(seeds), json.loads(overrides or "{}"),
+                       status, created, finished, members)  # fmt: skip
 
 
 def _record(row: tuple) -> RunRecord:
