@@ -1,0 +1,56 @@
+"""Exact infinite-width objects: NNGP/NTK kernels, their training dynamics, and mean-field signal propagation.
+
+- :func:`fc` - NNGP and NTK of a fully-connected network in neural-tangents' ``stax`` convention (NTK or
+  standard parameterization): closed forms for relu, leaky_relu, abs, erf and identity; Hermite series with a
+  2-D quadrature fallback for any other elementwise activation (tanh, gelu, sin, ... or a torch callable).
+- :func:`dual` - the two Gaussian expectations E[phi(u) phi(v)], E[phi'(u) phi'(v)] that one layer needs.
+- :func:`gradient_descent_mse`, :func:`gradient_descent_mse_ensemble`, :func:`max_learning_rate` - outputs of
+  infinitely wide nets trained by gradient descent on MSE at any time t (neural-tangents' ``predict``).
+- :mod:`meanfield` - q-map, c-map, their fixed points, chi_1, depth scales and the edge of chaos (Poole et al.
+  2016; Schoenholz et al. 2017).
+
+Example:
+    >>> import torch
+    >>> from phenomena import kernels
+    >>> x = torch.randn(8, 5, generator=torch.Generator().manual_seed(0))
+    >>> nngp, ntk = kernels.fc(x, depth=3, activation="relu", weight_std=1.5, bias_std=0.05)
+    >>> mean, _ = kernels.gradient_descent_mse_ensemble(kernels.fc(x[:6]), x[:6, 0], kernels.fc(x[6:], x[:6]))
+"""
+
+from phenomena.kernels import meanfield
+from phenomena.kernels.activations import CLOSED_FORM_ACTIVATIONS, QUADRATURE_ACTIVATIONS, Activation
+from phenomena.kernels.dual import dual
+from phenomena.kernels.fc import fc
+from phenomena.kernels.meanfield import (
+    SignalPropagation,
+    c_map,
+    c_star,
+    chi1,
+    depth_scales,
+    edge_of_chaos,
+    q_map,
+    q_star,
+    signal_propagation,
+)
+from phenomena.kernels.predict import gradient_descent_mse, gradient_descent_mse_ensemble, max_learning_rate
+
+__all__ = [
+    "CLOSED_FORM_ACTIVATIONS",
+    "QUADRATURE_ACTIVATIONS",
+    "Activation",
+    "SignalPropagation",
+    "c_map",
+    "c_star",
+    "chi1",
+    "depth_scales",
+    "dual",
+    "edge_of_chaos",
+    "fc",
+    "gradient_descent_mse",
+    "gradient_descent_mse_ensemble",
+    "max_learning_rate",
+    "meanfield",
+    "q_map",
+    "q_star",
+    "signal_propagation",
+]
