@@ -19,6 +19,9 @@ __version__ = "0.1.0"
 # public name -> module that defines it
 _LAZY = {
     "run": "phenomena.api",
+    "sweep": "phenomena.api",
+    "load_sweep": "phenomena.api",
+    "SweepResult": "phenomena.api",
     "load": "phenomena.api",
     "runs": "phenomena.api",
     "list_experiments": "phenomena.api",
@@ -33,7 +36,7 @@ __all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"])
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from phenomena import catalog, data, kernels, models, probes, report, store, training  # noqa: F401
-    from phenomena.api import list_experiments, load, run, runs  # noqa: F401
+    from phenomena.api import SweepResult, list_experiments, load, load_sweep, run, runs, sweep  # noqa: F401
     from phenomena.errors import UserError  # noqa: F401
     from phenomena.result import Check, Result, Verdict  # noqa: F401
 

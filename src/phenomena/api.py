@@ -1,4 +1,4 @@
-"""The Python API: ``phenomena.run``, ``phenomena.load``, ``phenomena.runs``, ``phenomena.list_experiments``."""
+"""The Python API: ``run``, ``sweep``, ``load``, ``load_sweep``, ``runs``, ``list_experiments``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ from phenomena.catalog import experiments
 from phenomena.result import Result
 from phenomena.runner.execute import execute, record_to_result
 from phenomena.runner.execute import load as _load
+from phenomena.runner.sweep import sweep as sweep
+from phenomena.runner.sweep_result import SweepResult as SweepResult
+from phenomena.runner.sweep_result import load_sweep as load_sweep
 from phenomena.store import Store
 
 

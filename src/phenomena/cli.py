@@ -115,17 +115,104 @@ def run_cmd(ctx, name, preset, overrides, seed, force, quiet, as_json) -> None:
     _echo_artifacts(result, ctx.obj["home"])
 
 
+@main.command("sweep")
+@click.argument("name")
+@click.option("--preset", "-p", default="quick", show_default=True, help="smoke | quick | paper.")
+@click.option("--grid", "-g", "grid", multiple=True, required=True, metavar="KEY=V1,V2,...",
+              help="Sweep a config key over values (repeatable: the cartesian product is run). Tuple values in "
+                   "brackets: train.betas=(0.9,0.98),(0.8,0.9).")  # fmt: skip
+@click.option("--set", "-s", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Fix a config value for every point (repeatable).")  # fmt: skip
+@click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Seeds per point: 0..N-1 (the config's seed key).")  # fmt: skip
+@click.option(
+    "--executor",
+    "-x",
+    type=click.Choice(["serial", "process", "ray"]),
+    default="process",
+    show_default=True,
+    help="serial: this process; process: a local pool; ray: Ray (local or cluster).",
+)
+@click.option(
+    "--workers",
+    "-j",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Runs at a time (default: one per core); torch threads per run = cores // workers.",
+)
+@click.option(
+    "--ray-address",
+    default=None,
+    metavar="ADDR",
+    help="Join a running Ray cluster ('auto', 'ray://host:10001'); default: a local Ray.",
+)
+@click.option("--force", is_flag=True, help="Recompute runs that have finished before.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (sweep_id, grid, rows, ...).")
+@click.pass_context
+def sweep_cmd(ctx, name, preset, grid, overrides, seeds, executor, workers, ray_address, force, quiet,
+              as_json) -> None:  # fmt: skip
+    """Run phenomenon NAME at every point of a grid, with several seeds; print one row per point.
+
+    Every point is checked before anything runs. Finished runs are reused (also from other sweeps); a run that
+    diverges or fails is recorded so and the sweep goes on. Rerun the same command to resume an interrupted
+    sweep. Exit code 0 when every run finished or diverged, 1 when a run failed with an error.
+    """
+    from phenomena.runner.grid import parse_grid
+    from phenomena.runner.sweep import sweep
+    from phenomena.store import Store
+
+    start = time.perf_counter()
+
+    def announce(plan, to_run, pool):
+        if as_json:
+            return
+        total = len(plan.unique_jobs())
+        how = f"{total - to_run} reused, {to_run} to compute on {pool.describe()}" if to_run else (
+            "all finished before, nothing to compute (--force recomputes)")  # fmt: skip
+        click.secho(f"{name} [{preset}] sweep {plan.id}: {len(plan.points)} point{'s' * (len(plan.points) > 1)} "
+                    f"x {len(plan.seeds)} seed{'s' * (len(plan.seeds) > 1)} = {total} run{'s' * (total > 1)}: "
+                    f"{how}", bold=True)  # fmt: skip
+
+    result = sweep(name, parse_grid(grid), seeds=seeds, executor=executor, workers=workers, preset=preset,
+                   overrides=overrides, force=force, store=Store(ctx.obj["home"]), progress=not (quiet or as_json),
+                   ray_address=ray_address, on_start=announce)  # fmt: skip
+    failed = any(r.status == "failed" for p in result.points for r in p.runs)
+    if as_json:
+        click.echo(json.dumps(result.to_dict()))
+    else:
+        click.echo(f"done in {time.perf_counter() - start:.1f} s\n")
+        _echo_sweep(result, ctx.obj["home"])
+    if failed:
+        sys.exit(1)
+
+
 @main.command("show")
 @click.argument("run_id")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_context
 def show_cmd(ctx, run_id: str, as_json: bool) -> None:
-    """Summary, verdict, config and artifacts of a stored run (an id prefix is enough)."""
+    """Summary, verdict, config and artifacts of a stored run, or the table and figure of a sweep (an id
+    prefix is enough)."""
     from phenomena.config import canonical_json
+    from phenomena.errors import UserError
     from phenomena.runner.execute import load
+    from phenomena.runner.sweep_result import load_sweep
     from phenomena.store import Store
 
-    result = load(run_id, Store(ctx.obj["home"]))
+    store = Store(ctx.obj["home"])
+    run, sweep = store.get(run_id), store.get_sweep(run_id)
+    if run is not None and sweep is not None:
+        raise UserError(f"{run_id!r} is the start of both run {run.id} and sweep {sweep.id}; give more characters")
+    if sweep is not None:
+        result = load_sweep(sweep.id, store)
+        result.write_figure(store)
+        if as_json:
+            click.echo(json.dumps(result.to_dict()))
+        else:
+            _echo_sweep(result, ctx.obj["home"])
+        return
+    result = load(run_id, store)
     if as_json:
         click.echo(json.dumps({**result.to_dict(), "error": result.meta.get("error")}))
         return
@@ -144,17 +231,25 @@ def show_cmd(ctx, run_id: str, as_json: bool) -> None:
 
 @main.command("runs")
 @click.option("--experiment", "-e", default=None, help="Only runs of this experiment.")
+@click.option("--sweep", "sweep_id", default=None, metavar="ID", help="Only the runs of this sweep (id or prefix).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
 @click.pass_context
-def runs_cmd(ctx, experiment: str | None, as_json: bool) -> None:
+def runs_cmd(ctx, experiment: str | None, sweep_id: str | None, as_json: bool) -> None:
     """The stored runs, newest first."""
+    from phenomena.errors import UserError
     from phenomena.store import Store
 
-    records = Store(ctx.obj["home"]).runs(experiment)
+    store = Store(ctx.obj["home"])
+    if sweep_id is not None:
+        found = store.get_sweep(sweep_id)
+        if found is None:
+            raise UserError(f"no stored sweep {sweep_id!r} in {ctx.obj['home']} (see `phenomena sweeps`)")
+        sweep_id = found.id
+    records = store.runs(experiment, sweep=sweep_id)
     if as_json:
         click.echo(json.dumps([
             {"run_id": r.id, "experiment": r.experiment, "preset": r.preset, "status": r.status,
-             "passed": (r.verdict or {}).get("passed"), "created": r.created}
+             "passed": (r.verdict or {}).get("passed"), "created": r.created, "sweep": r.sweep}
             for r in records
         ]))  # fmt: skip
         return
@@ -167,6 +262,41 @@ def runs_cmd(ctx, experiment: str | None, as_json: bool) -> None:
         verdict = "-" if passed is None else ("PASS" if passed else "FAIL")
         created = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created))
         click.echo(f"{r.id:<13} {r.experiment:<20} {r.preset or '-':<7} {r.status:<9} {verdict:<8} {created}")
+
+
+@main.command("sweeps")
+@click.option("--experiment", "-e", default=None, help="Only sweeps of this experiment.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@click.pass_context
+def sweeps_cmd(ctx, experiment: str | None, as_json: bool) -> None:
+    """The stored sweeps, newest first (`phenomena show ID` for one)."""
+    from phenomena.store import Store
+
+    records = Store(ctx.obj["home"]).sweeps(experiment)
+    if as_json:
+        click.echo(json.dumps([
+            {"sweep_id": r.id, "experiment": r.experiment, "preset": r.preset, "grid": r.grid, "seeds": r.seeds,
+             "overrides": r.overrides, "status": r.status, "created": r.created}
+            for r in records
+        ]))  # fmt: skip
+        return
+    if not records:
+        click.echo(f"no sweeps stored in {ctx.obj['home']} yet; try `phenomena sweep grokking -p smoke "
+                   "--grid train.weight_decay=0,1,2 --seeds 2`")  # fmt: skip
+        return
+    click.echo(f"{'sweep id':<13} {'experiment':<20} {'preset':<7} {'status':<11} {'seeds':<5} grid")
+    for r in records:
+        grid = " ".join(f"{k}={','.join(map(str, v))}" for k, v in r.grid.items())
+        click.echo(f"{r.id:<13} {r.experiment:<20} {r.preset or '-':<7} {r.status:<11} {len(r.seeds):<5} {grid}")
+
+
+def _echo_sweep(result, home: str) -> None:
+    click.echo(result.table())
+    figure = result.artifacts.get("figure")
+    if figure:
+        click.echo(f"figure: {figure}")
+    click.echo(f"record: {home}/phenomena.db  (phenomena show {result.sweep_id}; "
+               f"phenomena runs --sweep {result.sweep_id})")  # fmt: skip
 
 
 def _echo_artifacts(result, home: str) -> None:

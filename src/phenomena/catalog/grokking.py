@@ -130,6 +130,7 @@ PRESETS = {
         train=Train(steps=50_000, lr=1e-3, weight_decay=1.0, loss="ce", warmup_steps=10, log_every=100),
     ),
 }
+SWEEP_METRICS = ("t_fit", "t_gen", "delay")  # the columns of a sweep table
 COSTS = {"smoke": "~3 s", "quick": "~15 s on 2 CPU cores", "paper": "~1-2 h on CPU, minutes on a GPU"}
 
 

@@ -48,7 +48,8 @@ class RunSpec:
     """Everything a worker needs to compute one run; picklable (the config is a frozen dataclass).
 
     ``module`` names the catalog module, so a worker imports it directly and does not depend on the registry of
-    the process that made the spec. ``threads`` caps torch's intra-op threads in the worker (None: leave as is).
+    the process that made the spec. ``artifacts`` is the run's folder (created by ``store.begin``), ``cache``
+    the store's shared cache folder.
     """
 
     experiment: str
@@ -57,7 +58,6 @@ class RunSpec:
     run_id: str
     artifacts: str
     cache: str
-    threads: int | None = None
 
 
 def resolve(
@@ -178,4 +178,3 @@ def load(run_id_or_prefix: str, store: Store | None = None) -> Result:
     if record is None:
         raise UserError(f"no stored run {run_id_or_prefix!r} in {store.root} (see `phenomena runs`)")
     return record_to_result(record, store)
-

@@ -284,7 +284,6 @@ class Store:
             values.append(math.nan if value is None else value)
         return out
 
-
     def records(self, run_ids: Iterable[str]) -> dict[str, RunRecord]:
         """The records of these exact run ids (absent ones are left out): id -> record."""
         ids = list(dict.fromkeys(run_ids))

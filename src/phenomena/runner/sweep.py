@@ -1,0 +1,143 @@
+"""Run a sweep: plan it, skip what has finished, compute the rest on an executor, record every outcome.
+
+Only this (driving) process writes the store. For each run it calls ``store.begin`` when the run is submitted,
+a worker computes it (:func:`~phenomena.runner.work.work`), and the outcome is recorded here as it arrives
+(figure and ``store.finish`` in one transaction). Killing the driver at any moment loses nothing that had
+finished: the runs in flight stay ``running`` and the same command later recomputes exactly those (and any
+``failed`` or ``diverged`` ones), keeping the finished ones.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import sys
+import traceback
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from phenomena.config import to_dict
+from phenomena.errors import UserError
+from phenomena.runner.execute import RunSpec, environment, finish_run
+from phenomena.runner.executors import Executor, make_executor
+from phenomena.runner.grid import Job, SweepPlan, plan_sweep
+from phenomena.runner.sweep_result import SweepResult, load_sweep
+from phenomena.runner.work import Outcome
+from phenomena.store import Store
+
+
+def sweep(
+    name: str,
+    grid: Mapping[str, Any],
+    seeds: int | Sequence[int] = 1,
+    executor: str = "process",
+    workers: int | None = None,
+    preset: str = "quick",
+    overrides: Mapping[str, Any] | Iterable[str] = (),
+    force: bool = False,
+    store: str | Path | Store | None = None,
+    progress: bool = True,
+    ray_address: str | None = None,
+    on_start: Callable[[SweepPlan, int, Executor], None] | None = None,
+) -> SweepResult:
+    """Run catalog entry ``name`` at every point of ``grid`` x ``seeds`` and return the :class:`SweepResult`.
+
+    >>> res = sweep("grokking", grid={"train.weight_decay": [0, 1, 2]}, seeds=3, preset="smoke")
+    >>> print(res.table()); res.figure()
+
+    ``grid`` maps dotted config keys to lists of values; ``seeds`` is a count N (seeds 0..N-1) or a list;
+    ``overrides`` are fixed for every point. ``executor`` is ``serial`` (this process), ``process`` (a local
+    pool of ``workers`` processes, default one per core) or ``ray`` (``ray_address`` joins a cluster). Every
+    point is validated before anything runs (UserError otherwise); finished runs are reused unless ``force``
+    (also across sweeps that share points); a run that diverges or fails is recorded so and the sweep goes on.
+    ``on_start(plan, runs_to_compute, executor)`` is called once the plan is made, before any run starts.
+    """
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        # a spawned worker is re-importing a script that calls sweep() at top level: stop before writing anything
+        raise UserError(
+            "phenomena.sweep was called while a worker process was starting; a script that calls it must do so "
+            "under `if __name__ == '__main__':`"
+        )
+    plan = plan_sweep(name, grid, seeds, preset, overrides)
+    store = store if isinstance(store, Store) else Store(store)
+    unique = plan.unique_jobs()
+    records = store.records(j.run_id for j in unique)
+    todo = [j for j in unique if force or getattr(records.get(j.run_id), "status", None) != "finished"]
+    pool = make_executor(executor, workers, ray_address, runs=len(todo))
+    store.begin_sweep(plan.id, name, preset, plan.grid, plan.seeds, plan.overrides, plan.members)
+    if on_start is not None:
+        on_start(plan, len(todo), pool)
+    bar = tqdm(
+        total=len(unique),
+        initial=len(unique) - len(todo),
+        desc=f"sweep {name}",
+        unit="run",
+        file=sys.stderr,
+        disable=not (progress and sys.stderr.isatty()),
+        dynamic_ncols=True,
+    )
+    try:
+        with bar, pool:
+            counts = _run_all(plan, todo, pool, store, bar)
+    except BaseException:
+        store.finish_sweep(plan.id, "interrupted")
+        raise
+    statuses = {**{rid: r.status for rid, r in records.items()}, **counts}
+    complete = all(statuses.get(j.run_id) == "finished" for j in unique)
+    store.finish_sweep(plan.id, "finished" if complete else "incomplete")
+    result = load_sweep(plan.id, store)
+    result.write_figure(store)
+    return result
+
+
+def _run_all(plan: SweepPlan, todo: list[Job], pool: Executor, store: Store, bar) -> dict[str, str]:
+    """Keep ``pool.capacity`` runs in flight until all are done; returns run id -> recorded status."""
+    name, experiment = plan.experiment.name, plan.experiment
+    pending, in_flight = deque(todo), {}
+    recorded: dict[str, str] = {}
+    tally: Counter = Counter()
+    while pending or in_flight:
+        while pending and len(in_flight) < pool.capacity:
+            job = pending.popleft()
+            folder = store.begin(job.run_id, name, plan.preset, to_dict(job.config), environment(job.seed),
+                                 sweep=plan.id)  # fmt: skip
+            spec = RunSpec(name, experiment.module.__name__, job.config, job.run_id, str(folder),
+                           str(store.cache_dir))  # fmt: skip
+            in_flight[pool.submit(spec)] = job
+        done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+        for future in done:
+            job = in_flight.pop(future)
+            status = _record(store, plan, job, _outcome(future, job))
+            recorded[job.run_id] = status
+            tally[status] += 1
+            bar.set_postfix({k: v for k, v in tally.items() if k != "finished"}, refresh=False)
+            bar.update(1)
+    return recorded
+
+
+def _outcome(future: Future, job: Job) -> Outcome:
+    """The worker's outcome, or a failed one if the worker itself broke (died, could not unpickle, ...)."""
+    try:
+        return future.result()
+    except Exception as e:
+        reason = "".join(traceback.format_exception(e))
+        return Outcome(job.run_id, "failed", error=f"the worker computing this run broke: {reason}")
+
+
+def _record(store: Store, plan: SweepPlan, job: Job, outcome: Outcome) -> str:
+    """Write one outcome to the store; returns the status recorded."""
+    # the worker's host and threads, with the command line that started the sweep
+    env = {**outcome.environment, "argv": sys.argv} if outcome.environment else None
+    if outcome.status == "finished":
+        try:
+            finish_run(store, plan.experiment, outcome.result, environment=env)
+            return "finished"
+        except Exception as e:  # e.g. the figure raised: the run is kept as failed, with the reason
+            store.finish(job.run_id, "failed", error="".join(traceback.format_exception(e)), environment=env)
+            return "failed"
+    store.finish(job.run_id, outcome.status, error=outcome.error, environment=env)
+    return outcome.status
