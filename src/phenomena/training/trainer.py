@@ -159,7 +159,8 @@ def fit(
             xb, yb = x, y
         else:
             if cursor + batch_size > n:
-                order, cursor = torch.randperm(n, generator=generator, device=x.device), 0
+                # drawn on the CPU generator, then moved: a CPU generator cannot drive a CUDA randperm
+                order, cursor = torch.randperm(n, generator=generator).to(x.device), 0
             idx = order[cursor : cursor + batch_size]
             cursor += batch_size
             xb, yb = x[idx], y[idx]

@@ -1,0 +1,137 @@
+"""Functional SGD, Adam and AdamW over stacked parameters, with per-member hyper-parameters.
+
+A stacked parameter has a leading member axis (M, ...). The optimizer holds [M]-shaped learning rate, weight
+decay, momentum and betas, and updates every member with the rule of the matching ``torch.optim`` class
+(``SGD(momentum, weight_decay)`` with dampening 0; ``Adam``, coupled decay; ``AdamW``, decoupled decay; both
+with bias correction), so member m follows the trajectory of its own ``torch.optim`` instance. Scalar
+bookkeeping (bias corrections, ``1 - lr * wd``) runs in float64 like torch's Python floats, then is cast to
+the parameter dtype as torch's kernels cast scalars. Only element-wise rules are offered: for them, stacking
+members is the same as running them apart (research notes, ecosystem §B.7).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+
+from phenomena.errors import UserError
+
+FUNCTIONAL_OPTIMIZERS = ("sgd", "adam", "adamw")
+
+
+def per_member(value: float | Sequence[float] | torch.Tensor, m: int, name: str) -> torch.Tensor:
+    """``value`` as a float64 tensor of shape [m]: a scalar is repeated, a sequence must have m entries.
+
+    >>> per_member(0.1, 3, "lr")
+    tensor([0.1000, 0.1000, 0.1000], dtype=torch.float64)
+    """
+    t = torch.as_tensor(value, dtype=torch.float64).detach().cpu()
+    if t.ndim == 0:
+        return t.repeat(m)
+    if t.shape != (m,):
+        raise UserError(f"{name} must be a number or one value per member ({m}); got shape {tuple(t.shape)}")
+    return t.clone()
+
+
+def _check_range(t: torch.Tensor, name: str, low: float, high: float, low_open: bool = False) -> None:
+    ok = (t > low if low_open else t >= low) & (t < high)
+    if not bool(ok.all()) or not bool(torch.isfinite(t).all()):
+        bracket = "(" if low_open else "["
+        raise UserError(f"{name} must lie in {bracket}{low}, {high}); got {t.tolist()}")
+
+
+def _b(t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """An [M] tensor reshaped to broadcast against a stacked (M, ...) tensor, in its dtype and device."""
+    return t.to(dtype=like.dtype, device=like.device).view(-1, *([1] * (like.ndim - 1)))
+
+
+class FunctionalOptimizer:
+    """Per-member SGD / Adam / AdamW on a list of stacked (M, ...) parameters, updated in place.
+
+    Args:
+        name: "sgd" (``momentum``, coupled ``weight_decay``), "adam" (coupled decay) or "adamw" (decoupled
+            decay, Loshchilov & Hutter 2019).
+        params: the stacked parameters (leaf tensors), updated in place by ``step``.
+        lr, weight_decay, momentum: a number or one value per member.
+        betas: (β1, β2), each a number or one value per member; eps is shared.
+
+    ``step(grads, lr_scale)`` applies one update with learning rate ``lr * lr_scale`` (a shared schedule
+    factor, as ``LambdaLR`` would set).
+
+    Example::
+
+        opt = FunctionalOptimizer("sgd", [w], lr=[0.1, 0.01], momentum=0.9)   # w has shape (2, 10, 5)
+        opt.step([w_grad])
+    """
+
+    def __init__(
+        self,
+        name: str,
+        params: list[torch.Tensor],
+        lr: float | Sequence[float] | torch.Tensor,
+        weight_decay: float | Sequence[float] | torch.Tensor = 0.0,
+        momentum: float | Sequence[float] | torch.Tensor = 0.0,
+        betas: tuple = (0.9, 0.999),
+        eps: float = 1e-8,
+    ):
+        if name not in FUNCTIONAL_OPTIMIZERS:
+            raise UserError(f"unknown optimizer {name!r}; choose one of {', '.join(FUNCTIONAL_OPTIMIZERS)}")
+        if not params:
+            raise UserError("the optimizer needs at least one parameter")
+        m = params[0].shape[0]
+        self.name, self.params, self.eps, self.t = name, list(params), float(eps), 0
+        self.lr = per_member(lr, m, "learning rate")
+        self.weight_decay = per_member(weight_decay, m, "weight decay")
+        self.momentum = per_member(momentum, m, "momentum")
+        if len(betas) != 2:
+            raise UserError(f"betas must be a pair (beta1, beta2); got {betas!r}")
+        self.beta1, self.beta2 = per_member(betas[0], m, "beta1"), per_member(betas[1], m, "beta2")
+        _check_range(self.lr, "the learning rate", 0.0, math.inf, low_open=True)
+        _check_range(self.weight_decay, "the weight decay", 0.0, math.inf)
+        _check_range(self.momentum, "the momentum", 0.0, 1.0)
+        _check_range(self.beta1, "beta1", 0.0, 1.0)
+        _check_range(self.beta2, "beta2", 0.0, 1.0)
+        if not eps >= 0:
+            raise UserError(f"eps must be >= 0; got {eps}")
+        if name == "sgd":
+            self.state = [[torch.zeros_like(p)] for p in self.params]  # momentum buffers
+        else:
+            self.state = [[torch.zeros_like(p), torch.zeros_like(p)] for p in self.params]  # 1st, 2nd moments
+
+    @torch.no_grad()
+    def step(self, grads: list[torch.Tensor], lr_scale: float = 1.0) -> None:
+        """One update of every member; ``grads`` match ``params`` and may be overwritten."""
+        self.t += 1
+        lr = self.lr * lr_scale
+        if self.name == "sgd":
+            self._sgd(grads, lr)
+        else:
+            self._adam(grads, lr)
+
+    def _sgd(self, grads: list[torch.Tensor], lr: torch.Tensor) -> None:
+        # torch.optim.SGD (dampening 0, no nesterov): g += wd·p; buf = μ·buf + g (buf = g at step 1, which is
+        # what μ·0 + g gives); p -= lr·buf. With μ = 0 the buffer is just g, as torch without momentum.
+        decay = bool((self.weight_decay != 0).any())
+        for p, g, (buf,) in zip(self.params, grads, self.state, strict=True):
+            if decay:
+                g = g.addcmul_(p, _b(self.weight_decay, p))
+            buf.mul_(_b(self.momentum, p)).add_(g)
+            p.addcmul_(buf, _b(lr, p), value=-1.0)
+
+    def _adam(self, grads: list[torch.Tensor], lr: torch.Tensor) -> None:
+        # torch.optim.Adam/AdamW single-tensor path: decoupled decay p *= 1 - lr·wd first (AdamW) or g += wd·p
+        # (Adam); m = lerp(m, g, 1-β1); v = β2·v + (1-β2)·g²; p -= lr/(1-β1^t) · m / (√v/√(1-β2^t) + eps).
+        bc1 = 1.0 - self.beta1**self.t
+        bc2_sqrt = (1.0 - self.beta2**self.t).sqrt()
+        step_size = lr / bc1
+        for p, g, (m1, m2) in zip(self.params, grads, self.state, strict=True):
+            if self.name == "adamw":
+                p.mul_(_b(1.0 - lr * self.weight_decay, p))
+            else:
+                g = g.add_(p * _b(self.weight_decay, p))
+            m1.lerp_(g, _b(1.0 - self.beta1, p).expand_as(m1))
+            m2.mul_(_b(self.beta2, p)).add_(g * g * _b(1.0 - self.beta2, p))
+            denom = (m2.sqrt() / _b(bc2_sqrt, p)).add_(self.eps)
+            p.sub_(m1 / denom * _b(step_size, p))
