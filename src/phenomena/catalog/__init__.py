@@ -24,6 +24,7 @@ from phenomena.errors import UserError
 # name -> module; imported on first use so that listing names costs nothing
 EXPERIMENTS: dict[str, str] = {
     "grokking": "phenomena.catalog.grokking",
+    "lazy-training": "phenomena.catalog.lazy_training",
 }
 
 
