@@ -13,6 +13,9 @@ import importlib
 # public name -> (module, attribute); imported on first use, so importing one probe does not pull in the
 # dependencies of all of them (scipy.sparse.linalg, torch.func, ...)
 _EXPORTS = {
+    "activation_matching": ("phenomena.probes.permutation", "activation_matching"),
+    "Barrier": ("phenomena.probes.connectivity", "Barrier"),
+    "barrier_heights": ("phenomena.probes.connectivity", "barrier_heights"),
     "bin_codes": ("phenomena.probes.information", "bin_codes"),
     "binned_information": ("phenomena.probes.information", "binned_information"),
     "cka": ("phenomena.probes.similarity", "cka"),
@@ -33,6 +36,7 @@ _EXPORTS = {
     "hessian_vector_product": ("phenomena.probes._operators", "hessian_vector_product"),
     "interpolate": ("phenomena.probes.landscape", "interpolate"),
     "Interpolation": ("phenomena.probes.landscape", "Interpolation"),
+    "interpolation_barrier": ("phenomena.probes.connectivity", "interpolation_barrier"),
     "kde_information": ("phenomena.probes.information", "kde_information"),
     "kernel_alignment": ("phenomena.probes.ntk", "kernel_alignment"),
     "kernel_distance": ("phenomena.probes.ntk", "kernel_distance"),
@@ -42,14 +46,21 @@ _EXPORTS = {
     "LinearizedModel": ("phenomena.probes.linearization", "LinearizedModel"),
     "loss_slice": ("phenomena.probes.landscape", "loss_slice"),
     "LossSlice": ("phenomena.probes.landscape", "LossSlice"),
+    "Matching": ("phenomena.probes.permutation", "Matching"),
     "MinibatchCKA": ("phenomena.probes.similarity", "MinibatchCKA"),
     "neural_collapse": ("phenomena.probes.collapse", "neural_collapse"),
     "neural_collapse_from_batches": ("phenomena.probes.collapse", "neural_collapse_from_batches"),
     "normalize_direction": ("phenomena.probes.landscape", "normalize_direction"),
     "participation_ratio": ("phenomena.probes.rank", "participation_ratio"),
+    "permutation_spec": ("phenomena.probes.permutation", "permutation_spec"),
+    "PermutationGroup": ("phenomena.probes.permutation", "PermutationGroup"),
+    "permute": ("phenomena.probes.permutation", "permute"),
     "random_direction": ("phenomena.probes.landscape", "random_direction"),
+    "random_permutation": ("phenomena.probes.permutation", "random_permutation"),
+    "reset_batchnorm": ("phenomena.probes.connectivity", "reset_batchnorm"),
     "SpectralDensity": ("phenomena.probes.hessian", "SpectralDensity"),
     "TraceEstimate": ("phenomena.probes.hessian", "TraceEstimate"),
+    "weight_matching": ("phenomena.probes.permutation", "weight_matching"),
 }
 
 __all__ = sorted(_EXPORTS)
