@@ -15,6 +15,22 @@ torch.set_num_threads(1)
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def shared_data_cache(tmp_path_factory):
+    """One data cache for the whole session: each test has its own store, but generated data sets (MNIST-1D
+    takes seconds) are made once. Worker processes of sweeps inherit it through the environment."""
+    import os
+
+    path = tmp_path_factory.mktemp("data-cache")
+    old = os.environ.get("PHENOMENA_CACHE")
+    os.environ["PHENOMENA_CACHE"] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop("PHENOMENA_CACHE", None)
+    else:
+        os.environ["PHENOMENA_CACHE"] = old
+
+
 @pytest.fixture
 def home(tmp_path, monkeypatch) -> Path:
     """A fresh store root, also exported as PHENOMENA_HOME."""

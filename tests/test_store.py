@@ -58,3 +58,10 @@ def test_wal_mode_and_delete(tmp_path):
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     store.delete("r1")
     assert store.get("r1") is None and not store.run_dir("r1").exists()
+
+
+def test_cache_dir_follows_phenomena_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("PHENOMENA_CACHE", str(tmp_path / "shared"))
+    assert Store(tmp_path / "a").cache_dir == Store(tmp_path / "b").cache_dir == tmp_path / "shared"
+    monkeypatch.delenv("PHENOMENA_CACHE")
+    assert Store(tmp_path / "a").cache_dir == tmp_path / "a" / "cache"

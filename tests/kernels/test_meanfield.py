@@ -167,3 +167,11 @@ def test_bad_inputs_raise_user_errors():
         mf.chi1("nope", 1.0)
     with pytest.raises(UserError, match="q must be"):
         mf.q_map(-1.0, "tanh", 1.0)
+
+
+def test_c_star_at_the_computed_edge_of_chaos_is_one():
+    # rounding can leave chi_1 a hair above 1 at the root found by edge_of_chaos; c* must then be ~1, not an error
+    for act in ("erf", "tanh"):
+        sw = mf.edge_of_chaos(act, bias_var=0.05)
+        assert 1.0 - mf.c_star(act, sw, 0.05) <= 1e-4
+    assert mf.c_star("tanh", 2.5, 0.05) < 0.9  # deep in the chaotic phase the root is still found

@@ -25,6 +25,8 @@ from phenomena.errors import UserError
 EXPERIMENTS: dict[str, str] = {
     "grokking": "phenomena.catalog.grokking",
     "lazy-training": "phenomena.catalog.lazy_training",
+    "signal-propagation": "phenomena.catalog.signal_propagation",
+    "infinite-width": "phenomena.catalog.infinite_width",
 }
 
 

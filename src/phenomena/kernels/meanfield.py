@@ -169,10 +169,10 @@ def c_star(activation: ActivationLike, weight_var: float, bias_var: float = 0.0)
     if g(0.0) <= 1e-14:
         return 0.0
     top = 1.0 - 1e-6
-    while g(top) >= 0:
-        top = 1.0 - (1.0 - top) * 10
-        if top < 0:
-            raise UserError("could not bracket c* (chi_1 is too close to 1); treat the network as critical.")
+    if g(top) >= 0:
+        # g >= 0 on [0, c*] (convexity), so c* lies in [top, 1): chi_1 is within rounding of 1 (e.g. at the
+        # computed edge of chaos) and c* is 1 to the precision this map can resolve
+        return 1.0
     return brentq(g, 0.0, top, xtol=1e-14, rtol=1e-13)
 
 

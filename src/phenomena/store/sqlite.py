@@ -6,7 +6,7 @@ Layout under the store root (``PHENOMENA_HOME``, default ``./phenomena-runs``)::
                           sweeps(id, experiment, preset, grid, seeds, ...), sweep_runs(sweep, point, seed, run)
     runs/<run_id>/        artifacts: figure.png, checkpoints (.safetensors), ...
     sweeps/<sweep_id>/    the sweep figure
-    cache/                derived data sets (e.g. MNIST-1D arrays), safe to delete
+    cache/                derived data sets (e.g. MNIST-1D arrays), safe to delete; $PHENOMENA_CACHE moves it
 
 A run is written in two transactions: ``begin`` records it as ``running``; ``finish`` writes its metrics,
 summary, verdict and status in one transaction, so a run killed in between stays ``running`` (or ``failed``)
@@ -167,8 +167,10 @@ class Store:
 
     @property
     def cache_dir(self) -> Path:
-        path = self.root / "cache"
-        path.mkdir(exist_ok=True)
+        """Derived data sets (generated MNIST-1D arrays, ...): ``$PHENOMENA_CACHE`` if set, so several stores
+        can share one cache, else ``<root>/cache``. Entries are keyed by every argument and written atomically."""
+        path = Path(os.environ["PHENOMENA_CACHE"]) if os.environ.get("PHENOMENA_CACHE") else self.root / "cache"
+        path.mkdir(parents=True, exist_ok=True)
         return path
 
     # -- writes --------------------------------------------------------------------------------------------

@@ -1,0 +1,387 @@
+"""Signal propagation: deep random networks have an ordered and a chaotic phase, split by the edge of chaos.
+
+Poole et al. (2016) showed that in a wide random network the length q^l = |h^l|²/N of the pre-activations and
+the correlation c^l of two inputs follow deterministic maps (the mean-field q-map and c-map, computed by
+``phenomena.kernels.meanfield``) and flow to fixed points q* and c*. The slope χ₁ = σ_w² E[φ'(√q* z)²] of the
+c-map at c = 1 splits the (σ_w², σ_b²) plane: for χ₁ < 1 (ordered) every pair of inputs becomes perfectly
+correlated, c^l → 1; for χ₁ > 1 (chaotic) nearby inputs decorrelate, c^l → c* < 1. Schoenholz et al. (2017)
+showed that c^l approaches its fixed point over a depth ξ_c = -1/ln χ₁ (ordered phase), which diverges at the
+edge of chaos χ₁ = 1, where gradients neither vanish nor explode and very deep networks train.
+
+This entry draws random fully-connected networks of width N (W ~ N(0, 1) scaled by σ_w/√fan_in, b ~ N(0, 1)
+scaled by σ_b: the law of ``MLP(parameterization="ntk")``), feeds them M inputs with length q0 and pairwise
+correlation c0, and measures q^l, c^l and the growth of tangent vectors (the layer Jacobians) at every layer,
+over several independent draws, at σ_w² below the edge of chaos, above it, and on it, for tanh and erf at
+σ_b² = 0.05 (Schoenholz et al.'s Fig. 1 setting). The same weight draws serve every (activation, σ_w²).
+
+Verdict (worst case over activations and σ_w²): the measured fixed point q̂* (the mean of q^l over the last
+layers and the draws) is within 3% of the q-map's q*; in the chaotic phase ĉ* is within 0.03 of the c-map's c*
+and stays below 1 by at least 0.1; in the ordered phase 1 - c^L ≤ 1e-3; χ̂₁ from the tangents' growth matches
+χ₁ (|ln χ̂₁ - ln χ₁| ≤ 0.05), in particular |ln χ̂₁| ≤ 0.05 on the edge; in the ordered phase the depth scale
+fitted to the decay of 1 - c^l is within 10% of ξ_c. Why these tolerances: one layer of one width-N net
+measures q with relative standard deviation ≈ √(2/N) (4.5% at N = 1000; the measured value is reported as
+``q_layer_fluctuation``), and the finite-width bias is O(1/N); averaging over layers and draws shrinks the noise
+well below 3%, and a last check demands it: three standard errors over draws must fit inside each tolerance,
+so a pass is not luck and a too-narrow or too-small measurement fails instead of passing by chance.
+
+Not included: Schoenholz et al.'s trainability grid (depth vs σ_w², trainable depth ≈ 6 ξ_c), which needs
+hundreds of training runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import torch
+
+from phenomena.config import require
+from phenomena.kernels import meanfield
+from phenomena.models.layers import activation as activation_fn
+from phenomena.report import PALETTE, subplots
+from phenomena.result import Check, Result, Series, Verdict
+from phenomena.runner.context import RunContext
+
+PAPERS = (
+    "Poole, Lahiri, Raghu, Sohl-Dickstein, Ganguli 2016 — Exponential expressivity in deep neural networks "
+    "through transient chaos",
+    "Schoenholz, Gilmer, Ganguli, Sohl-Dickstein 2017 — Deep information propagation",
+)
+
+Q_TOL = 0.03  # relative error of the measured q*
+C_TOL = 0.03  # absolute error of the measured c* (chaotic phase)
+CHAOS_MARGIN = 0.1  # chaotic phase: 1 - c* at least this
+ORDERED_MAX_GAP = 1e-3  # ordered phase: 1 - c^L at most this
+CHI1_TOL = 0.05  # |ln chi1_hat - ln chi1| (anchors-repros §8e: |ln chi1_hat| < 0.05 on the edge)
+XI_TOL = 0.10  # relative error of the fitted xi_c (ordered phase)
+MAX_NOISE = 1 / 3  # standard error over draws, in units of the tolerance: three of them must fit inside it
+FIT_WINDOW = (1e-11, 1e-2)  # 1 - c^l range where log(1 - c^l) decays linearly (near c = 1, above rounding)
+EDGE_POINTS = 6  # sigma_b^2 values on the figure's chi_1 = 1 line
+# smooth, odd, bounded activations (q* is finite on both sides of the edge) and their derivatives
+DERIVATIVES = {
+    "tanh": lambda h: 1 - torch.tanh(h).pow(2),
+    "erf": lambda h: (2 / math.sqrt(math.pi)) * torch.exp(-h * h),
+}
+ACTIVATIONS = tuple(DERIVATIVES)
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    activations: tuple[str, ...] = ("tanh", "erf")
+    bias_var: float = 0.05  # sigma_b^2
+    weight_vars: tuple[float, ...] = (1.0, 2.5)  # sigma_w^2 off the edge; both phases should be present
+    include_edge: bool = True  # also measure at the edge of chaos (chi_1 = 1) of each activation
+    width: int = 1000
+    depth: int = 100
+    fixed_point_layers: int = 40  # the last layers, averaged to measure q* and c*
+    draws: int = 8  # independent networks
+    inputs: int = 8  # M inputs with pairwise correlation c0: M (M - 1) / 2 pairs
+    tangents: int = 4  # random input directions whose growth measures chi_1
+    q0: float = 1.0  # input length |x|^2 / d0
+    c0: float = 0.9  # input correlation
+    seed: int = 0
+
+    def __post_init__(self):
+        bad = [a for a in self.activations if a not in ACTIVATIONS]
+        require(bool(self.activations) and not bad,
+                f"activations must be chosen from {', '.join(ACTIVATIONS)}; got {self.activations}")  # fmt: skip
+        require(self.bias_var > 0, f"bias_var must be positive (q* = 0 without bias); got {self.bias_var}")
+        require(all(w > 0 for w in self.weight_vars), f"weight_vars must be positive; got {self.weight_vars}")
+        for name in ("width", "depth", "fixed_point_layers", "draws", "inputs", "tangents"):
+            require(getattr(self, name) >= 1, f"{name} must be a positive integer; got {getattr(self, name)}")
+        require(self.fixed_point_layers < self.depth, "fixed_point_layers must be smaller than depth")
+        require(self.inputs >= 2, f"inputs must be at least 2 (one pair); got {self.inputs}")
+        require(self.draws >= 2, f"draws must be at least 2 (the standard error needs two); got {self.draws}")
+        require(self.q0 > 0, f"q0 must be positive; got {self.q0}")
+        require(0 <= self.c0 < 1, f"c0 must lie in [0, 1); got {self.c0}")
+        require(self.inputs < self.width, f"inputs must be fewer than width; got {self.inputs}")
+
+
+PRESETS = {
+    "smoke": Config(activations=("tanh",), weight_vars=(1.0, 4.0), width=400, depth=50, fixed_point_layers=20,
+                    draws=3, inputs=6, tangents=2),  # fmt: skip
+    "quick": Config(),
+    # Poole et al. 2016 / Schoenholz et al. 2017: width 1000, sigma_b^2 = 0.05, a sweep of sigma_w^2 across the
+    # edge (1.76 for tanh); here more draws and depth 200 instead of their plotted 50-300.
+    "paper": Config(weight_vars=(0.5, 1.0, 1.5, 2.5, 4.0), depth=200, fixed_point_layers=100, draws=20),
+}
+SWEEP_METRICS = ("worst_q_rel_error", "worst_c_error", "worst_log_chi1_error")
+COSTS = {"smoke": "~3 s", "quick": "~1 min on 1 CPU core", "paper": "~10 min on CPU"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Point:
+    """One (activation, sigma_w^2) and its mean-field theory."""
+
+    activation: str
+    weight_var: float
+    phase: str  # ordered, critical, chaotic
+    q_star: float
+    c_star: float
+    chi1: float
+    xi_c: float
+
+    @property
+    def key(self) -> str:
+        return f"{self.activation}_{self.weight_var:.4g}"
+
+
+def points(cfg: Config) -> list[Point]:
+    """The measured points with their theory: cfg.weight_vars (and the edge) for every activation."""
+    out = []
+    for act in cfg.activations:
+        wvs = [(w, None) for w in cfg.weight_vars]
+        if cfg.include_edge:
+            wvs.append((meanfield.edge_of_chaos(act, cfg.bias_var), "critical"))
+        for wv, phase in sorted(wvs):
+            q = meanfield.q_star(act, wv, cfg.bias_var)
+            x1 = meanfield.chi1(act, wv, cfg.bias_var, q)
+            if phase == "critical":  # c* = 1 is marginal there and xi_c diverges; c_star cannot bracket it
+                out.append(Point(act, wv, phase, q, 1.0, x1, math.inf))
+                continue
+            sp = meanfield.signal_propagation(act, wv, cfg.bias_var)
+            out.append(Point(act, wv, "ordered" if x1 < 1 else "chaotic", q, sp.c_star, x1, sp.xi_c))
+    return out
+
+
+def theory_curves(p: Point, bias_var: float, q0: float, c0: float, depth: int) -> tuple[list[float], list[float]]:
+    """q^l and c^l for l = 1..depth by the mean-field maps, from inputs of length q0 and correlation c0.
+
+    Off the fixed point the lengths change too, so c^{l+1} = q12^{l+1} / q^{l+1} with
+    q12^{l+1} = c_map(c^l, q=q^l) * q^l (the c-map at the current length, rescaled to the new one).
+    """
+    q = p.weight_var * q0 + bias_var
+    c = (p.weight_var * c0 * q0 + bias_var) / q
+    qs, cs = [q], [c]
+    for _ in range(depth - 1):
+        q_next = meanfield.q_map(q, p.activation, p.weight_var, bias_var)
+        c = min(1.0, meanfield.c_map(min(c, 1.0), p.activation, p.weight_var, bias_var, q=q) * q / q_next)
+        q = q_next
+        qs.append(q)
+        cs.append(c)
+    return qs, cs
+
+
+def correlated_inputs(m: int, dim: int, q0: float, c0: float, generator: torch.Generator) -> torch.Tensor:
+    """M inputs (M, dim) with |x_i|²/dim = q0 and x_i·x_j/dim = q0 c0 exactly, for 0 <= c0 < 1 and M < dim.
+
+    x_i = √q0 (√c0 e_0 + √(1 - c0) e_i) with orthogonal e_0..e_M of squared norm dim (a shared direction plus
+    a private one each).
+
+    Example:
+        >>> x = correlated_inputs(3, 50, 2.0, 0.5, torch.Generator().manual_seed(0))
+        >>> torch.allclose(x @ x.T / 50, torch.tensor([[2.0, 1, 1], [1, 2, 1], [1, 1, 2]], dtype=torch.float64))
+        True
+    """
+    basis, _ = torch.linalg.qr(torch.randn(dim, m + 1, generator=generator, dtype=torch.float64))
+    e = basis.T * math.sqrt(dim)
+    return math.sqrt(q0) * (math.sqrt(c0) * e[:1] + math.sqrt(1 - c0) * e[1:])
+
+
+def measure(cfg: Config, pts: list[Point], generator: torch.Generator) -> dict[str, dict[str, torch.Tensor]]:
+    """Propagate the inputs and tangents through cfg.draws random nets; per point, (draws, depth) arrays.
+
+    Returns point key -> {"q": mean q^l over inputs, "q_first": q^l of input 0, "gap": mean 1 - c^l over pairs,
+    "log_growth": mean ln(|dh^l|² / |dh^{l-1}|²) over tangents (nan at l = 1)}.
+    """
+    n, depth, d = cfg.width, cfg.depth, cfg.draws
+    out = {p.key: {k: torch.full((d, depth), math.nan, dtype=torch.float64)
+                   for k in ("q", "q_first", "gap", "log_growth")} for p in pts}  # fmt: skip
+    fns = {p.key: activation_fn(p.activation) for p in pts}
+    for draw in range(d):
+        x = correlated_inputs(cfg.inputs, n, cfg.q0, cfg.c0, generator)
+        dx = torch.randn(cfg.tangents, n, generator=generator, dtype=torch.float64)
+        state = {p.key: (x, dx) for p in pts}
+        for layer in range(depth):
+            # float32 draws cast to float64 cost 1/5 of float64 draws; the arithmetic stays in float64
+            w = torch.randn(n, n, generator=generator).double()
+            b = torch.randn(n, generator=generator).double()
+            for p in pts:
+                a, da = state[p.key]
+                if layer > 0:
+                    da = DERIVATIVES[p.activation](a[:1]) * da  # the tangents sit at input 0
+                    a = fns[p.key](a)
+                z = (math.sqrt(p.weight_var / n) * torch.cat([a, da]) @ w.T)
+                h, dh = z[: len(a)] + math.sqrt(cfg.bias_var) * b, z[len(a):]
+                stats = out[p.key]
+                qs = h.pow(2).mean(1)
+                stats["q"][draw, layer], stats["q_first"][draw, layer] = qs.mean(), qs[0]
+                u = h / h.norm(dim=1, keepdim=True)
+                stats["gap"][draw, layer] = (torch.pdist(u).pow(2) / 2).mean()  # 1 - c without cancellation
+                norms = dh.pow(2).sum(1)
+                if layer > 0:
+                    stats["log_growth"][draw, layer] = norms.log().mean()  # the tangents had unit norm
+                state[p.key] = (h, dh / norms.sqrt()[:, None])
+    return out
+
+
+def _fit_xi(gap: torch.Tensor) -> float:
+    """Depth scale from the log-linear decay of the mean 1 - c^l inside FIT_WINDOW (nan with < 3 layers)."""
+    mean = gap.mean(0)
+    layers = [i for i, v in enumerate(mean.tolist()) if FIT_WINDOW[0] <= v <= FIT_WINDOW[1]]
+    if len(layers) < 3:
+        return math.nan
+    ls = torch.tensor(layers, dtype=torch.float64)
+    ys = mean[layers].log()
+    slope = float(((ls - ls.mean()) * (ys - ys.mean())).sum() / (ls - ls.mean()).pow(2).sum())
+    return -1.0 / slope if slope < 0 else math.inf
+
+
+def run(cfg: Config, ctx: RunContext) -> Result:
+    pts = points(cfg)
+    with ctx.progress(len(pts), desc="signal propagation") as bar:
+        stats = measure(cfg, pts, ctx.generator("init"))
+        bar.update(len(pts))
+    tail = slice(cfg.depth - cfg.fixed_point_layers, cfg.depth)
+    layers = list(range(1, cfg.depth + 1))
+    summary: dict[str, float] = {"width": float(cfg.width)}
+    series: dict[str, Series] = {}
+    d = cfg.draws
+    for p in pts:
+        s, k = stats[p.key], p.key
+        q_th, c_th = theory_curves(p, cfg.bias_var, cfg.q0, cfg.c0, cfg.depth)
+        q_draw = s["q"][:, tail].mean(1)
+        c_draw = 1 - s["gap"][:, tail].mean(1)
+        chi_draw = s["log_growth"][:, tail].mean(1)
+        q_hat = float(q_draw.mean())
+        summary.update({
+            f"{k}/weight_var": p.weight_var,
+            f"{k}/chi1": p.chi1,
+            f"{k}/chi1_measured": math.exp(float(chi_draw.mean())),
+            f"{k}/q_star": p.q_star,
+            f"{k}/q_star_measured": q_hat,
+            f"{k}/q_rel_error": abs(q_hat / p.q_star - 1),
+            f"{k}/q_rel_stderr": float(q_draw.std() / math.sqrt(d)) / p.q_star,
+            f"{k}/q_layer_fluctuation": float((s["q_first"][:, -1] / p.q_star).std()),
+            f"{k}/c_star": p.c_star,
+            f"{k}/c_star_measured": float(c_draw.mean()),
+            f"{k}/c_stderr": float(c_draw.std() / math.sqrt(d)),
+            f"{k}/gap_final": float(s["gap"][:, -1].mean()),
+            f"{k}/xi_c": p.xi_c,
+            f"{k}/xi_c_measured": _fit_xi(s["gap"]) if p.phase == "ordered" else math.nan,
+            f"{k}/phase": {"ordered": -1.0, "critical": 0.0, "chaotic": 1.0}[p.phase],
+        })  # fmt: skip
+        for name, values in (("q", s["q"].mean(0)), ("q_std", s["q"].std(0)), ("c", 1 - s["gap"].mean(0)),
+                             ("c_std", s["gap"].std(0)), ("gap", s["gap"].mean(0))):  # fmt: skip
+            series[f"{k}/{name}"] = Series(layers, values.tolist())
+        series[f"{k}/q_theory"] = Series(layers, q_th)
+        series[f"{k}/c_theory"] = Series(layers, c_th)
+    for act in cfg.activations:  # the chi_1 = 1 line of the phase diagram, at the sigma_b^2 of edge_grid(cfg)
+        series[f"edge/{act}"] = Series(list(range(EDGE_POINTS)),
+                                       [meanfield.edge_of_chaos(act, bv) for bv in edge_grid(cfg)])  # fmt: skip
+    _worst(summary, pts)
+    return Result("signal-propagation", cfg, summary=summary, series=series)
+
+
+def edge_grid(cfg: Config) -> list[float]:
+    """The sigma_b^2 values at which the figure draws the edge of chaos."""
+    top = max(0.3, 2 * cfg.bias_var)
+    return [top * (i + 1) / EDGE_POINTS for i in range(EDGE_POINTS)]
+
+
+def _worst(summary: dict[str, float], pts: list[Point]) -> None:
+    def worst(keys, value, pick=max):
+        vals = [(value(p.key), p.key) for p in keys]
+        return pick(vals) if vals else (math.nan, "none")
+
+    s = summary
+    pts = sorted(pts, key=lambda p: p.key)  # the order verdict() rebuilds from the summary keys
+    ordered = [p for p in pts if p.phase == "ordered"]
+    chaotic = [p for p in pts if p.phase == "chaotic"]
+    table = {
+        "q_rel_error": worst(pts, lambda k: s[f"{k}/q_rel_error"]),
+        "c_error": worst(chaotic, lambda k: abs(s[f"{k}/c_star_measured"] - s[f"{k}/c_star"])),
+        "chaos_margin": worst(chaotic, lambda k: 1 - s[f"{k}/c_star_measured"], min),
+        "ordered_gap": worst(ordered, lambda k: s[f"{k}/gap_final"]),
+        "log_chi1_error": worst(pts, lambda k: abs(math.log(s[f"{k}/chi1_measured"] / s[f"{k}/chi1"]))),
+        "edge_log_chi1": worst([p for p in pts if p.phase == "critical"],
+                               lambda k: abs(math.log(s[f"{k}/chi1_measured"]))),  # fmt: skip
+        "xi_c_rel_error": worst(ordered, lambda k: abs(s[f"{k}/xi_c_measured"] / s[f"{k}/xi_c"] - 1)),
+        "noise": worst(pts, lambda k: max(s[f"{k}/q_rel_stderr"] / Q_TOL, s[f"{k}/c_stderr"] / C_TOL)),
+    }
+    for name, (value, key) in table.items():
+        s[f"worst_{name}"] = value
+        s[f"worst_{name}_at"] = float(next((i for i, p in enumerate(pts) if p.key == key), -1))
+
+
+def verdict(result: Result) -> Verdict:
+    s = result.summary
+    pts = sorted(k[: -len("/phase")] for k in s if k.endswith("/phase"))
+
+    def at(name: str) -> str:
+        i = int(s[f"worst_{name}_at"])
+        return "" if i < 0 else f" (worst: {pts[i].replace('_', ' σ_w²=')})"
+
+    checks = [
+        Check(f"q* within {Q_TOL:.0%} of the q-map's fixed point{at('q_rel_error')}", s["worst_q_rel_error"],
+              "<=", Q_TOL, note="relative error; one layer of one net fluctuates by ~√(2/N)"),
+        Check(f"chaotic phase: c* within {C_TOL} of the c-map's fixed point{at('c_error')}", s["worst_c_error"],
+              "<=", C_TOL),
+        Check(f"chaotic phase: 1 - c* stays above {CHAOS_MARGIN}{at('chaos_margin')}", s["worst_chaos_margin"],
+              ">=", CHAOS_MARGIN, note="nearby inputs decorrelate"),
+        Check(f"ordered phase: c^L → 1, 1 - c^L{at('ordered_gap')}", s["worst_ordered_gap"], "<=",
+              ORDERED_MAX_GAP, note="all inputs become perfectly correlated"),
+        Check(f"χ₁ from the layer Jacobians: |ln χ̂₁ - ln χ₁|{at('log_chi1_error')}", s["worst_log_chi1_error"],
+              "<=", CHI1_TOL),
+        Check(f"ordered phase: fitted depth scale ξ_c vs -1/ln χ₁, relative error{at('xi_c_rel_error')}",
+              s["worst_xi_c_rel_error"], "<=", XI_TOL),
+        Check(f"measurement noise: standard error over draws / tolerance{at('noise')}", s["worst_noise"], "<=",
+              MAX_NOISE, note="three standard errors must fit inside each tolerance"),
+    ]  # fmt: skip
+    if not math.isnan(s["worst_edge_log_chi1"]):
+        checks.insert(5, Check(f"edge of chaos: |ln χ̂₁|{at('edge_log_chi1')}", s["worst_edge_log_chi1"], "<=",
+                               CHI1_TOL, note="gradients neither vanish nor explode"))  # fmt: skip
+    return Verdict(tuple(checks))
+
+
+_PHASE_COLOR = {-1.0: PALETTE["train"], 0.0: PALETTE["theory"], 1.0: PALETTE["test"]}
+_MARKERS = {"tanh": "o", "erf": "s"}
+
+
+def figure(result: Result):
+    cfg, s = result.config, result.summary
+    keys = [k[: -len("/phase")] for k in s if k.endswith("/phase")]
+    fig, axes = subplots(1, 4, width=3.6)
+    phase_ax, q_ax, c_ax, gap_ax = axes[0]
+    grid = edge_grid(cfg)
+    top = grid[-1]
+    for act in cfg.activations:
+        _, edge = result.curve(f"edge/{act}")
+        phase_ax.plot(edge, grid, color="k", linestyle="-" if act == "tanh" else "--", label=f"χ₁ = 1 ({act})")
+    for k in keys:
+        act = k.split("_")[0]
+        measured = math.log(s[f"{k}/chi1_measured"])
+        side = 0.0 if abs(measured) <= CHI1_TOL else math.copysign(1.0, measured)
+        phase_ax.scatter(s[f"{k}/weight_var"], cfg.bias_var, color=_PHASE_COLOR[side], marker=_MARKERS[act],
+                         zorder=3, edgecolor="k")  # fmt: skip
+    phase_ax.text(0.05, 0.9, "ordered", transform=phase_ax.transAxes, color=PALETTE["train"])
+    phase_ax.text(0.7, 0.1, "chaotic", transform=phase_ax.transAxes, color=PALETTE["test"])
+    phase_ax.set(xlabel="σ_w²", ylabel="σ_b²", title="phase diagram (points: measured χ̂₁)", ylim=(0, top))
+    phase_ax.legend(loc="upper right")
+    for k in keys:
+        color = _PHASE_COLOR[s[f"{k}/phase"]]
+        style = "-" if k.startswith("tanh") else "--"
+        label = k.replace("_", " σ_w²=")
+        for ax, name in ((q_ax, "q"), (c_ax, "c")):
+            layers, emp = result.curve(f"{k}/{name}")
+            _, std = result.curve(f"{k}/{name}_std")
+            ax.plot(layers, emp, color=color, linestyle=style, label=label)
+            ax.fill_between(layers, [m - e for m, e in zip(emp, std, strict=True)],
+                            [m + e for m, e in zip(emp, std, strict=True)], color=color, alpha=0.2)  # fmt: skip
+            _, th = result.curve(f"{k}/{name}_theory")
+            ax.plot(layers, th, color="k", linewidth=0.7, linestyle=":")
+        if s[f"{k}/phase"] < 0:
+            layers, gap = result.curve(f"{k}/gap")
+            gap_ax.semilogy(layers, gap, color=color, linestyle=style, label=label)
+            ref = gap[len(gap) // 4]
+            gap_ax.semilogy(layers, [ref * s[f"{k}/chi1"] ** (i - len(gap) // 4) for i in range(len(gap))],
+                            color="k", linewidth=0.7, linestyle=":")  # fmt: skip
+    q_ax.set(xlabel="layer l", ylabel="q^l", yscale="log", title="length q^l (dotted: q-map)")
+    c_ax.set(xlabel="layer l", ylabel="c^l", title="correlation c^l (dotted: c-map)", ylim=(-0.05, 1.05))
+    gap_ax.set(xlabel="layer l", ylabel="1 - c^l", title="ordered phase: 1 - c^l (dotted: ∝ χ₁^l)",
+               ylim=(1e-14, 1))  # fmt: skip
+    c_ax.legend(loc="lower left", fontsize=7)
+    fig.suptitle(f"signal propagation: width {cfg.width}, depth {cfg.depth}, {cfg.draws} draws, "
+                 f"σ_b² = {cfg.bias_var:g}")  # fmt: skip
+    fig.tight_layout()
+    return fig
