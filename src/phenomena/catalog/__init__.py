@@ -27,6 +27,7 @@ EXPERIMENTS: dict[str, str] = {
     "lazy-training": "phenomena.catalog.lazy_training",
     "signal-propagation": "phenomena.catalog.signal_propagation",
     "infinite-width": "phenomena.catalog.infinite_width",
+    "double-descent": "phenomena.catalog.double_descent",
 }
 
 

@@ -1,0 +1,117 @@
+"""`phenomena run double-descent --preset paper` vs the MNIST-1D notebook's own loop, same machine, same setting.
+
+The notebook (Greydanus & Kobak, ``notebooks/deep-double-descent.ipynb``) trains one width after another, each
+in a plain PyTorch loop over a ``torch.utils.data.DataLoader`` (batch 100, shuffled), SGD lr 0.01 momentum 0.9,
+once on labels with 15% redrawn and once on the clean labels (two sweeps). ``phenomena`` trains each width's
+noisy run and its no-noise control together in one vectorized ensemble (``train_ensemble``, batched matmuls).
+Both sides run as fresh processes (interpreter and torch import included) with the same torch thread count, on
+the same MNIST-1D arrays (generated once beforehand into the store's cache, so generation is timed on neither).
+
+The full notebook setting (19 widths, 500 epochs, two sweeps) takes an hour or more per side on a 2-core CPU;
+the default is scaled down to finish in a few minutes and says so in its output:
+
+    python benchmarks/double_descent.py                           # 5 widths, 25 epochs
+    python benchmarks/double_descent.py --widths all --epochs 500 # the notebook's setting
+    python benchmarks/double_descent.py --widths 12,27,61,135 --epochs 100 --threads 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+NOTEBOOK = r"""
+import json, sys, time
+import numpy as np, torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+torch.set_num_threads(int(sys.argv[1]))
+widths, epochs, cache = json.loads(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+from phenomena.data.mnist1d import mnist1d
+data = mnist1d(16_000, 0.25, cache_dir=cache)  # read from the cache filled beforehand
+x, y, xt, yt = data.x_train, data.y_train, data.x_test, data.y_test
+rng = np.random.default_rng(0)  # the notebook: with prob 0.15, y <- randint(0, 10)
+y_noisy = y.clone()
+flip = torch.as_tensor(rng.random(len(y)) < 0.15)
+y_noisy[flip] = torch.as_tensor(rng.integers(0, 10, int(flip.sum())))
+torch.manual_seed(0)
+curves = {}
+for name, labels in (("noisy", y_noisy), ("clean", y)):
+    loader = DataLoader(TensorDataset(x, labels), batch_size=100, shuffle=True)
+    test_err = []
+    for h in widths:
+        model = nn.Sequential(nn.Linear(40, h), nn.ReLU(), nn.Linear(h, h), nn.ReLU(), nn.Linear(h, 10))
+        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        for epoch in range(epochs):
+            for xb, yb in loader:
+                opt.zero_grad()
+                nn.functional.cross_entropy(model(xb), yb).backward()
+                opt.step()
+        with torch.no_grad():
+            test_err.append((model(xt).argmax(1) != yt).float().mean().item())
+    curves[name] = test_err
+print(json.dumps(curves))
+"""
+
+NOTEBOOK_WIDTHS = (2, 3, 4, 5, 7, 9, 12, 16, 21, 27, 36, 47, 61, 80, 104, 135, 177, 230, 300)
+
+
+def timed(cmd: list[str], env: dict) -> tuple[float, str]:
+    start = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        sys.exit(f"command failed: {' '.join(cmd[:6])} ...\n{done.stderr}")
+    return elapsed, done.stdout
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--widths", default="16,27,47,80,135", help="comma-separated widths, or 'all' (19)")
+    parser.add_argument("--epochs", type=int, default=25, help="the notebook trains 500")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    widths = list(NOTEBOOK_WIDTHS) if args.widths == "all" else [int(w) for w in args.widths.split(",")]
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads),
+           "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}  # fmt: skip
+    sys.path.insert(0, src)
+    from phenomena.api import load
+    from phenomena.catalog.double_descent import bump
+    from phenomena.data.mnist1d import mnist1d
+
+    full = widths == list(NOTEBOOK_WIDTHS) and args.epochs == 500
+    print(f"setting: MNIST-1D 4000 train / 12000 test, 15% label noise + a no-noise sweep, SGD lr 0.01 momentum "
+          f"0.9, batch 100, widths {widths}, {args.epochs} epochs, torch threads {args.threads}"
+          f"{'' if full else ' (scaled down from 19 widths x 500 epochs)'}")  # fmt: skip
+    with tempfile.TemporaryDirectory() as home:
+        cache = Path(home) / "cache"
+        cache.mkdir()
+        mnist1d(16_000, 0.25, cache_dir=cache)  # generate once, outside both timings
+        cmd = [sys.executable, "-m", "phenomena", "--home", home, "run", "double-descent", "--preset", "paper",
+               "-s", f"model.widths={','.join(map(str, widths))}", "-s", f"train.epochs={args.epochs}", "--json"]
+        ours_s, out = timed(cmd, env)
+        res = json.loads(out)
+        ours_noisy = [res["summary"]["peak_width"], res["summary"]["h_star"]]
+        naive_s, out = timed([sys.executable, "-c", NOTEBOOK, str(args.threads), json.dumps(widths),
+                              str(args.epochs), str(cache)], env)  # fmt: skip
+        naive = json.loads(out)
+        ours_curve = dict(zip(*load(res["run_id"], store=home).curve("test_error"), strict=True))
+    naive_peak = widths[bump(naive["noisy"])[0]]
+    print(f"phenomena run double-descent --preset paper: {ours_s:7.1f} s wall, peak width {ours_noisy[0]:.0f}, "
+          f"h* {ours_noisy[1] or 'never'}, verdict {'PASS' if res['verdict']['passed'] else 'FAIL'}")
+    print(f"notebook loop (DataLoader, one width at a time): {naive_s:7.1f} s wall, peak width {naive_peak}")
+    print(f"ratio notebook / phenomena: {naive_s / ours_s:.2f}x")
+    print("noisy test error by width (phenomena, notebook):")
+    for w, a in zip(widths, naive["noisy"], strict=True):
+        print(f"  {w:4d}  {ours_curve[w]:.3f}  {a:.3f}")
+
+
+if __name__ == "__main__":
+    main()
