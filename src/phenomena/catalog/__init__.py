@@ -28,6 +28,7 @@ EXPERIMENTS: dict[str, str] = {
     "signal-propagation": "phenomena.catalog.signal_propagation",
     "infinite-width": "phenomena.catalog.infinite_width",
     "double-descent": "phenomena.catalog.double_descent",
+    "representation-similarity": "phenomena.catalog.representation_similarity",
 }
 
 

@@ -2,6 +2,7 @@
 from a local path the user gives. Nothing is downloaded."""
 
 from phenomena.data.dataset import Dataset as Dataset
+from phenomena.data.ib import ib_task as ib_task
 from phenomena.data.mnist import mnist as mnist
 from phenomena.data.mnist1d import mnist1d as mnist1d
 from phenomena.data.modular import modular_arithmetic as modular_arithmetic
