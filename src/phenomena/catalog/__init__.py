@@ -29,6 +29,8 @@ EXPERIMENTS: dict[str, str] = {
     "infinite-width": "phenomena.catalog.infinite_width",
     "double-descent": "phenomena.catalog.double_descent",
     "representation-similarity": "phenomena.catalog.representation_similarity",
+    "edge-of-stability": "phenomena.catalog.edge_of_stability",
+    "flat-minima": "phenomena.catalog.flat_minima",
 }
 
 

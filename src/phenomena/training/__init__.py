@@ -28,6 +28,7 @@ from phenomena.training.pruning import snip as snip
 from phenomena.training.pruning import snip_scores as snip_scores
 from phenomena.training.pruning import synflow as synflow
 from phenomena.training.pruning import synflow_scores as synflow_scores
+from phenomena.training.sam import SAM as SAM
 from phenomena.training.trainer import Callback as Callback
 from phenomena.training.trainer import Every as Every
 from phenomena.training.trainer import History as History

@@ -164,10 +164,15 @@ def fit(
             idx = order[cursor : cursor + batch_size]
             cursor += batch_size
             xb, yb = x[idx], y[idx]
-        optimizer.zero_grad(set_to_none=True)
-        loss = loss_fn(model(xb), yb)
-        loss.backward()
-        optimizer.step()
+
+        def closure(xb=xb, yb=yb) -> torch.Tensor:
+            optimizer.zero_grad(set_to_none=True)
+            batch_loss = loss_fn(model(xb), yb)
+            batch_loss.backward()
+            return batch_loss
+
+        # torch.optim's closure protocol: plain optimizers call it once; SAM (and LBFGS) re-evaluate with it
+        loss = optimizer.step(closure)
         if scheduler is not None:
             scheduler.step()
         state.step, state.loss = step, loss.detach()

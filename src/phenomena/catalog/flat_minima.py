@@ -1,0 +1,305 @@
+"""Flat minima: large batches end in sharper minima than small ones, and SAM ends in flatter ones than SGD.
+
+Keskar et al. (2017) trained the same networks with small batches (256) and large ones (10% of the training
+set) and found the large-batch solutions sharper (a larger loss increase in a small neighbourhood) and worse
+on the test set. Foret et al. (2021) turned the idea into an optimizer: Sharpness-Aware Minimization steps
+with the gradient at the worst point of a ρ-ball (``phenomena.training.sam.SAM``) and ends flatter. Whether
+flatness *causes* better generalization is contested (Dinh et al. 2017: sharpness is not invariant to
+reparametrization; Andriushchenko et al. 2023: it correlates poorly with generalization across settings), so
+this entry checks the curvature claims and reports the generalization gaps as data, whatever their sign.
+
+``quick``: MNIST-1D (4000 train / 1000 test), a 40-128-128-10 ReLU MLP, cross-entropy, plain SGD at lr 0.1
+from one initialization under three conditions: batch 32, batch 1000, and SAM (ρ = 0.05, Foret et al.'s
+default) at batch 32 on the same batch sequence. Each trains until its full training loss is ≤ 0.05, so all
+solutions are compared at the same loss (the Hessian of cross-entropy shrinks with the loss itself). At each
+solution, on the whole training set: λmax (Lanczos), Tr H (Hutch++ with its standard error), a 1-D
+filter-normalized loss slice (Li et al. 2018; the same random draw for every model, normalized to each
+model's filters) and train/test accuracy.
+
+Verdict: every condition reaches the loss target within the budget (otherwise the comparison is not at equal
+loss); λmax(large batch) / λmax(small batch) ≥ 1.5 and its trace is larger by ≥ 3 standard errors;
+λmax(SAM) / λmax(SGD) ≤ 0.8 (the seeds catalog's §2.11 bar) and its trace is smaller by ≥ 3 standard errors.
+Test accuracies and generalization gaps are reported in the summary, not checked.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from typing import Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from phenomena.config import require
+from phenomena.data import mnist1d
+from phenomena.models import MLP
+from phenomena.probes.hessian import hessian_eigenvalues, hessian_trace
+from phenomena.probes.landscape import loss_slice
+from phenomena.report import PALETTE, subplots
+from phenomena.result import Check, Result, Series, Verdict
+from phenomena.runner.context import RunContext
+from phenomena.training import LogMetrics, Progress, StopWhen, evaluate, fit, make_optimizer
+from phenomena.training.sam import SAM
+
+PAPERS = (
+    "Keskar, Mudigere, Nocedal, Smelyanskiy, Tang 2017 — On large-batch training for deep learning: "
+    "generalization gap and sharp minima",
+    "Foret, Kleiner, Mobahi, Neyshabur 2021 — Sharpness-aware minimization for efficiently improving "
+    "generalization",
+    "Li, Xu, Taylor, Studer, Goldstein 2018 — Visualizing the loss landscape of neural nets",
+)
+
+# SGD at the small batch, SGD at the large batch, SAM (over the same SGD) at the small batch
+CONDITIONS = ("small", "large", "sam")
+MIN_LARGE_SMALL = 1.5  # lambda_max(large batch) / lambda_max(small batch)
+MAX_SAM_SGD = 0.8  # lambda_max(SAM) / lambda_max(SGD), same batch (seeds-catalog §2.11)
+MIN_TRACE_Z = 3.0  # trace differences must exceed this many combined standard errors
+COLORS = {"small": PALETTE["train"], "large": PALETTE["test"], "sam": PALETTE["theory"]}
+
+
+@dataclasses.dataclass(frozen=True)
+class Data:
+    num_samples: int = 5000  # MNIST-1D examples generated, 80% train / 20% test (seed 42: the frozen set)
+
+    def __post_init__(self):
+        require(self.num_samples >= 20, f"data.num_samples must be at least 20; got {self.num_samples}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Model:
+    width: int = 128
+    depth: int = 2
+    activation: str = "relu"
+
+    def __post_init__(self):
+        require(self.width >= 1 and self.depth >= 1,
+                f"model.width and model.depth must be positive; got {self.width}, {self.depth}")  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True)
+class Train:
+    optimizer: Literal["sgd", "adam"] = "sgd"  # the base optimizer of all three conditions (and of SAM)
+    lr: float = 0.1
+    momentum: float = 0.0  # SGD only
+    small_batch: int = 32
+    large_batch: int = 1000
+    rho: float = 0.05  # SAM's radius (Foret et al.'s default)
+    loss_target: float = 0.05  # train each condition until its full training loss is at most this
+    max_steps: int = 20_000  # budget per condition
+    check_every: int = 100  # steps between evaluations of the training loss (and accuracies)
+
+    def __post_init__(self):
+        require(self.lr > 0, f"train.lr must be positive; got {self.lr}")
+        require(0 <= self.momentum < 1, f"train.momentum must lie in [0, 1); got {self.momentum}")
+        for name in ("small_batch", "large_batch", "max_steps", "check_every"):
+            value = getattr(self, name)
+            require(value >= 1, f"train.{name} must be a positive integer; got {value}")
+        require(self.rho >= 0, f"train.rho must be >= 0; got {self.rho}")
+        require(self.loss_target > 0, f"train.loss_target must be positive; got {self.loss_target}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Probe:
+    tol: float = 1e-3  # Lanczos relative residual for lambda_max
+    trace_probes: int = 30  # Hutch++ products for Tr H
+    slice_span: float = 0.5  # alpha in [-span, span]; Li et al. plot [-1, 1], the basin lies well inside
+    slice_points: int = 21
+
+    def __post_init__(self):
+        require(0 < self.tol < 1, f"probe.tol must lie in (0, 1); got {self.tol}")
+        require(self.trace_probes >= 4, f"probe.trace_probes must be at least 4; got {self.trace_probes}")
+        require(self.slice_span > 0, f"probe.slice_span must be positive; got {self.slice_span}")
+        require(self.slice_points >= 3, f"probe.slice_points must be at least 3; got {self.slice_points}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    data: Data = Data()
+    model: Model = Model()
+    train: Train = Train()
+    probe: Probe = Probe()
+    seed: int = 0
+
+
+PRESETS = {
+    "smoke": Config(
+        data=Data(num_samples=1000),
+        model=Model(width=32),
+        train=Train(small_batch=16, large_batch=200, lr=0.2, loss_target=0.4, max_steps=3000, check_every=50),
+        probe=Probe(trace_probes=12, slice_points=11),
+    ),
+    "quick": Config(),
+    # Keskar et al. 2017 Sec. 2: small batch 256, large batch 10% of the training set, Adam, trained until
+    # convergence; Foret et al. 2021: SAM with rho = 0.05 on top of the same base optimizer. Transposed to
+    # MNIST-1D (MNIST/CIFAR are not available offline) with 20,000 training examples so that 10% is 2000,
+    # and a 3x512 ReLU MLP (Keskar's fully connected networks have 512-unit hidden layers) [recalled:
+    # confirm the depth of the paper's F1 before relying on it].
+    "paper": Config(
+        data=Data(num_samples=25_000),
+        model=Model(width=512, depth=3),
+        train=Train(optimizer="adam", lr=1e-3, small_batch=256, large_batch=2000, loss_target=0.01,
+                    max_steps=200_000, check_every=500),  # fmt: skip
+        probe=Probe(trace_probes=60, slice_points=41),
+    ),
+}
+COSTS = {"smoke": "~6 s", "quick": "~40 s on 2 CPU cores", "paper": "hours on CPU (Adam to loss 0.01, 3x512)"}
+
+
+def build_model(cfg: Config, seed: int) -> MLP:
+    """The MLP of ``cfg.model`` on 40 inputs, initialized from ``seed`` (all conditions share it)."""
+    m = cfg.model
+    return MLP(40, 10, width=m.width, depth=m.depth, activation=m.activation, seed=seed)
+
+
+def build_optimizer(cfg: Config, condition: str, params) -> torch.optim.Optimizer:
+    """The base optimizer of ``cfg.train``, wrapped in SAM for the "sam" condition."""
+    t = cfg.train
+    if t.optimizer == "sgd":
+        base = make_optimizer("sgd", params, t.lr, momentum=t.momentum)
+    else:
+        base = make_optimizer("adam", params, t.lr)
+    return SAM(base, t.rho) if condition == "sam" else base
+
+
+def train_condition(cfg: Config, data, condition: str, ctx: RunContext, bar=None):
+    """Train one condition from the run's shared initialization until the training loss reaches the target;
+    returns (model, history, state)."""
+    t = cfg.train
+    model = build_model(cfg, ctx.stream_seed("init"))
+    optimizer = build_optimizer(cfg, condition, model.parameters())
+    batch = t.large_batch if condition == "large" else t.small_batch
+
+    def measure(m: torch.nn.Module) -> dict[str, float]:
+        train_loss, train_acc = evaluate(m, data.x_train, data.y_train, F.cross_entropy)
+        _, test_acc = evaluate(m, data.x_test, data.y_test, F.cross_entropy)
+        return dict(train_loss=train_loss, train_acc=train_acc, test_acc=test_acc)
+
+    callbacks = [
+        LogMetrics(t.check_every, measure),
+        StopWhen(lambda h: h.last("train_loss", math.inf) <= t.loss_target, f"train loss <= {t.loss_target}"),
+    ]
+    if bar is not None:
+        callbacks.append(Progress(bar, show=("train_loss",), every=t.check_every))
+    # the same batch stream for every condition: SAM and SGD at the small batch see the same minibatches
+    history, state = fit(model, data, F.cross_entropy, optimizer, t.max_steps, batch_size=batch,
+                         generator=ctx.generator("batches"), callbacks=callbacks)  # fmt: skip
+    return model, history, state
+
+
+def measure_solution(cfg: Config, model: torch.nn.Module, data, ctx: RunContext) -> dict:
+    """Curvature, slice and accuracies of a trained model, on the whole training set (and test accuracy)."""
+    batch = (data.x_train, data.y_train)
+    eig = hessian_eigenvalues(model, F.cross_entropy, batch, k=1, tol=cfg.probe.tol,
+                              generator=ctx.generator("eig"))  # fmt: skip
+    trace = hessian_trace(model, F.cross_entropy, batch, n_probes=cfg.probe.trace_probes,
+                          generator=ctx.generator("trace"))  # fmt: skip
+    span = cfg.probe.slice_span
+    # one generator seed for all models: the same Gaussian draw, filter-normalized to each model's weights
+    sl = loss_slice(model, F.cross_entropy, batch, directions=1, span=(-span, span),
+                    points=cfg.probe.slice_points, generator=ctx.generator("slice"))  # fmt: skip
+    train_loss, train_acc = evaluate(model, data.x_train, data.y_train, F.cross_entropy)
+    test_loss, test_acc = evaluate(model, data.x_test, data.y_test, F.cross_entropy)
+    center = len(sl.loss) // 2
+    return {
+        "lambda_max": float(eig.values[0]),
+        "trace": trace.estimate,
+        "trace_stderr": trace.stderr,
+        "slice_rise": float((sl.loss[0] + sl.loss[-1]) / 2 - sl.loss[center]),
+        "train_loss": train_loss,
+        "test_loss": test_loss,
+        "train_acc": train_acc,
+        "test_acc": test_acc,
+        "gen_gap": train_acc - test_acc,
+        "hvps": float(eig.n_hvps),
+        "slice": sl.loss,
+    }
+
+
+def run(cfg: Config, ctx: RunContext) -> Result:
+    data = mnist1d(num_samples=cfg.data.num_samples, cache_dir=ctx.cache)
+    summary: dict[str, float] = {}
+    series: dict[str, Series] = {}
+    with ctx.progress(cfg.train.max_steps * len(CONDITIONS), desc="flat minima") as bar:
+        for cond in CONDITIONS:
+            start = time.perf_counter()
+            model, history, state = train_condition(cfg, data, cond, ctx, bar)
+            seconds = time.perf_counter() - start
+            bar.update(cfg.train.max_steps * (CONDITIONS.index(cond) + 1) - bar.n)  # early stops skip ahead
+            stats = measure_solution(cfg, model, data, ctx)
+            batch = cfg.train.large_batch if cond == "large" else cfg.train.small_batch
+            slice_loss = stats.pop("slice")
+            stats.update(steps_run=float(state.step), epochs=state.step * batch / data.n_train,
+                         train_seconds=seconds, batch_size=float(batch))  # fmt: skip
+            summary.update({f"{k}_{cond}": v for k, v in stats.items()})
+            for name, (steps, values) in history.curves.items():
+                series[f"{name}_{cond}"] = Series(list(steps), list(values))
+            series[f"slice_{cond}"] = Series(list(range(len(slice_loss))), [float(v) for v in slice_loss])
+    s = summary
+    summary.update(
+        lambda_ratio_large_small=s["lambda_max_large"] / s["lambda_max_small"],
+        lambda_ratio_sam_sgd=s["lambda_max_sam"] / s["lambda_max_small"],
+        trace_ratio_large_small=s["trace_large"] / s["trace_small"],
+        trace_ratio_sam_sgd=s["trace_sam"] / s["trace_small"],
+        trace_z_large_small=_z(s, "large", "small"),
+        trace_z_sam_sgd=_z(s, "sam", "small"),
+        test_acc_small_minus_large=s["test_acc_small"] - s["test_acc_large"],
+        test_acc_sam_minus_sgd=s["test_acc_sam"] - s["test_acc_small"],
+        max_final_train_loss=max(s[f"train_loss_{c}"] for c in CONDITIONS),
+    )
+    return Result("flat-minima", cfg, summary=summary, series=series)
+
+
+def verdict(result: Result) -> Verdict:
+    s, t = result.summary, result.config.train
+    return Verdict((
+        Check("every condition reaches the train-loss target (max final train loss)",
+              s["max_final_train_loss"], "<=", t.loss_target, note="solutions are compared at equal loss"),
+        Check(f"λmax ratio, large batch ({t.large_batch}) / small batch ({t.small_batch})",
+              s["lambda_ratio_large_small"], ">=", MIN_LARGE_SMALL),
+        Check("Tr H, large − small batch, in standard errors", s["trace_z_large_small"], ">=", MIN_TRACE_Z,
+              note=f"ratio {s['trace_ratio_large_small']:.3g}"),
+        Check(f"λmax ratio, SAM (ρ={t.rho:g}) / SGD at batch {t.small_batch}",
+              s["lambda_ratio_sam_sgd"], "<=", MAX_SAM_SGD),
+        Check("Tr H, SAM − SGD, in standard errors", s["trace_z_sam_sgd"], "<=", -MIN_TRACE_Z,
+              note=f"ratio {s['trace_ratio_sam_sgd']:.3g}"),
+    ))  # fmt: skip
+
+
+def figure(result: Result):
+    s, cfg = result.summary, result.config
+    labels = {"small": f"SGD, batch {cfg.train.small_batch}", "large": f"SGD, batch {cfg.train.large_batch}",
+              "sam": f"SAM ρ={cfg.train.rho:g}, batch {cfg.train.small_batch}"}  # fmt: skip
+    fig, axes = subplots(1, 3, width=3.9)
+    slice_ax, lam_ax, trace_ax = axes[0]
+    alphas = np.linspace(-cfg.probe.slice_span, cfg.probe.slice_span, cfg.probe.slice_points)
+    for cond in CONDITIONS:
+        _, values = result.curve(f"slice_{cond}")
+        slice_ax.plot(alphas, values, color=COLORS[cond], label=labels[cond])
+    slice_ax.set(xlabel="α (filter-normalized direction)", ylabel="training loss", yscale="log",
+                 title="1-D loss slice at the solution")  # fmt: skip
+    slice_ax.legend(loc="upper center", fontsize=7)
+    x = np.arange(len(CONDITIONS))
+    colors = [COLORS[c] for c in CONDITIONS]
+    lam_ax.bar(x, [s[f"lambda_max_{c}"] for c in CONDITIONS], color=colors)
+    lam_ax.set(ylabel="λmax", title="sharpness (top Hessian eigenvalue)")
+    trace_ax.bar(x, [s[f"trace_{c}"] for c in CONDITIONS], color=colors,
+                 yerr=[2 * s[f"trace_stderr_{c}"] for c in CONDITIONS], capsize=4)  # fmt: skip
+    trace_ax.set(ylabel="Tr H (± 2 s.e.)", title="Hessian trace (Hutch++)")
+    ticks = [labels[c].replace(", ", "\n") + f"\ntest acc {s[f'test_acc_{c}']:.3f}" for c in CONDITIONS]
+    for ax in (lam_ax, trace_ax):
+        ax.set_xticks(x, ticks)
+    m, t = cfg.model, cfg.train
+    fig.suptitle(f"flat minima: MNIST-1D, {m.activation} MLP {m.depth}x{m.width}, {t.optimizer} lr {t.lr:g}, "
+                 f"each trained to train loss ≤ {t.loss_target:g}")  # fmt: skip
+    fig.tight_layout()
+    return fig
+
+
+def _z(s: dict[str, float], a: str, b: str) -> float:
+    """(Tr_a − Tr_b) in units of their combined standard error (independent probe sets)."""
+    se = math.hypot(s[f"trace_stderr_{a}"], s[f"trace_stderr_{b}"])
+    diff = s[f"trace_{a}"] - s[f"trace_{b}"]
+    return diff / se if se > 0 else (0.0 if diff == 0 else math.copysign(math.inf, diff))
