@@ -68,6 +68,8 @@ def test_mnist1d_matches_the_package_and_leaves_global_rngs_alone(tmp_path):
     assert ds.x_train.shape == (150, 40) and len(list(tmp_path.glob("mnist1d-*.npz"))) == 1
     cached = mnist1d(num_samples=200, train_split=0.75, seed=7, cache_dir=tmp_path)
     assert torch.equal(cached.x_train, ds.x_train)
+    fresh = mnist1d(num_samples=200, train_split=0.75, seed=7, cache_dir=tmp_path / "new" / "folder")
+    assert torch.equal(fresh.x_train, ds.x_train) and not list((tmp_path / "new" / "folder").glob("*.tmp.npz"))
 
 
 def test_digits_and_teacher_student():

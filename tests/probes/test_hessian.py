@@ -189,7 +189,8 @@ def test_warm_start_needs_fewer_products_after_a_training_step():
     assert cold.converged and warm.converged
     assert warm.values[0] == pytest.approx(cold.values[0], rel=1e-6)
     assert warm.values[0] != pytest.approx(before.values[0], rel=1e-4)  # the step did move the sharpness
-    assert warm.n_hvps < cold.n_hvps / 2, (warm.n_hvps, cold.n_hvps)
+    # the cold start already uses the small default basis (ncv = 8), so halving its product count is the claim
+    assert warm.n_hvps <= cold.n_hvps / 2, (warm.n_hvps, cold.n_hvps)
 
 
 def test_a_tiny_budget_reports_non_convergence():

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -60,9 +62,12 @@ def mnist1d(
     else:
         arrays = _generate(num_samples, train_split, seed, shuffle_seq)
         if path is not None:
-            tmp = path.with_suffix(".tmp.npz")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # a name of its own per writer (sweep workers may generate the same set at once), then an atomic
+            # rename: a concurrent reader never sees half a file
+            tmp = path.with_name(f"{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp.npz")
             np.savez(tmp, **arrays)
-            tmp.replace(path)  # atomic: a concurrent reader never sees half a file
+            tmp.replace(path)
     meta = {"name": "mnist1d", "num_classes": 10, "input": "features"}
     return Dataset(
         torch.as_tensor(arrays["x"], dtype=torch.float32),
