@@ -31,6 +31,9 @@ EXPERIMENTS: dict[str, str] = {
     "representation-similarity": "phenomena.catalog.representation_similarity",
     "edge-of-stability": "phenomena.catalog.edge_of_stability",
     "flat-minima": "phenomena.catalog.flat_minima",
+    "re-basin": "phenomena.catalog.re_basin",
+    "mode-connectivity": "phenomena.catalog.mode_connectivity",
+    "lottery-ticket": "phenomena.catalog.lottery_ticket",
 }
 
 

@@ -1,0 +1,222 @@
+"""Instability: two runs that share their first k steps end linearly connected once k is large enough.
+
+Garipov et al. (2018) and Draxler et al. (2018) found that independently trained networks are joined by simple
+low-loss curves, though not by straight lines. Frankle, Dziugaite, Roy & Carbin (2020) asked when the straight
+line works: train one network for k steps, spawn two copies, train both to the end under different SGD noise
+(here: different minibatch orders), and measure the error barrier ``max_t err(t) - (err(0) + err(1)) / 2`` on
+the straight line between the two ends. The network is "stable" when the barrier is ~0 (they used a ~2%
+tolerance): small MNIST networks are stable at initialization, larger ones become stable early in training
+(ResNet-20 on CIFAR-10 after ~3% of training), and the barrier falls as k grows.
+
+Here: an MLP 40-256-256-10 on MNIST-1D trained by Adam (lr 1e-2, batch 100) for T steps; one parent run logs
+its training state (weights and Adam moments) at each spawn step k; each of two children resumes from that
+state and trains T - k further steps with its own minibatch order, so every child ends at step T. (Restarting
+Adam's moments at k instead kicks late-spawned children apart: its first steps are ~lr-sized in every
+coordinate.) The barrier is on test error along 11 points (Frankle et al.'s definition). With this learning
+rate the network is unstable at initialization and stable within tens of steps (measured, ``quick``, seed 0:
+barrier 5.5% at k = 0, 0.9% at k = 20, 0.45% at 100, 0.9% at 500); with plain SGD at a small learning rate it
+is stable from the start, as Frankle et al.'s LeNet, and the verdict fails (``-s train.optimizer=sgd -s
+train.lr=0.05``).
+
+Verdict: the barrier at k = 0 is at least 3 points of error (there is an instability to lose); the barrier at
+the largest k is at most 0.25x the one at k = 0 and below 2 points (Frankle et al.'s tolerance); the barriers
+fall roughly monotonically (no barrier exceeds the one at a smaller k by more than 1.5 points).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import time
+from typing import Literal
+
+import matplotlib
+import torch
+import torch.nn.functional as F
+
+from phenomena.config import require
+from phenomena.data import mnist1d
+from phenomena.models import MLP
+from phenomena.probes.connectivity import interpolation_barrier
+from phenomena.report import PALETTE, subplots
+from phenomena.result import Check, Result, Series, Verdict
+from phenomena.runner.context import RunContext
+from phenomena.training import fit, make_optimizer
+
+PAPERS = (
+    "Frankle, Dziugaite, Roy, Carbin 2020 — Linear mode connectivity and the lottery ticket hypothesis",
+    "Garipov, Izmailov, Podoprikhin, Vetrov, Wilson 2018 — Loss surfaces, mode connectivity, and fast "
+    "ensembling of DNNs",
+)
+
+MIN_BARRIER_AT_INIT = 0.03  # error: children spawned at initialization must disagree this much
+MAX_FRACTION = 0.25  # barrier at the largest k / barrier at k = 0
+STABLE = 0.02  # Frankle et al.'s tolerance for "stable"
+MONOTONE_SLACK = 0.015  # a later barrier may exceed an earlier one by this much (noise of one pair)
+
+
+@dataclasses.dataclass(frozen=True)
+class Data:
+    num_samples: int = 5000  # MNIST-1D, 80/20 split
+
+    def __post_init__(self):
+        require(self.num_samples >= 20, f"data.num_samples must be at least 20; got {self.num_samples}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Model:
+    width: int = 256
+    depth: int = 2
+
+    def __post_init__(self):
+        require(self.width >= 1 and self.depth >= 1, f"model.width and model.depth must be positive; got "
+                f"{self.width}, {self.depth}")  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True)
+class Train:
+    steps: int = 1500  # T: every child ends here
+    lr: float = 1e-2
+    batch_size: int = 100
+    optimizer: Literal["adam", "sgd"] = "adam"
+    momentum: float = 0.9  # sgd only
+
+    def __post_init__(self):
+        require(self.steps >= 1, f"train.steps must be a positive integer; got {self.steps}")
+        require(self.lr > 0, f"train.lr must be positive; got {self.lr}")
+        require(self.batch_size >= 1, f"train.batch_size must be a positive integer; got {self.batch_size}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Spawn:
+    steps: tuple[int, ...] = (0, 20, 100, 500)  # the spawn steps k
+    points: int = 11  # values of t on [0, 1]
+
+    def __post_init__(self):
+        require(len(self.steps) >= 2, f"spawn.steps needs at least two values of k; got {self.steps}")
+        require(list(self.steps) == sorted(set(self.steps)) and self.steps[0] >= 0,
+                f"spawn.steps must increase from k >= 0; got {self.steps}")  # fmt: skip
+        require(self.points >= 3, f"spawn.points must be at least 3; got {self.points}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    data: Data = Data()
+    model: Model = Model()
+    train: Train = Train()
+    spawn: Spawn = Spawn()
+    seed: int = 0
+
+    def __post_init__(self):
+        last, steps = self.spawn.steps[-1], self.train.steps
+        require(last < steps, f"spawn.steps must lie below train.steps ({steps}); got {self.spawn.steps}")
+
+
+PRESETS = {
+    "smoke": Config(data=Data(num_samples=2000), model=Model(width=128), train=Train(steps=300, lr=2e-2),
+                    spawn=Spawn(steps=(0, 150), points=5)),  # fmt: skip
+    "quick": Config(),
+    # Frankle et al. 2020's LeNet-300-100 setting (open_lth mnist_lenet_300_100: SGD lr 0.1, batch 128, 40
+    # epochs ~ 18,750 steps on 60k MNIST), transposed to MNIST-1D with Adam (stable at init with plain SGD,
+    # see the module docstring): 300-100 hidden units, 6000 steps, more spawn points.
+    "paper": Config(model=Model(width=300, depth=2), train=Train(steps=6000),
+                    spawn=Spawn(steps=(0, 10, 20, 50, 100, 200, 500, 1000, 2000), points=25)),  # fmt: skip
+}
+SWEEP_METRICS = ("barrier_first", "barrier_last", "fraction")
+COSTS = {"smoke": "~3 s", "quick": "~1 min on 2 CPU cores", "paper": "~10 min on CPU"}
+
+
+def error(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Classification error, the mean over the batch (Frankle et al.'s barrier is on test error)."""
+    return (outputs.argmax(-1) != targets).double().mean()
+
+
+def run(cfg: Config, ctx: RunContext) -> Result:
+    data = mnist1d(cfg.data.num_samples, cache_dir=ctx.cache)
+    t, ks = cfg.train, list(cfg.spawn.steps)
+    parent = MLP(data.x_train.shape[1], 10, width=cfg.model.width, depth=cfg.model.depth,
+                 seed=ctx.stream_seed("init"))  # fmt: skip
+    snapshots: dict[int, tuple[dict, dict]] = {}
+    momentum = t.momentum if t.optimizer == "sgd" else 0.0
+    optimizer = make_optimizer(t.optimizer, parent.parameters(), t.lr, 0.0, momentum=momentum)
+
+    def snapshot(state) -> None:
+        if state.step in ks:  # the whole training state: weights and optimizer moments
+            snapshots[state.step] = copy.deepcopy((state.model.state_dict(), optimizer.state_dict()))
+
+    start = time.perf_counter()
+    fit(parent, data, F.cross_entropy, optimizer, ks[-1], batch_size=t.batch_size,
+        generator=ctx.generator("batches"), callbacks=[snapshot])  # fmt: skip
+    test = (data.x_test, data.y_test)
+    summary: dict[str, float] = {}
+    series: dict[str, Series] = {}
+    barriers = []
+    with ctx.progress(len(ks), desc="mode-connectivity") as bar:
+        for k in ks:
+            children = []
+            for name in ("A", "B"):  # same θ_k and optimizer state, different minibatch orders
+                child = copy.deepcopy(parent)
+                weights, moments = copy.deepcopy(snapshots[k])
+                child.load_state_dict(weights)
+                opt = make_optimizer(t.optimizer, child.parameters(), t.lr, 0.0, momentum=momentum)
+                opt.load_state_dict(moments)
+                fit(child, data, F.cross_entropy, opt, t.steps - k, batch_size=t.batch_size,
+                    generator=ctx.generator(f"batches {name}"))  # fmt: skip
+                children.append(child)
+            path = interpolation_barrier(*children, F.cross_entropy, test, points=cfg.spawn.points,
+                                         metric_fn=error)  # fmt: skip
+            barriers.append(path.metric_barrier)
+            series[f"test_error_path.k{k}"] = Series(list(range(cfg.spawn.points)), path.metric.tolist())
+            summary[f"error_barrier.k{k}"] = path.metric_barrier
+            summary[f"loss_barrier.k{k}"] = path.barrier
+            summary[f"test_acc.k{k}"] = 1.0 - float(path.metric[[0, -1]].mean())
+            bar.update(1)
+    series["error_barrier"] = Series(ks, barriers)
+    rises = [later - max(barriers[:i]) for i, later in enumerate(barriers) if i > 0]
+    summary.update(barrier_first=barriers[0], barrier_last=barriers[-1],
+                   fraction=barriers[-1] / barriers[0] if barriers[0] > 0 else float("nan"),
+                   largest_rise=max(rises), train_seconds=time.perf_counter() - start)  # fmt: skip
+    return Result("mode-connectivity", cfg, summary=summary, series=series)
+
+
+def verdict(result: Result) -> Verdict:
+    s = result.summary
+    ks = result.config.spawn.steps
+    return Verdict((
+        Check(f"error barrier when spawned at k = {ks[0]}", s["barrier_first"], ">=", MIN_BARRIER_AT_INIT,
+              note="children spawned early end in different basins"),
+        Check(f"barrier at k = {ks[-1]} / barrier at k = {ks[0]}", s["fraction"], "<=", MAX_FRACTION,
+              note="stability emerges during training"),
+        Check(f"error barrier when spawned at k = {ks[-1]}", s["barrier_last"], "<", STABLE,
+              note="stable: linearly connected (Frankle et al.'s 2% tolerance)"),
+        Check("largest rise of the barrier over an earlier k", s["largest_rise"], "<=", MONOTONE_SLACK,
+              note="the barrier falls roughly monotonically with k"),
+    ))  # fmt: skip
+
+
+def figure(result: Result):
+    cfg = result.config
+    ks = list(cfg.spawn.steps)
+    fig, axes = subplots(1, 2, width=4.2)
+    left, right = axes[0]
+    steps, values = result.curve("error_barrier")
+    left.plot([max(k, 0.5) for k in steps], [100 * v for v in values], color=PALETTE["accent"], marker="o")
+    left.axhline(100 * STABLE, color="k", linestyle=":", linewidth=0.8, label="2% (stable)")
+    left.set(xscale="log", xlabel="spawn step k (0 drawn at 0.5)", ylabel="test error barrier (%)",
+             title="instability vs spawn step")  # fmt: skip
+    left.legend()
+    cmap = matplotlib.colormaps["viridis"]
+    points = cfg.spawn.points
+    for i, k in enumerate(ks):
+        idx, err = result.curve(f"test_error_path.k{k}")
+        color = cmap(i / max(len(ks) - 1, 1))
+        ts = [j / (points - 1) for j in idx]
+        right.plot(ts, [100 * e for e in err], color=color, marker=".", label=f"k = {k}")
+    right.set(xlabel="t (0: child A, 1: child B)", ylabel="test error (%)", title="error along the path")
+    right.legend()
+    s = result.summary
+    fig.suptitle(f"mode connectivity: MLP {cfg.model.depth}x{cfg.model.width}, {cfg.train.optimizer} lr "
+                 f"{cfg.train.lr:g}, T = {cfg.train.steps} — barrier {100 * s['barrier_first']:.1f}% at k = "
+                 f"{ks[0]}, {100 * s['barrier_last']:.1f}% at k = {ks[-1]}")  # fmt: skip
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,208 @@
+"""Re-basin: two independently trained networks are linearly connected once their hidden units are aligned.
+
+Entezari, Sedghi, Saukh & Neyshabur (2022) conjectured that, once the permutation symmetry of hidden units is
+taken into account, SGD solutions from different random initializations lie in one basin: the loss along the
+straight line between them has (almost) no barrier, and less so the wider the network. Ainsworth, Hayase &
+Srinivasa (2023, "Git Re-Basin") found the permutation by weight matching (a linear assignment per layer,
+coordinate descent over layers) and showed the barrier between independently trained MNIST/CIFAR-10 MLPs and
+ResNets nearly vanishes after matching, for wide enough networks.
+
+Here: pairs of MLPs on MNIST-1D (different initialization seeds and minibatch orders), one pair per width,
+trained alike with Adam. For each pair, the training loss along ``(1 - t) θ_A + t θ_B`` (naive) and along ``(1
+- t) θ_A + t π(θ_B)`` (π from :func:`~phenomena.probes.permutation.weight_matching`, or ``-s
+match.method=activation`` for activation matching), 25 points of t as git-re-basin; the barrier is Frankle et
+al.'s ``max_t L(t) - (L(0) + L(1)) / 2`` (Entezari et al.'s is reported too).
+
+Verdict: at the widest width the naive barrier is at least 0.3 nats (there is a barrier to remove) and
+matching cuts it to at most 0.25x (anchors: permuted barrier <= 0.25x naive); the ratio matched/naive at the
+widest width is below the ratio at the narrowest (wider nets are closer to one basin). ``-s
+match.method=identity`` keeps the identity permutation, under which the ratio is 1 and the verdict fails.
+
+Calibration (MNIST-1D, 1-thread CPU): 3x512 MLPs trained to zero training loss on 4000 examples keep a matched
+barrier of 0.4x naive (memorizing solutions are not linearly connected); 1-hidden-layer MLPs trained on 16,000
+examples (no memorization) give ratios near 0.1-0.2, falling with width; ``quick`` uses them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+
+from phenomena.config import require
+from phenomena.data import mnist1d
+from phenomena.models import MLP
+from phenomena.probes.connectivity import interpolation_barrier
+from phenomena.probes.permutation import activation_matching, weight_matching
+from phenomena.report import PALETTE, subplots
+from phenomena.result import Check, Result, Series, Verdict
+from phenomena.runner.context import RunContext
+from phenomena.training import train_ensemble
+
+PAPERS = (
+    "Entezari, Sedghi, Saukh, Neyshabur 2022 — The role of permutation invariance in linear mode "
+    "connectivity of neural networks",
+    "Ainsworth, Hayase, Srinivasa 2023 — Git Re-Basin: merging models modulo permutation symmetries",
+)
+
+MIN_NAIVE_BARRIER = 0.3  # nats of training loss: the unaligned pair must have a barrier worth removing
+MAX_RATIO = 0.25  # matched barrier / naive barrier at the widest width (anchors-repros §8c)
+
+
+@dataclasses.dataclass(frozen=True)
+class Data:
+    num_samples: int = 20_000  # MNIST-1D examples generated (train_split of them for training)
+    train_split: float = 0.8
+
+    def __post_init__(self):
+        require(self.num_samples >= 20, f"data.num_samples must be at least 20; got {self.num_samples}")
+        require(0 < self.train_split < 1, f"data.train_split must lie in (0, 1); got {self.train_split}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Model:
+    widths: tuple[int, ...] = (16, 128, 1024)  # one pair of networks per width
+    depth: int = 1  # hidden layers
+
+    def __post_init__(self):
+        require(len(self.widths) >= 2, f"model.widths needs at least two widths; got {self.widths}")
+        require(all(w >= 1 for w in self.widths), f"model.widths must be positive; got {self.widths}")
+        ws = self.widths
+        require(list(ws) == sorted(set(ws)), f"model.widths must increase; got {ws}")
+        require(self.depth >= 1, f"model.depth must be at least 1 (a layer to permute); got {self.depth}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Train:
+    steps: int = 3000
+    lr: float = 3e-3
+    batch_size: int = 250
+    optimizer: Literal["adam", "sgd"] = "adam"
+    momentum: float = 0.9  # sgd only
+
+    def __post_init__(self):
+        require(self.steps >= 1, f"train.steps must be a positive integer; got {self.steps}")
+        require(self.lr > 0, f"train.lr must be positive; got {self.lr}")
+        require(self.batch_size >= 1, f"train.batch_size must be a positive integer; got {self.batch_size}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Match:
+    method: Literal["weight", "activation", "identity"] = "weight"  # identity: no alignment (the control)
+    points: int = 25  # values of t on [0, 1]
+
+    def __post_init__(self):
+        require(self.points >= 3, f"match.points must be at least 3; got {self.points}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    data: Data = Data()
+    model: Model = Model()
+    train: Train = Train()
+    match: Match = Match()
+    seed: int = 0
+
+
+PRESETS = {
+    "smoke": Config(data=Data(num_samples=2000), model=Model(widths=(8, 64)),
+                    train=Train(steps=300, lr=1e-2, batch_size=100), match=Match(points=9)),  # fmt: skip
+    "quick": Config(),
+    # Ainsworth et al.'s MNIST MLP (samuela/git-re-basin, mnist_mlp_train.py): 3 hidden layers of 512, Adam
+    # 1e-3, batch 500, 100 epochs, weight matching, 25 points; here on MNIST-1D (4000 training examples, where
+    # these nets memorize and keep a barrier: see the module docstring), with a narrow width beside it.
+    "paper": Config(data=Data(num_samples=5000), model=Model(widths=(64, 512), depth=3),
+                    train=Train(steps=800, lr=1e-3, batch_size=500)),  # fmt: skip
+}
+SWEEP_METRICS = ("ratio_widest", "naive_barrier_widest", "matched_barrier_widest")
+COSTS = {"smoke": "~3 s", "quick": "~1 min on 2 CPU cores", "paper": "~2 min on CPU"}
+
+
+def run(cfg: Config, ctx: RunContext) -> Result:
+    data = mnist1d(cfg.data.num_samples, cfg.data.train_split, cache_dir=ctx.cache)
+    train = (data.x_train, data.y_train)
+    init = ctx.stream_seed("init")
+    orders = [ctx.stream_seed("batches A"), ctx.stream_seed("batches B")]
+    summary: dict[str, float] = {}
+    series: dict[str, Series] = {}
+    t = cfg.train
+    start = time.perf_counter()
+    with ctx.progress(len(cfg.model.widths), desc="re-basin") as bar:
+        for width in cfg.model.widths:
+            def build(seed: int, width: int = width) -> torch.nn.Module:
+                return MLP(data.x_train.shape[1], 10, width=width, depth=cfg.model.depth, seed=seed)
+
+            res = train_ensemble(build, [init, init + 1], data, optimizer=t.optimizer, lr=t.lr,
+                                 momentum=t.momentum if t.optimizer == "sgd" else 0.0, steps=t.steps,
+                                 batch_size=t.batch_size, log_every=t.steps, order_seeds=orders)  # fmt: skip
+            a, b = res.models
+            if cfg.match.method == "weight":
+                b_aligned = weight_matching(a, b, generator=ctx.generator(f"matching {width}")).model
+            elif cfg.match.method == "activation":
+                b_aligned = activation_matching(a, b, train).model
+            else:
+                b_aligned = b
+            naive = interpolation_barrier(a, b, F.cross_entropy, train, points=cfg.match.points)
+            matched = interpolation_barrier(a, b_aligned, F.cross_entropy, train, points=cfg.match.points)
+            idx = list(range(cfg.match.points))  # point i is t = i / (points - 1)
+            series[f"naive_loss.w{width}"] = Series(idx, naive.loss.tolist())
+            series[f"matched_loss.w{width}"] = Series(idx, matched.loss.tolist())
+            summary[f"naive_barrier.w{width}"] = naive.barrier
+            summary[f"matched_barrier.w{width}"] = matched.barrier
+            summary[f"naive_barrier_entezari.w{width}"] = naive.barrier_entezari
+            summary[f"matched_barrier_entezari.w{width}"] = matched.barrier_entezari
+            ratio = matched.barrier / naive.barrier if naive.barrier > 0 else float("nan")
+            summary[f"ratio.w{width}"] = ratio
+            summary[f"train_acc.w{width}"] = float(res.curves["train_acc"][:, -1].mean())
+            summary[f"test_acc.w{width}"] = float(res.curves["test_acc"][:, -1].mean())
+            bar.update(1)
+    widths = list(cfg.model.widths)
+    for name in ("naive_barrier", "matched_barrier", "ratio"):
+        series[name] = Series(widths, [summary[f"{name}.w{w}"] for w in widths])
+    lo, hi = widths[0], widths[-1]
+    summary.update(ratio_narrowest=summary[f"ratio.w{lo}"], ratio_widest=summary[f"ratio.w{hi}"],
+                   naive_barrier_widest=summary[f"naive_barrier.w{hi}"],
+                   matched_barrier_widest=summary[f"matched_barrier.w{hi}"],
+                   train_seconds=time.perf_counter() - start)  # fmt: skip
+    return Result("re-basin", cfg, summary=summary, series=series)
+
+
+def verdict(result: Result) -> Verdict:
+    s = result.summary
+    widths = result.config.model.widths
+    return Verdict((
+        Check(f"naive barrier at width {widths[-1]} (nats)", s["naive_barrier_widest"], ">=",
+              MIN_NAIVE_BARRIER, note="independently trained nets are not linearly connected as they are"),
+        Check(f"matched / naive barrier at width {widths[-1]}", s["ratio_widest"], "<=", MAX_RATIO,
+              note="aligning hidden units removes most of the barrier"),
+        Check(f"ratio at width {widths[-1]} minus ratio at width {widths[0]}",
+              s["ratio_widest"] - s["ratio_narrowest"], "<", 0.0, note="wider nets are closer to one basin"),
+    ))  # fmt: skip
+
+
+def figure(result: Result):
+    cfg = result.config
+    widths = cfg.model.widths
+    fig, axes = subplots(1, len(widths) + 1, width=3.4)
+    row = axes[0]
+    points = cfg.match.points
+    for ax, width in zip(row, widths, strict=False):
+        for kind, color in (("naive", PALETTE["control"]), ("matched", PALETTE["accent"])):
+            idx, loss = result.curve(f"{kind}_loss.w{width}")
+            ax.plot([i / (points - 1) for i in idx], loss, color=color, marker=".", label=kind)
+        ax.set(xlabel="t (0: net A, 1: net B)", ylabel="train loss", title=f"width {width}")
+        ax.legend()
+    ax = row[-1]
+    for kind, color in (("naive_barrier", PALETTE["control"]), ("matched_barrier", PALETTE["accent"])):
+        w, v = result.curve(kind)
+        ax.plot(w, v, color=color, marker="o", label=kind.replace("_", " "))
+    ax.set(xscale="log", xlabel="width", ylabel="barrier (nats)", title="barrier vs width")
+    ax.legend()
+    s = result.summary
+    fig.suptitle(f"re-basin ({cfg.match.method} matching): barrier ratio {s['ratio_narrowest']:.2f} at width "
+                 f"{widths[0]}, {s['ratio_widest']:.2f} at width {widths[-1]}")  # fmt: skip
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,62 @@
+"""Lottery tickets end to end: smoke through the CLI, the random-mask control as "ticket" fails, real MNIST
+from a directory (missing: one line, exit 2, nothing written), the quick preset passes (slow)."""
+
+import json
+
+import pytest
+import torch
+from conftest import SHARED_DATA
+
+from phenomena.catalog import get_experiment
+from phenomena.catalog.lottery_ticket import build_model
+
+
+def test_smoke_through_the_cli_passes_and_writes_a_figure(cli):
+    code, out, err = cli("run", "lottery-ticket", "--preset", "smoke", "--json")
+    assert code == 0, err
+    res = json.loads(out)
+    assert res["verdict"]["passed"], res["verdict"]
+    s = res["summary"]
+    # 8 rounds of 20% (output layer 10%) leave 0.8^8 = 16.8% of the hidden weights: one round at <= 20%
+    assert s["rounds_at_most_20pct"] == 1 and 0.16 < s["final_remaining"] <= 0.2
+    with open(res["artifacts"]["figure"], "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_random_mask_control_is_no_ticket(cli_json):
+    res = cli_json("run", "lottery-ticket", "--preset", "smoke", "-s", "ticket=random_mask")
+    assert not res["verdict"]["passed"]
+
+
+def test_a_missing_mnist_directory_is_one_line_exit_2_and_writes_nothing(cli, home, tmp_path):
+    missing = tmp_path / "no-such-dir"
+    code, out, err = cli("run", "lottery-ticket", "-p", "smoke", "-s", "data.source=mnist",
+                         "-s", f"data.directory={missing}")  # fmt: skip
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "does not exist" in err
+    assert not (home / "runs").exists() or not any((home / "runs").iterdir())
+
+
+def test_the_model_is_lenet_style_with_glorot_weights():
+    cfg = get_experiment("lottery-ticket").config("quick")
+    net = build_model(cfg, 40, seed=3)
+    shapes = [tuple(p.shape) for p in net.parameters()]
+    assert shapes == [(300, 40), (300,), (100, 300), (100,), (10, 100), (10,)]
+    w = net[2].weight
+    # Glorot normal: std sqrt(2 / (fan_in + fan_out)); 30,000 draws put the sample std within ~1% of it
+    assert abs(w.std().item() / (2 / 400) ** 0.5 - 1) < 0.03
+    assert torch.equal(build_model(cfg, 40, seed=3)[0].weight, net[0].weight)
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "mnist").is_dir(), reason="no local MNIST files")
+def test_smoke_on_real_mnist(cli_json):
+    res = cli_json("run", "lottery-ticket", "-p", "smoke", "-s", "data.source=mnist",
+                   "-s", f"data.directory={SHARED_DATA / 'mnist'}", "-s", "prune.rounds=1")  # fmt: skip
+    assert res["summary"]["dense_test_acc"] > 0.5  # chance is 0.1: 784-64-32-10 learned in 150 Adam steps
+    assert res["config"]["data"]["source"] == "mnist"
+
+
+@pytest.mark.slow
+def test_quick_preset_passes(cli_json):
+    res = cli_json("run", "lottery-ticket")
+    assert res["verdict"]["passed"], res["verdict"]
