@@ -90,6 +90,28 @@ def test_run_id_is_stable_and_sensitive():
     assert run_id("grokking", Outer(), "0.2.0") != run_id("grokking", Outer(), "0.1.0")
 
 
+@dataclasses.dataclass(frozen=True)
+class Source:
+    kind: Literal["generated", "directory"] = "generated"
+    path: str = ""
+
+    def __post_init__(self):
+        require(self.kind != "directory" or bool(self.path), "source.path is needed when source.kind=directory")
+
+
+@dataclasses.dataclass(frozen=True)
+class WithSource:
+    source: Source = Source()
+
+
+def test_cross_field_validation_sees_all_overrides_in_any_order():
+    want = WithSource(Source("directory", "/data"))
+    assert apply_overrides(WithSource(), ["source.kind=directory", "source.path=/data"]) == want
+    assert apply_overrides(WithSource(), ["source.path=/data", "source.kind=directory"]) == want
+    with pytest.raises(ConfigError, match="source.path is needed"):
+        apply_overrides(WithSource(), ["source.kind=directory"])
+
+
 def test_parse_override():
     assert parse_override(" a.b = 3 ") == ("a.b", "3")
     with pytest.raises(ConfigError):

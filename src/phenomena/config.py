@@ -83,16 +83,34 @@ def apply_overrides(config: Any, overrides: Mapping[str, Any] | Iterable[str]) -
 
     ``overrides`` is a mapping ``{'train.lr': 0.01}`` (values may be Python values or strings to parse) or an
     iterable of ``'key=value'`` tokens as typed on the command line. Raises :class:`ConfigError` naming the
-    bad key and the valid keys, or the expected type, and re-runs each dataclass's own validation.
+    bad key and the valid keys, or the expected type. Every value is set first and the config is then built
+    once, so each dataclass's own validation (``__post_init__``) sees all overrides together, whatever their
+    order: a check across two fields never depends on which one the user typed first.
     """
     if not isinstance(overrides, Mapping):
         overrides = dict(parse_override(t) for t in overrides)
+    if not overrides:
+        return config
+    tree = _as_tree(config)
     for key, raw in overrides.items():
-        config = _set(config, key.split("."), raw, key)
-    return config
+        _set(config, tree, key.split("."), raw, key)
+    return _build(type(config), tree)
 
 
-def _set(node: Any, path: list[str], raw: Any, full_key: str, prefix: str = "") -> Any:
+def _as_tree(config: Any) -> dict:
+    """Field name -> value, nested dataclasses as nested dicts (values keep their Python types)."""
+    return {
+        f.name: _as_tree(v) if dataclasses.is_dataclass(v := getattr(config, f.name)) else v
+        for f in dataclasses.fields(config)
+    }
+
+
+def _build(cls: type, tree: dict) -> Any:
+    hints = get_type_hints(cls)
+    return cls(**{k: _build(hints[k], v) if isinstance(v, dict) else v for k, v in tree.items()})
+
+
+def _set(node: Any, tree: dict, path: list[str], raw: Any, full_key: str, prefix: str = "") -> None:
     names = [f.name for f in dataclasses.fields(node)]
     head = path[0]
     if head not in names:
@@ -103,13 +121,11 @@ def _set(node: Any, path: list[str], raw: Any, full_key: str, prefix: str = "") 
         if len(path) == 1:
             sub = ", ".join(f"{full_key}.{k}" for k in field_keys(current))
             raise ConfigError(f"config key {full_key!r} is a group; set one of its keys: {sub}")
-        new = _set(current, path[1:], raw, full_key, f"{prefix}{head}.")
+        _set(current, tree[head], path[1:], raw, full_key, f"{prefix}{head}.")
     else:
         if len(path) > 1:
             raise ConfigError(f"unknown config key {full_key!r}: {'.'.join(path[:1])} is not a group")
-        annotation = get_type_hints(type(node))[head]
-        new = coerce(raw, annotation, full_key)
-    return dataclasses.replace(node, **{head: new})  # re-runs __post_init__ validation
+        tree[head] = coerce(raw, get_type_hints(type(node))[head], full_key)
 
 
 def coerce(raw: Any, annotation: Any, key: str) -> Any:
