@@ -205,3 +205,38 @@ def test_bad_arguments_raise():
         kde_information(a, y, noise_variance=0.0)
     with pytest.raises(UserError, match="NaN"):
         kde_information(a * float("inf"), y)
+
+
+@pytest.mark.parametrize("d", [1, 3, 7])
+def test_bin_size_matches_bruteforce_floor_counts(d):
+    # Saxe et al.'s bin_calc_information2: floor(a / 0.07) per unit, each row's tuple one symbol. The spread
+    # (negative values, ReLU-like zeros, a wide range) exercises the shift to non-negative codes and both packings.
+    g = torch.Generator().manual_seed(d)
+    a = torch.randn(500, d, generator=g, dtype=torch.float64) * torch.linspace(0.05, 4.0, d, dtype=torch.float64)
+    a[:100] = a[:100].clamp(min=0)
+    y = torch.randint(0, 3, (500,), generator=g)
+    rows = [tuple(math.floor(v / 0.07) for v in r) for r in a.tolist()]
+    out = binned_information(a, y, bin_size=0.07)
+    assert out["num_codes"] == len(set(rows))
+    assert out["i_xt"] == pytest.approx(entropy_of(rows), abs=1e-12)
+    assert out["i_ty"] == pytest.approx(max(mi_bruteforce(rows, y.tolist()), 0.0), abs=1e-12)
+    ids = bin_codes(a, bin_size=0.07).tolist()
+    assert all((ids[i] == ids[j]) == (rows[i] == rows[j]) for i in range(0, 500, 7) for j in range(500))
+
+
+def test_bin_size_does_not_widen_with_the_range_unlike_bins_over_zero_to_max():
+    # The ReLU artifact: scaling activations by 2 keeps [0, max]-binning codes identical but doubles the
+    # number of occupied 0.07-wide bins, so only the fixed-size estimator sees the growth.
+    a = torch.rand(2000, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    y = torch.zeros(2000)
+    assert binned_information(2 * a, y, num_bins=30)["i_xt"] == binned_information(a, y, num_bins=30)["i_xt"]
+    assert binned_information(2 * a, y, bin_size=0.07)["i_xt"] > binned_information(a, y, bin_size=0.07)["i_xt"] + 1
+
+
+def test_bin_size_is_exclusive_with_num_bins_and_range():
+    a, y = torch.randn(10, 2), torch.zeros(10)
+    for kwargs in ({"num_bins": 30}, {"bin_range": (0.0, 1.0)}, {"strategy": "adaptive"}):
+        with pytest.raises(UserError, match="bin_size replaces"):
+            binned_information(a, y, bin_size=0.07, **kwargs)
+    with pytest.raises(UserError, match="bin_size must be a positive"):
+        binned_information(a, y, bin_size=0.0)

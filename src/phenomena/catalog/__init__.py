@@ -34,6 +34,7 @@ EXPERIMENTS: dict[str, str] = {
     "re-basin": "phenomena.catalog.re_basin",
     "mode-connectivity": "phenomena.catalog.mode_connectivity",
     "lottery-ticket": "phenomena.catalog.lottery_ticket",
+    "information-plane": "phenomena.catalog.information_plane",
 }
 
 

@@ -13,6 +13,9 @@ log2 N; I(T;Y) = H(T) + H(Y) − H(T, Y) ≤ H(Y). Two binnings:
   Tishby use 30 bins on [−1, 1] for tanh; note that their code (``np.digitize`` with edges
   ``np.linspace(-1, 1, 30)``) yields 29 interior intervals, i.e. ``num_bins=29, bin_range=(-1, 1)`` here
   reproduces it exactly for activations inside (−1, 1).
+- ``bin_size`` (with ``"fixed"``): bins of width ``bin_size`` anchored at 0, ``floor(a / bin_size)``, with no
+  range and no cap on their number, as Saxe et al.'s ``bin_calc_information2`` (bin size 0.07). Unlike bins
+  over [0, max], they do not widen as ReLU activations grow during training.
 - ``"adaptive"``: equal-mass bins per unit, with edges at the unit's empirical quantiles k/num_bins (ties stay
   in one bin, so bins holding tied values can be larger), in the spirit of the adaptive binning of Chelombiev,
   Houghton & O'Donnell 2019.
@@ -71,24 +74,38 @@ def _entropy_bits(ids: torch.Tensor) -> float:
     return float(-(p * torch.log2(p)).sum())
 
 
-def bin_codes(activations: torch.Tensor, num_bins: int = 30, strategy: str = "fixed",
-              bin_range: tuple[float, float] | None = None) -> torch.Tensor:
+def bin_codes(activations: torch.Tensor, num_bins: int | None = None, strategy: str = "fixed",
+              bin_range: tuple[float, float] | None = None, bin_size: float | None = None) -> torch.Tensor:
     """Discretize activations and return one symbol id per example (equal ids ⇔ equal binned vectors).
 
     Args:
         activations: (N, d) activations (or (N, ...), flattened; (N,) for one unit).
-        num_bins: bins per unit (Shwartz-Ziv & Tishby: 30).
+        num_bins: bins per unit (Shwartz-Ziv & Tishby: 30); None means 30 unless ``bin_size`` is given.
         strategy: ``"fixed"`` (equal width over ``bin_range``) or ``"adaptive"`` (equal mass per unit).
         bin_range: (low, high) for ``"fixed"``; None uses the min and max over all activations.
+        bin_size: width of bins anchored at 0 (``floor(a / bin_size)``, Saxe et al.'s 0.07), for ``"fixed"``
+            only and instead of ``num_bins``/``bin_range``.
 
     Returns:
         (N,) int64 tensor of ids 0..k−1, k the number of distinct binned vectors.
 
     Example:
         >>> bin_codes(torch.tanh(h), num_bins=30, bin_range=(-1, 1))
+        >>> bin_codes(torch.relu(h), bin_size=0.07)
     """
     if strategy not in _STRATEGIES:
         raise UserError(f"unknown binning strategy {strategy!r}; choose one of {', '.join(_STRATEGIES)}.")
+    if bin_size is not None:
+        if num_bins is not None or bin_range is not None or strategy != "fixed":
+            raise UserError("bin_size replaces num_bins and bin_range (strategy='fixed' only); give one or the "
+                            "other.")
+        if not (isinstance(bin_size, int | float) and math.isfinite(bin_size) and bin_size > 0):
+            raise UserError(f"bin_size must be a positive number, got {bin_size!r}.")
+        a = _activations(activations)
+        codes = torch.floor(a / float(bin_size)).to(torch.long)
+        codes = codes - codes.min(0).values  # non-negative, so that rows pack into one integer
+        return _pack(codes, int(codes.max()) + 1)
+    num_bins = 30 if num_bins is None else num_bins
     if not isinstance(num_bins, int) or num_bins < 1:
         raise UserError(f"num_bins must be a positive integer, got {num_bins!r}.")
     a = _activations(activations)
@@ -125,15 +142,15 @@ def _pack(codes: torch.Tensor, num_bins: int) -> torch.Tensor:
     return _symbols(codes)
 
 
-def binned_information(activations: torch.Tensor, labels: torch.Tensor, num_bins: int = 30,
-                       strategy: str = "fixed",
-                       bin_range: tuple[float, float] | None = None) -> dict[str, float]:
+def binned_information(activations: torch.Tensor, labels: torch.Tensor, num_bins: int | None = None,
+                       strategy: str = "fixed", bin_range: tuple[float, float] | None = None,
+                       bin_size: float | None = None) -> dict[str, float]:
     """I(X;T) and I(T;Y) in bits by binning (Shwartz-Ziv & Tishby 2017), X the input identity.
 
     Args:
         activations: (N, d) activations of one layer on N distinct inputs.
         labels: (N,) labels (any discrete values).
-        num_bins, strategy, bin_range: as in :func:`bin_codes`.
+        num_bins, strategy, bin_range, bin_size: as in :func:`bin_codes` (30 bins unless ``bin_size``).
 
     Returns:
         dict with ``i_xt`` (= H(T), T deterministic given X), ``i_ty``, ``h_t``, ``h_y`` (bits) and
@@ -141,8 +158,9 @@ def binned_information(activations: torch.Tensor, labels: torch.Tensor, num_bins
 
     Example:
         >>> binned_information(torch.tanh(h), y, num_bins=30, bin_range=(-1, 1))["i_xt"]
+        >>> binned_information(torch.relu(h), y, bin_size=0.07)["i_xt"]  # Saxe et al.'s bin_calc_information2
     """
-    t = bin_codes(activations, num_bins, strategy, bin_range)
+    t = bin_codes(activations, num_bins, strategy, bin_range, bin_size)
     y = _label_ids(labels, t.numel())
     h_t, h_y = _entropy_bits(t), _entropy_bits(y)
     h_ty = _entropy_bits(t * (int(y.max()) + 1) + y)
