@@ -16,7 +16,7 @@ from torch.func import functional_call
 
 from phenomena.errors import UserError
 from phenomena.probes import _estimators as est
-from phenomena.probes._operators import ggn_operator, hessian_operator, hessian_vector_product
+from phenomena.probes._operators import CurvatureOperator, ggn_operator, hessian_operator, hessian_vector_product
 from phenomena.probes.hessian import hessian_density, hessian_eigenvalues, hessian_trace
 
 DT = torch.float64
@@ -378,3 +378,28 @@ def test_bad_inputs_raise_user_errors():
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         hessian_eigenvalues(model, F.cross_entropy, (x, y), k=1, params="2", warm_start=sub)
+
+
+def bn_net(seed=0):
+    return init_(nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Tanh(), nn.Linear(4, 2)).to(DT), seed)
+
+
+@pytest.mark.parametrize("cache_graph", [True, False])
+@pytest.mark.parametrize("make, mode", [(tiny, "train"), (bn_net, "eval"), (bn_net, "train")])
+def test_both_product_paths_equal_the_exact_hessian(cache_graph, make, mode):
+    """The cached double-backward path and forward-over-reverse agree with autograd's Hessian, BatchNorm
+    included in both modes (eval-mode BatchNorm used to crash forward-over-reverse), over two batches."""
+    model, (x, y) = make(), data()
+    model.train(mode == "train")
+    if mode == "train":  # train-mode BN normalizes per batch: the exact Hessian is the batch-weighted mean
+        parts = [(x[:12], y[:12]), (x[12:], y[12:])]
+        H = sum(len(xb) * exact_hessian(model, F.cross_entropy, xb, yb) for xb, yb in parts) / len(x)
+    else:
+        parts = [(x[:12], y[:12]), (x[12:], y[12:])]
+        H = exact_hessian(model, F.cross_entropy, x, y)
+    before = copy.deepcopy(model.state_dict())
+    op = CurvatureOperator(model, F.cross_entropy, parts, cache_graph=cache_graph)
+    for seed in (3, 4):  # a second product reuses the cached graph
+        v = torch.randn(H.shape[0], generator=torch.Generator().manual_seed(seed), dtype=DT)
+        assert torch.allclose(op.apply(v), H @ v, rtol=0, atol=1e-10)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # the model is untouched

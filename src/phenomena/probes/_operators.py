@@ -26,6 +26,11 @@ from phenomena.errors import UserError
 ParamFilter = None | str | Iterable[str] | Callable[[str], bool]
 
 _DROPOUTS = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.FeatureAlphaDropout)
+# Hessian products reuse a retained double-backward graph per batch when the data are one batch or at most
+# this many examples in all; the graphs of all batches stay alive together (roughly 2-3x the activation
+# memory of one forward pass over the whole data set), so larger multi-batch data sets fall back to
+# forward-over-reverse, which recomputes one batch's forward per product and holds one batch at a time.
+CACHE_MAX_EXAMPLES = 4096
 _BATCH_ERROR = "batches must be an (inputs, targets) tuple with a tensor of inputs, or a list of such tuples"
 
 
@@ -150,8 +155,10 @@ class FunctionalModel:
     """A snapshot of ``model`` as a pure function of its selected parameters (and of its float buffers).
 
     Parameters and buffers are cloned, so neither training nor BatchNorm's running-stat updates touch the
-    user's module. Float buffers are passed as explicit inputs to every ``torch.func`` transform because
-    train-mode BatchNorm updates them in place, which torch.func forbids for captured tensors; BatchNorm's
+    user's module. Float buffers of modules in training mode are passed as explicit inputs to every
+    ``torch.func`` transform because train-mode BatchNorm updates them in place, which torch.func forbids for
+    captured tensors; those of modules in eval mode stay constants (eval-mode ``batch_norm`` refuses forward
+    gradients on its running statistics, even zero ones); BatchNorm's
     ``num_batches_tracked`` is replaced by None (it only feeds the running averages, never the output,
     unless momentum is None).
     """
@@ -175,12 +182,13 @@ class FunctionalModel:
             for m, mod in model.named_modules()
             if isinstance(mod, nn.modules.batchnorm._BatchNorm) and mod.momentum is not None
         }
+        training = {m: mod.training for m, mod in model.named_modules()}
         self.buffers: dict[str, Tensor] = {}
         self.static: dict[str, Tensor | None] = {}
         for n, b in model.named_buffers():
             if n in counters:
                 self.static[n] = None
-            elif b.is_floating_point():
+            elif b.is_floating_point() and training.get(n.rpartition(".")[0], True):
                 self.buffers[n] = b.detach().clone()
             else:
                 self.static[n] = b.detach().clone()
@@ -197,6 +205,24 @@ class FunctionalModel:
             return scalar_loss(loss_fn, self.forward(theta, buffers, x), target[0] if target else y)
 
         return jvp(grad(loss), (self.theta, self.buffers, *yp), (v, self.zero_buffers, *yt))[1]
+
+    def gradient_graph(self, loss_fn: Callable, x: Tensor, y: Any) -> _GradientGraph:
+        """The gradient of one batch's loss at ``theta``, built with ``create_graph=True`` for reuse.
+
+        Runs on fresh leaf copies of ``theta`` and of the buffers (train-mode BatchNorm updates its running
+        statistics in place, and those copies absorb it); plain reverse mode needs no target tangent, so the
+        MSE ZeroTensor issue of ``_target_primal`` does not arise here.
+        """
+        theta = {n: t.detach().clone().requires_grad_(True) for n, t in self.theta.items()}
+        buffers = {n: b.clone() for n, b in self.buffers.items()}
+        with torch.enable_grad():
+            loss = scalar_loss(loss_fn, self.forward(theta, buffers, x), y)
+            leaves = list(theta.values())
+            grads = torch.autograd.grad(loss, leaves, create_graph=True, allow_unused=True)
+        # A gradient that is constant in theta (an unused or purely linear parameter) has no graph: its
+        # Hessian rows are zero, so it is left out of the double backward.
+        live = [i for i, g in enumerate(grads) if g is not None and g.requires_grad]
+        return _GradientGraph(leaves, [grads[i] for i in live], live)
 
     def ggn_vp(self, loss_fn: Callable, x: Tensor, y: Any, v: dict[str, Tensor]) -> dict[str, Tensor]:
         """G v = J^T H_out J v for one batch: a JVP of the network, an HVP of the loss in output space, and
@@ -215,6 +241,25 @@ class FunctionalModel:
         return grad(lambda theta, buffers: torch.sum(net(theta, buffers) * h_jv))(self.theta, self.buffers)
 
 
+class _GradientGraph:
+    """One batch's gradient ``g(theta)`` with its autograd graph kept, so ``H v`` is one backward of
+    ``<g, v>`` (reverse-over-reverse, PyHessian's scheme) instead of a new forward and JVP per product."""
+
+    def __init__(self, leaves: list[Tensor], grads: list[Tensor], live: list[int]):
+        self.leaves, self.grads, self.live = leaves, grads, live
+
+    def hvp(self, v: list[Tensor]) -> list[Tensor]:
+        """``H v`` for a list of tensors in ``leaves`` order; the graph is retained for the next product."""
+        if not self.grads:
+            return [torch.zeros_like(t) for t in self.leaves]
+        with torch.enable_grad():
+            hv = torch.autograd.grad(
+                self.grads, self.leaves, grad_outputs=[v[i] for i in self.live],
+                retain_graph=True, allow_unused=True,
+            )
+        return [torch.zeros_like(t) if h is None else h.detach() for t, h in zip(self.leaves, hv, strict=True)]
+
+
 def _target_primal(y: Any) -> tuple[tuple, tuple]:
     """A floating-point target as an extra primal with a materialized zero tangent (else nothing).
 
@@ -231,7 +276,9 @@ class CurvatureOperator(LinearOperator):
 
     ``op @ x`` takes and returns float64 NumPy vectors (the model may be float32; products run in the model's
     dtype and device). ``op.apply(v)`` does the same on flat torch tensors, ``op.space`` converts between
-    parameter dicts and flat vectors, and ``op.n_products`` counts the products made so far.
+    parameter dicts and flat vectors, and ``op.n_products`` counts the products made so far. ``cache_graph``
+    (Hessian only) keeps each batch's double-backward graph for reuse: None chooses it for a single batch or
+    at most ``CACHE_MAX_EXAMPLES`` examples, True/False force it (see ``hessian_operator``).
     """
 
     def __init__(
@@ -241,9 +288,12 @@ class CurvatureOperator(LinearOperator):
         batches: Any,
         params: ParamFilter = None,
         kind: str = "hessian",
+        cache_graph: bool | None = None,
     ):
         if kind not in ("hessian", "ggn"):
             raise UserError(f"unknown curvature {kind!r}; choose 'hessian' or 'ggn'.")
+        if cache_graph not in (None, True, False):
+            raise UserError(f"cache_graph must be None (automatic), True or False, got {cache_graph!r}.")
         check_deterministic(model)
         self.kind = kind
         self.loss_fn = loss_fn
@@ -252,16 +302,28 @@ class CurvatureOperator(LinearOperator):
         self.fmodel = FunctionalModel(model, select_param_names(model, params))
         self.space = self.fmodel.space
         self.n_products = 0
+        if cache_graph is None:
+            cache_graph = len(self.batches) == 1 or self.n_examples <= CACHE_MAX_EXAMPLES
+        # Only Hessian products reuse a graph; GGN products keep their JVP-based form.
+        self.cache_graph = bool(cache_graph) and kind == "hessian"
+        self._graphs: list[_GradientGraph] | None = None
         super().__init__(dtype=np.float64, shape=(self.space.dim, self.space.dim))
 
     def apply(self, v: Tensor) -> Tensor:
         """The product with a flat torch vector; returns a flat tensor in the model's dtype and device."""
         v = v.to(dtype=self.fmodel.dtype, device=self.fmodel.device)
         vd = self.space.unflatten(v)
-        product = self.fmodel.hvp if self.kind == "hessian" else self.fmodel.ggn_vp
         total = torch.zeros_like(v)
-        for x, y, n in self.batches:
-            total += (n / self.n_examples) * self.space.flatten(product(self.loss_fn, x, y, vd))
+        if self.cache_graph:
+            if self._graphs is None:  # built lazily: an operator that is never applied costs nothing
+                self._graphs = [self.fmodel.gradient_graph(self.loss_fn, x, y) for x, y, _ in self.batches]
+            vs = [vd[name] for name in self.space.names]
+            for graph, (_, _, n) in zip(self._graphs, self.batches, strict=True):
+                total += (n / self.n_examples) * torch.cat([h.reshape(-1) for h in graph.hvp(vs)])
+        else:
+            product = self.fmodel.hvp if self.kind == "hessian" else self.fmodel.ggn_vp
+            for x, y, n in self.batches:
+                total += (n / self.n_examples) * self.space.flatten(product(self.loss_fn, x, y, vd))
         self.n_products += 1
         return total
 
@@ -291,8 +353,12 @@ def hessian_operator(
 ) -> CurvatureOperator:
     """The Hessian of the dataset loss with respect to the selected parameters, matrix-free.
 
-    Products are forward-over-reverse (``torch.func.jvp`` of ``torch.func.grad`` through ``functional_call``),
-    the example-weighted mean over ``batches``. The operator snapshots the parameters when it is built.
+    Products are the example-weighted mean over ``batches``. When the data are a single batch or at most
+    ``CACHE_MAX_EXAMPLES`` examples, each batch's gradient graph is built once (``create_graph=True``, on the
+    operator's parameter copies) and every product is one backward pass through it (reverse-over-reverse, as
+    in PyHessian); larger multi-batch data sets use forward-over-reverse (``torch.func.jvp`` of
+    ``torch.func.grad`` through ``functional_call``), which holds one batch's graph at a time. The operator
+    snapshots the parameters when it is built.
 
     Args:
         model: any ``nn.Module`` mapping inputs to outputs; evaluated in its current train/eval mode.
