@@ -391,11 +391,10 @@ def test_both_product_paths_equal_the_exact_hessian(cache_graph, make, mode):
     included in both modes (eval-mode BatchNorm used to crash forward-over-reverse), over two batches."""
     model, (x, y) = make(), data()
     model.train(mode == "train")
+    parts = [(x[:12], y[:12]), (x[12:], y[12:])]
     if mode == "train":  # train-mode BN normalizes per batch: the exact Hessian is the batch-weighted mean
-        parts = [(x[:12], y[:12]), (x[12:], y[12:])]
         H = sum(len(xb) * exact_hessian(model, F.cross_entropy, xb, yb) for xb, yb in parts) / len(x)
     else:
-        parts = [(x[:12], y[:12]), (x[12:], y[12:])]
         H = exact_hessian(model, F.cross_entropy, x, y)
     before = copy.deepcopy(model.state_dict())
     op = CurvatureOperator(model, F.cross_entropy, parts, cache_graph=cache_graph)

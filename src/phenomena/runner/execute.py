@@ -123,7 +123,8 @@ def execute(
         result.meta["reused"] = True
         return result
 
-    folder = store.begin(rid, name, preset, to_dict(cfg), environment(cfg.seed), sweep=sweep)
+    env = environment(cfg.seed)
+    folder = store.begin(rid, name, preset, to_dict(cfg), env, sweep=sweep)
     ctx = RunContext(rid, cfg.seed, folder, store.cache_dir, show_progress=progress)
     try:
         result = compute(experiment, cfg, ctx)
@@ -142,7 +143,7 @@ def execute(
     except BaseException as e:
         store.finish(rid, "failed", error="".join(traceback.format_exception(e)))
         raise
-    result.meta["environment"] = environment(cfg.seed)
+    result.meta["environment"] = env
     return result
 
 
