@@ -303,11 +303,16 @@ def test_functional_optimizer_matches_torch_optim_per_member():
             torch.optim.AdamW,
             dict(lr=[1e-2, 1e-1], weight_decay=[0.1, 2.0], betas=(0.8, [0.99, 0.9])),
         ),
+        # members sharing every hyper-parameter take the scalar foreach path
+        ("sgd", torch.optim.SGD, dict(lr=0.1, weight_decay=0.2, momentum=0.9)),
+        ("adam", torch.optim.Adam, dict(lr=1e-2, weight_decay=0.1, betas=(0.9, 0.99))),
+        ("adamw", torch.optim.AdamW, dict(lr=1e-2, weight_decay=2.0, betas=(0.8, 0.9))),
     ]
     for name, cls, hp in cases:
         w = torch.randn(2, 4, 3, generator=g, dtype=torch.float64)
         stacked = w.clone()
         opt = FunctionalOptimizer(name, [stacked], **hp)
+        assert opt.uniform == all(not isinstance(v, list) for v in [*hp.values(), *hp.get("betas", ())])
         solos = [w[i].clone().requires_grad_() for i in range(2)]
 
         def pick(v, i):

@@ -473,22 +473,28 @@ def _train_vectorized(run: _Run, method: str) -> None:
         rows = slice(None) if full else slice(0, run.batch_size)
         x0, y0 = (x[:, rows], y[:, rows]) if per else (x[rows], y[rows])
         log(0, _member_loss(run.loss_fn, forward(params, buffers, x0, per), y0, per))
-    member_rows = torch.arange(m, device=device).unsqueeze(1)
+    # row r of member i's own data is row i·n + r of the flattened (M·n, ...) tensors: one index_select
+    # gathers every member's batch (advanced indexing with two index tensors took 3x as long)
+    flat_x, flat_y = (x.flatten(0, 1), y.flatten(0, 1)) if per else (x, y)
+    offsets = (torch.arange(m, device=device) * n).unsqueeze(1) if per else 0
     for step in range(1, run.steps + 1):
         if full:
             xb, yb, batched = x, y, per
         else:  # fit's sampler, per member: consecutive slices of a fresh permutation from its own generator
             if cursor + run.batch_size > n:
-                order, cursor = torch.stack([torch.randperm(n, generator=g) for g in gens]).to(device), 0
-            idx = order[:, cursor : cursor + run.batch_size]
+                order = torch.stack([torch.randperm(n, generator=g) for g in gens]).to(device) + offsets
+                cursor = 0
+            idx = order[:, cursor : cursor + run.batch_size].reshape(-1)
             cursor += run.batch_size
-            xb, yb = (x[member_rows, idx], y[member_rows, idx]) if per else (x[idx], y[idx])
+            xb = flat_x.index_select(0, idx).view(m, run.batch_size, *flat_x.shape[1:])
+            yb = flat_y.index_select(0, idx).view(m, run.batch_size, *flat_y.shape[1:])
             batched = True
         losses = _member_loss(run.loss_fn, forward(params, buffers, xb, batched), yb, batched)
         grads = list(torch.autograd.grad(losses.sum(), leaves))
         losses = losses.detach()
-        newly = active & ~torch.isfinite(losses).cpu()
-        if newly.any():
+        finite = torch.isfinite(losses)
+        newly = None if bool(finite.all()) else active & ~finite.cpu()
+        if newly is not None and newly.any():
             # keep the parameters that produced the non-finite loss; the slot computes on, but members
             # share no operation, so its non-finite values cannot reach the others (tested)
             for i in newly.nonzero().flatten().tolist():
