@@ -19,8 +19,23 @@ def test_smoke_through_the_cli_passes_and_writes_a_figure(cli):
     s = res["summary"]
     # 8 rounds of 20% (output layer 10%) leave 0.8^8 = 16.8% of the hidden weights: one round at <= 20%
     assert s["rounds_at_most_20pct"] == 1 and 0.16 < s["final_remaining"] <= 0.2
+    assert s["seeds"] == 2 and s["ticket_minus_reinit_worst_seed"] <= s["ticket_minus_reinit"]
     with open(res["artifacts"]["figure"], "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_seeds_are_independent_imp_runs_shown_as_bands(cli_json, home):
+    from phenomena.api import load
+
+    two = cli_json("run", "lottery-ticket", "-p", "smoke", "-s", "prune.rounds=2")
+    one = cli_json("run", "lottery-ticket", "-p", "smoke", "-s", "prune.rounds=2", "-s", "seeds=1")
+    r2, r1 = load(two["run_id"], store=home), load(one["run_id"], store=home)
+    for name in ("ticket", "reinit", "random_mask"):
+        lo, hi, mean = (r2.curve(name + suffix)[1] for suffix in ("_lo", "_hi", ""))
+        assert any(h > lo_ for lo_, h in zip(lo, hi, strict=True)), f"{name}: the two seeds never differ"
+        assert all(a <= m <= b for a, m, b in zip(lo, mean, hi, strict=True))
+        # the one-seed run is the two-seed run's first seed: at every round it is the band's low or high end
+        assert all(v in (a, b) for v, a, b in zip(r1.curve(name)[1], lo, hi, strict=True)), name
 
 
 def test_the_random_mask_control_is_no_ticket(cli_json):

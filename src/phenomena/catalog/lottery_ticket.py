@@ -18,7 +18,9 @@ downloaded; inputs 784).
 Verdict, over the rounds with at most 20% of the weights left (the anchors' setting; means over these rounds,
 so one noisy retraining does not decide): the ticket's mean test accuracy is at least the dense network's
 minus 0.5 points, and it beats random re-initialization of the same masks by at least 2 points on average. The
-ticket vs random-mask margin is reported. One seed per run (``--seed`` or a sweep gives more).
+ticket vs random-mask margin is reported. ``seeds`` independent IMP runs (each its own initialization, control
+draws and minibatch order; the data are shared) are averaged: the verdict reads the seed means, the figure shows
+the spread over seeds as bands (min to max). Frankle & Carbin average five trials; ``quick`` runs two.
 """
 
 from __future__ import annotations
@@ -109,9 +111,11 @@ class Config:
     train: Train = Train()
     prune: Prune = Prune()
     ticket: Literal["magnitude", "random_mask"] = "magnitude"  # random_mask: report the control as the ticket
+    seeds: int = 2  # independent IMP runs, averaged; the figure's bands span them
     seed: int = 0
 
     def __post_init__(self):
+        require(self.seeds >= 1, f"seeds must be a positive integer; got {self.seeds}")
         k, steps = self.prune.rewind_step, self.train.steps
         require(k < steps, f"prune.rewind_step must be below train.steps ({steps}); got {k}")
         require(self.ticket == "magnitude" or "random_mask" in self.prune.controls,
@@ -124,10 +128,10 @@ PRESETS = {
     "quick": Config(),
     # Frankle & Carbin 2019, LeNet-300-100 on MNIST: Adam 1.2e-3, batch 60, 50k iterations, layer-wise 20% per
     # round (output 10%), rewind to θ_0; run it with -s data.source=mnist -s data.directory=PATH.
-    "paper": Config(train=Train(steps=50_000, lr=1.2e-3, batch_size=60), prune=Prune(rounds=20)),
+    "paper": Config(train=Train(steps=50_000, lr=1.2e-3, batch_size=60), prune=Prune(rounds=20), seeds=5),
 }
 SWEEP_METRICS = ("ticket_minus_dense", "ticket_minus_reinit", "ticket_minus_random_mask")
-COSTS = {"smoke": "~5 s", "quick": "~2-3 min on 2 CPU cores", "paper": "~1 day on CPU (MNIST), hours on GPU"}
+COSTS = {"smoke": "~10 s", "quick": "~4-5 min on 2 CPU cores", "paper": "~5 days on CPU (MNIST), a day on a GPU"}
 
 
 def build_model(cfg: Config, in_features: int, seed: int) -> nn.Sequential:
@@ -151,45 +155,55 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     else:
         data = mnist1d(cfg.data.num_samples, cache_dir=ctx.cache)
     in_features = data.x_train.shape[1]
-    order = ctx.stream_seed("batches")
     t, p = cfg.train, cfg.prune
-    total = 1 + p.rounds * (1 + len(p.controls))
-
-    with ctx.progress(total, desc="lottery-ticket") as bar:
-        def train_fn(model: nn.Module, rnd: IMPRound) -> dict[str, float]:
-            optimizer = torch.optim.Adam(model.parameters(), lr=t.lr)
-            fit(model, data, F.cross_entropy, optimizer, t.steps - rnd.start_step, batch_size=t.batch_size,
-                generator=torch.Generator().manual_seed(order), callbacks=rnd.callbacks)  # fmt: skip
-            bar.update(1)
-            _, acc = evaluate(model, data.x_test, data.y_test, F.cross_entropy)
-            return {"test_acc": acc, "remaining": 1.0 - rnd.mask.sparsity()}
-
-        start = time.perf_counter()
-        res = imp(lambda s: build_model(cfg, in_features, s), train_fn, p.rounds, p.rate,
-                  rewind=p.rewind_step, seed=ctx.stream_seed("init"), controls=p.controls,
-                  control_seed=ctx.stream_seed("control"), scope=p.scope,
-                  output_factor=p.output_factor)  # fmt: skip
-    rows = res.table()
-    remaining = [1.0 - r["sparsity"] for r in rows]
     key = "random_mask_test_acc" if cfg.ticket == "random_mask" else "test_acc"
-    ticket = [rows[0]["test_acc"]] + [r[key] for r in rows[1:]]
-    series = {"ticket": Series(list(range(len(rows))), ticket),
-              "remaining": Series(list(range(len(rows))), remaining)}  # fmt: skip
-    for c in p.controls:
-        series[c] = Series(list(range(1, len(rows))), [r[f"{c}_test_acc"] for r in rows[1:]])
-    dense = rows[0]["test_acc"]
-    sparse = [i for i in range(1, len(rows)) if remaining[i] <= MAX_REMAINING]
+    runs = []  # per seed: ticket accuracy per round (round 0 = dense), control accuracies, remaining fractions
+    start = time.perf_counter()
+    with ctx.progress(cfg.seeds * (1 + p.rounds * (1 + len(p.controls))), desc="lottery-ticket") as bar:
+        for i in range(cfg.seeds):
+            order = ctx.stream_seed("batches") + i
+
+            def train_fn(model: nn.Module, rnd: IMPRound, order=order) -> dict[str, float]:
+                optimizer = torch.optim.Adam(model.parameters(), lr=t.lr)
+                fit(model, data, F.cross_entropy, optimizer, t.steps - rnd.start_step, batch_size=t.batch_size,
+                    generator=torch.Generator().manual_seed(order), callbacks=rnd.callbacks)  # fmt: skip
+                bar.update(1)
+                _, acc = evaluate(model, data.x_test, data.y_test, F.cross_entropy)
+                return {"test_acc": acc, "remaining": 1.0 - rnd.mask.sparsity()}
+
+            rows = imp(lambda s: build_model(cfg, in_features, s), train_fn, p.rounds, p.rate,
+                       rewind=p.rewind_step, seed=ctx.stream_seed("init") + i, controls=p.controls,
+                       control_seed=ctx.stream_seed("control") + i, scope=p.scope,
+                       output_factor=p.output_factor).table()  # fmt: skip
+            runs.append({"ticket": [rows[0]["test_acc"]] + [r[key] for r in rows[1:]],
+                         "remaining": [1.0 - r["sparsity"] for r in rows]}
+                        | {c: [r[f"{c}_test_acc"] for r in rows[1:]] for c in p.controls})  # fmt: skip
+    remaining = runs[0]["remaining"]  # the same for every seed: layer-wise counts do not depend on the weights
+    rounds = list(range(len(remaining)))
+    series = {"remaining": Series(rounds, remaining)}
+    mean = {}
+    for name, xs in (("ticket", rounds), *((c, rounds[1:]) for c in p.controls)):
+        per_seed = torch.tensor([r[name] for r in runs], dtype=torch.float64)  # (seeds, points)
+        mean[name] = per_seed.mean(0).tolist()
+        series[name] = Series(xs, mean[name])
+        series[f"{name}_lo"] = Series(xs, per_seed.min(0).values.tolist())
+        series[f"{name}_hi"] = Series(xs, per_seed.max(0).values.tolist())
+    ticket, dense = mean["ticket"], mean["ticket"][0]
+    sparse = [i for i in range(1, len(rounds)) if remaining[i] <= MAX_REMAINING]
     summary = {"dense_test_acc": dense, "final_remaining": remaining[-1], "rounds_at_most_20pct": len(sparse),
-               "train_seconds": time.perf_counter() - start}  # fmt: skip
-    for i in range(1, len(rows)):
+               "seeds": float(cfg.seeds), "train_seconds": time.perf_counter() - start}  # fmt: skip
+    for i in range(1, len(rounds)):
         summary[f"ticket_test_acc.r{i}"] = ticket[i]
         for c in p.controls:
-            summary[f"{c}_test_acc.r{i}"] = rows[i][f"{c}_test_acc"]
-    mean = (lambda xs: sum(xs) / len(xs)) if sparse else (lambda xs: math.nan)
-    summary["ticket_test_acc_sparse"] = mean([ticket[i] for i in sparse])
+            summary[f"{c}_test_acc.r{i}"] = mean[c][i - 1]
+    avg = (lambda xs: sum(xs) / len(xs)) if sparse else (lambda xs: math.nan)
+    summary["ticket_test_acc_sparse"] = avg([ticket[i] for i in sparse])
     summary["ticket_minus_dense"] = summary["ticket_test_acc_sparse"] - dense
     for c in p.controls:
-        summary[f"ticket_minus_{c}"] = mean([ticket[i] - rows[i][f"{c}_test_acc"] for i in sparse])
+        summary[f"ticket_minus_{c}"] = avg([ticket[i] - mean[c][i - 1] for i in sparse])
+        # the weakest seed's margin, so that a mean carried by one seed shows
+        summary[f"ticket_minus_{c}_worst_seed"] = min(
+            avg([r["ticket"][i] - r[c][i - 1] for i in sparse]) for r in runs) if sparse else math.nan
     return Result("lottery-ticket", cfg, summary=summary, series=series)
 
 
@@ -212,16 +226,20 @@ def figure(result: Result):
     fig, axes = subplots(1, 1, width=5.5, height=3.8)
     ax = axes[0][0]
     _, remaining = result.curve("remaining")
-    _, ticket = result.curve("ticket")
     label = "random mask (as ticket)" if cfg.ticket == "random_mask" else "ticket (IMP)"
-    ax.plot(remaining, [100 * a for a in ticket], color=PALETTE["accent"], marker="o", label=label)
-    colors = {"reinit": PALETTE["control"], "random_mask": PALETTE["test"]}
-    names = {"reinit": "same mask, random reinit", "random_mask": "random mask"}
-    for c in cfg.prune.controls:
+    colors = {"ticket": PALETTE["accent"], "reinit": PALETTE["control"], "random_mask": PALETTE["test"]}
+    names = {"ticket": label, "reinit": "same mask, random reinit", "random_mask": "random mask"}
+    for c in ("ticket", *cfg.prune.controls):
         rounds, acc = result.curve(c)
-        ax.plot([remaining[r] for r in rounds], [100 * a for a in acc], color=colors[c], marker=".",
-                linestyle="--", label=names[c])  # fmt: skip
-    ax.axhline(100 * result.summary["dense_test_acc"], color="k", linestyle=":", linewidth=0.8, label="dense")
+        x = [remaining[r] for r in rounds]
+        ax.plot(x, [100 * a for a in acc], color=colors[c], marker="o" if c == "ticket" else ".",
+                linestyle="-" if c == "ticket" else "--", label=names[c])  # fmt: skip
+        if f"{c}_lo" in result.series and cfg.seeds > 1:
+            ax.fill_between(x, [100 * a for a in result.curve(f"{c}_lo")[1]],
+                            [100 * a for a in result.curve(f"{c}_hi")[1]], color=colors[c], alpha=0.2,
+                            linewidth=0)  # fmt: skip
+    ax.axhline(100 * result.summary["dense_test_acc"], color="k", linestyle=":", linewidth=0.8,
+               label="dense" + (f" (mean of {cfg.seeds} seeds; bands: min-max)" if cfg.seeds > 1 else ""))
     ax.axvspan(min(remaining) * 0.9, MAX_REMAINING, color=PALETTE["control"], alpha=0.1, linewidth=0)
     ax.set(xscale="log", xlabel="fraction of prunable weights remaining", ylabel="test accuracy (%)")
     ax.invert_xaxis()
