@@ -5,8 +5,13 @@ Run:  PYTHONPATH=src python benchmarks/representations.py [--n 50000] [--dim 512
 Prints wall times (best of --repeats, ours and baseline alternating) and ratios, measured in this process:
 - linear CKA, biased and unbiased: ``phenomena.probes.similarity.cka`` against Kornblith et al.'s NumPy
   ``feature_space_linear_cka`` (float64, the reference Colab's feature-space form, transcribed below); values
-  must agree to ~1e-10. Minibatch CKA (Nguyen et al. 2021, batch 256) is timed too, and against torch-cka's
-  ``CKA`` when that package happens to be importable (it is not installed by this project).
+  must agree to ~1e-10. Minibatch CKA (Nguyen et al. 2021, batch 256) is timed too.
+- torch-cka (``pip install "phenomena[bench]"``; skipped when not importable), the peer library: its ``CKA``
+  class hooks two models and averages the unbiased HSIC over a DataLoader's minibatches, the estimator of our
+  ``MinibatchCKA``. (a) one pair on the same 50k x 512 features (models that return them unchanged), against
+  ``MinibatchCKA``; (b) all 4 x 4 layer pairs of two 4-layer 512-wide MLPs on 50k inputs, against
+  ``cka_matrix``. Same batches (256, full ones only); values must agree to float32 rounding (torch-cka
+  computes in float32, we in float64).
   Both are bound by the same three GEMMs (XᵀY, XᵀX, YᵀY); the "GEMM floor" row times torch's three products
   alone. On CPUs where NumPy's BLAS beats torch's (e.g. MKL on AMD hosts) or where NumPy turns XᵀX into a
   syrk (half the flops), the NumPy baseline can be faster than ours; the ratio printed is what it is.
@@ -184,6 +189,58 @@ def peak_rss(mode, args):
 
 # --- main --------------------------------------------------------------------------------------------------
 
+def torch_cka_rows(torch_cka, h, h2, args):
+    """Ours against torch-cka's ``CKA.compare`` on the same minibatches: one feature pair, then 4 x 4 layers."""
+    import warnings
+
+    from torch import nn
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from phenomena.probes.similarity import cka_matrix
+
+    def peer(model_a, model_b, layers_a, layers_b, xa, xb):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # its "same dataloader" and "identical names" notices
+            c = torch_cka.CKA(model_a, model_b, "a", "b", layers_a, layers_b, device="cpu")
+            load = [DataLoader(TensorDataset(x), batch_size=256, shuffle=False, drop_last=True) for x in (xa, xb)]
+            c.compare(*load)
+        return c.hsic_matrix.double()
+
+    rows = []
+    same = nn.Sequential(nn.Identity())
+    t_peer, v_peer = best_time(lambda: peer(same, nn.Sequential(nn.Identity()), ["0"], ["0"], h, h2), 1)
+
+    def ours_pair():
+        mb = MinibatchCKA()
+        for start in range(0, args.n - 255, 256):
+            mb.update(h[start:start + 256], h2[start:start + 256])
+        return mb.compute()
+
+    t_ours, v_ours = best_time(ours_pair, args.repeats)
+    rows.append(("minibatch CKA, 1 pair", t_ours, "torch-cka CKA.compare", t_peer,
+                 f"|diff| {abs(v_ours - float(v_peer[0, 0])):.1e}"))
+
+    def mlp(seed):
+        g = torch.Generator().manual_seed(seed)
+        layers = []
+        for _ in range(4):
+            lin = nn.Linear(args.dim, args.dim)
+            with torch.no_grad():
+                lin.weight.copy_(torch.randn(args.dim, args.dim, generator=g) * (2 / args.dim) ** 0.5)
+            layers += [lin, nn.ReLU()]
+        return nn.Sequential(*layers).eval()
+
+    net_a, net_b = mlp(1), mlp(2)
+    names = [str(2 * i + 1) for i in range(4)]  # the ReLU outputs
+    x = torch.randn(args.n, args.dim, generator=torch.Generator().manual_seed(3))
+    batches = [x[i:i + 256] for i in range(0, args.n - 255, 256)]
+    t_ours, m_ours = best_time(lambda: cka_matrix(net_a, net_b, batches, names, names), args.repeats)
+    t_peer, m_peer = best_time(lambda: peer(net_a, net_b, names, names, x, x), 1)
+    rows.append(("cka_matrix, 4x4 layers", t_ours, "torch-cka CKA.compare", t_peer,
+                 f"max |diff| {(m_ours.values - m_peer).abs().max().item():.1e}"))
+    return rows
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=50_000)
@@ -227,11 +284,11 @@ def main():
     t_mb, v_mb = best_time(minibatch, args.repeats)
     rows.append(("minibatch CKA (B=256)", t_mb, "full unbiased CKA (ours)", rows[1][1], f"value {v_mb:.4f}"))
     try:
-        import torch_cka  # noqa: F401  (optional peer library; never installed by this project)
-
-        rows.append(("torch-cka", float("nan"), "-", float("nan"), "importable: compare by hand"))
+        import torch_cka  # the peer library, from the optional "bench" extra
     except ImportError:
-        print("torch-cka is not importable; skipping that comparison.")
+        print("torch-cka is not importable (pip install 'phenomena[bench]'); skipping that comparison.")
+    else:
+        rows += torch_cka_rows(torch_cka, h, h2, args)
 
     t_ours, m_ours, t_np, m_np = compare(lambda: neural_collapse(h, y, w, b),
                                          lambda: numpy_nc(hn, yn, w.numpy(), b.numpy(), args.classes),
