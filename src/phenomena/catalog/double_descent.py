@@ -14,17 +14,44 @@ initialization each) are trained together, and so is a no-noise control on the s
 :func:`~phenomena.training.train_ensemble` call per width. ``mode="random-features"``: min-norm least squares
 (float64 ``lstsq``) on N random ReLU features of MNIST-1D inputs, one-hot targets, N from 0.1n to 10n.
 
+``mode="epoch"`` (Nakkiran §6: test error against training time falls, rises, falls again): in MNIST-1D MLPs
+at CPU budget we did not find it (widths 256 and 512, 20-30% noise, SGD and Adam, 4000-8000 steps, 3 seeds: the
+test error fell, then stayed flat to ±1 pp while the noise was memorized), so this mode uses the setting where
+theory predicts it (Heckel & Yilmaz 2021; Pezeshki et al. 2022): Gaussian teacher-student linear regression
+whose student sees ``epoch.fast`` features at scale 1 and ``epoch.slow`` at scale κ, half the teacher's signal
+in each group, Gaussian label noise; full-batch GD from zero on the mean squared error, read exactly in closed
+form at log-spaced steps (tests check the closed form against iterated GD and ``train_ensemble``). The fast
+features fit first, then fit the noise and the still-unlearned slow signal (test error rises; they are near
+their own interpolation threshold, fast ≈ n/2), until the slow ones are learned at ~1/(ηκ²) steps (it falls
+again): two bias-variance U-curves at different time scales. Control: the same draws at κ = 1 (one speed, as
+Heckel & Yilmaz's per-layer step sizes) give a single U and no second descent.
+
+``mode="sample"`` (Nakkiran §7: more data can hurt): a fixed model near its threshold, n swept. A fixed-width
+MNIST-1D MLP did not show it robustly (width 48, 100 epochs, 20% noise: +1.2 pp at its threshold, within the
+seed spread; width 32, 200 epochs, 30% noise: none: the learning curve falls too steeply), so this is the
+closed-form version: N = ``sample.features`` random ReLU features of MNIST-1D (as ``random-features``) fixed,
+min-norm least squares on the first n of a shuffled, noisy training set, n from 0.1N to 10N. For n <= N the fit
+interpolates, at n = N just barely, and the test error peaks there. ``sample.ridge > 0`` is the control: ridge
+regularization removes the peak (Nakkiran et al. 2021).
+
 Presets: ``paper`` is the MNIST-1D notebook (4000 train / 12000 test, 19 widths geomspace(2, 300), 15% noise,
 SGD lr 0.01 momentum 0.9, batch 100, 500 epochs). ``quick`` keeps its data and optimizer, with 20% noise, but
 steps at lr 0.05 for 100 epochs over 5 widths a factor 2 apart, 12 to 192 (2 seeds); ``smoke`` runs the same code on 300
-examples (too few and too short for the peak: it checks the code path, and its verdict fails).
+examples (too few and too short for the peak: it checks the code path, and its verdict fails). The epoch and
+sample modes take their own sections of each preset (quick: n = 400 with 200 fast + 40 slow features, κ = 0.1,
+noise std 0.5, 8 draws; N = 400 features, n = 40 to 4000, 3 draws).
 
 Verdict (model-wise): let h* be the first width whose mean training error is below 1%. The most prominent
 test-error bump (a width whose error exceeds both the best smaller width's and the largest width's) lies within
 one grid step of h*, and exceeds each side by at least 3 percentage points; the no-noise control's most
 prominent bump is less than half as high. Random features: the test-error peak lies within one grid step of
 N = n and exceeds the best smaller N and the largest N by 3 points; the coefficient norm peaks within one grid
-step of N = n too.
+step of N = n too. Epoch-wise, on the mean over draws of the test error relative to the signal variance (1 at
+step 0): the valley before the most prominent bump is at least 0.1 below the start (first descent), the peak at
+least 0.1 above the valley (rise) and at least 0.1 above the last step (second descent); at least 80% of the
+draws show all three on their own; the one-speed control's bump is less than half as high. Sample-wise: the
+test-error peak lies within one grid step of n = N, exceeds the best smaller n by 3 points (more data hurts)
+and the largest n by 3 points; the coefficient norm peaks within one grid step of n = N.
 """
 
 from __future__ import annotations
@@ -54,13 +81,16 @@ PAPERS = (
     "Nakkiran, Kaplun, Bansal, Yang, Barak, Sutskever 2019 — Deep double descent: where bigger models and more "
     "data hurt",
     "Greydanus, Kobak 2024 — Scaling down deep learning with MNIST-1D",
+    "Heckel, Yilmaz 2021 — Early stopping in deep networks: double descent and how to eliminate it",
+    "Pezeshki, Mitra, Bengio, Lajoie 2022 — Multi-scale feature learning dynamics: insights for double descent",
+    "Nakkiran, Venkat, Kakade, Ma 2021 — Optimal regularization can mitigate double descent",
 )
 
 FIT_ERROR = 0.01  # "interpolates": mean training error below 1%
 MIN_EXCESS_PP = 3.0  # the peak exceeds each side by this many percentage points
 MAX_CONTROL_RATIO = 0.5  # the no-noise bump is less than half the noisy one
 NOTEBOOK_WIDTHS = (2, 3, 4, 5, 7, 9, 12, 16, 21, 27, 36, 47, 61, 80, 104, 135, 177, 230, 300)  # geomspace(2,300,20)
-MODES = ("model", "random-features")
+MODES = ("model", "random-features", "epoch", "sample")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,12 +157,79 @@ class Features:
 
 
 @dataclasses.dataclass(frozen=True)
+class Epoch:
+    """``mode=epoch``: GD on a linear student whose features come at two scales (fast 1, slow kappa).
+
+    Measured, quick (8 draws; mean curve first descent / rise / second descent, relative to the signal
+    variance): seeds 0-2: 0.26 / 0.32 / 0.70, 0.27 / 0.28 / 0.65, 0.26 / 0.29 / 0.64; seeds 0-11 all pass, every
+    one of the 96 draws shows all three (per draw >= 0.14 / 0.15 / 0.36); the one-speed control's bump 0.00
+    (valley at step 19 ≈ 1/η, peak at 287, the second descent done by ~1e4 ≈ 5/(ηκ²)). The rise needs the fast
+    block near its own threshold (fast = n/2): fast = n/4 gave a rise of 0.02-0.03 (fails), fast = 3n/4 a rise
+    of 1.2 but the noise it fits outlasts the slow phase (final 1.5 > valley; 1 of 3 seeds fails). Label noise
+    makes the bump: with noise 0 the unlearned slow signal alone gives a rise of 0.10-0.12, in 5 of 8 draws
+    (fails), as in Nakkiran et al. kappa 0.05: rise 0.38-0.45; kappa 1: no second descent (fails).
+    """
+
+    n_train: int = 400  # n training examples
+    fast: int = 200  # features at scale 1
+    slow: int = 40  # features at scale kappa
+    kappa: float = 0.1  # the slow features' scale: learned ~1/kappa² times later
+    slow_signal: float = 0.5  # fraction of the teacher's signal variance carried by the slow features
+    noise: float = 0.5  # label-noise standard deviation (signal variance 1)
+    lr: float = 0.05  # GD step size, on mean((x·w − y)²) / 2
+    steps: int = 100_000  # last step (the closed form makes every step equally cheap)
+    points: int = 60  # log-spaced steps read
+    draws: int = 8  # independent teachers, samples and noise
+
+    def __post_init__(self):
+        require(self.n_train >= 2 and self.fast >= 1 and self.slow >= 0,
+                f"epoch.n_train must be >= 2, epoch.fast >= 1 and epoch.slow >= 0; got {self.n_train}, "
+                f"{self.fast}, {self.slow}")  # fmt: skip
+        require(0 < self.kappa <= 1, f"epoch.kappa must lie in (0, 1]; got {self.kappa}")
+        require(0 <= self.slow_signal < 1, f"epoch.slow_signal must lie in [0, 1); got {self.slow_signal}")
+        require(self.slow > 0 or self.slow_signal == 0, "epoch.slow_signal must be 0 when epoch.slow is 0")
+        require(self.noise >= 0 and self.lr > 0, f"epoch.noise must be >= 0 and epoch.lr positive; got "
+                f"{self.noise}, {self.lr}")  # fmt: skip
+        require(self.steps >= 10 and self.points >= 5 and self.draws >= 1,
+                f"epoch.steps must be >= 10, epoch.points >= 5 and epoch.draws >= 1; got {self.steps}, "
+                f"{self.points}, {self.draws}")  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True)
+class Sample:
+    """``mode=sample``: N random ReLU features fixed, min-norm (or ridge) least squares on n examples.
+
+    Measured, quick (20% noise, 3 draws), seeds 0-2: the peak at n = N = 400 (test error 0.89-0.90, near chance
+    0.9), more data hurts by 7.7 / 8.8 / 8.4 pp, the largest n (4000) is 27-28 pp lower, the norm peaks at n = N;
+    ~5 s. No label noise: 10.3-10.8 pp (the ill-conditioned fit at n = N amplifies the model's own misfit).
+    Ridge 1e-3: 0.1-1.4 pp and the peak moves off n = N (fails), as Nakkiran et al. 2021 predict.
+    """
+
+    features: int = 400  # N (the threshold is n = N)
+    low: float = 0.1  # smallest n / N
+    high: float = 10.0  # largest n / N (n <= the training examples of data.*)
+    points: int = 17  # geometric grid of n (n = N is always added)
+    draws: int = 3  # independent features, example orders and label-noise draws, averaged
+    ridge: float = 0.0  # 0: min-norm; > 0: ridge penalty on ‖β‖² (the control: it removes the peak)
+
+    def __post_init__(self):
+        require(self.features >= 2, f"sample.features must be at least 2; got {self.features}")
+        require(0 < self.low < 1 < self.high, f"sample.low < 1 < sample.high is required; got "
+                f"{self.low}, {self.high}")  # fmt: skip
+        require(self.points >= 3 and self.draws >= 1,
+                f"sample.points must be >= 3 and sample.draws >= 1; got {self.points}, {self.draws}")  # fmt: skip
+        require(self.ridge >= 0, f"sample.ridge must be >= 0; got {self.ridge}")
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
-    mode: Literal["model", "random-features"] = "model"
+    mode: Literal["model", "random-features", "epoch", "sample"] = "model"
     data: Data = Data()
     model: Model = Model()
     train: Train = Train()
     features: Features = Features()
+    epoch: Epoch = Epoch()
+    sample: Sample = Sample()
     seeds: int = 2  # members per width: each its own label-noise draw and initialization
     seed: int = 0
 
@@ -146,22 +243,33 @@ PRESETS = {
         model=Model(widths=(4, 16, 64)),
         train=Train(epochs=30, lr=0.05, evals=2),
         features=Features(n_train=200, points=9, draws=1),
+        # too small to be reliable (epoch: passes at seeds 0-2 with rises 0.11-0.41; sample: peak at n = N in 5
+        # of 5 seeds, more data hurts by 1.7-5.7 pp): they check the code paths
+        epoch=Epoch(n_train=100, fast=50, slow=10, points=30, draws=2),
+        sample=Sample(features=50, high=6.0, points=9, draws=2),
         seeds=1,
     ),
     # the notebook's data, noise and optimizer at 5x the step size for a fifth of the epochs, widths a factor 2
     # apart: at this budget the peak (h = 48, ~16% train error) precedes h* (96) by a factor 2, which is two
-    # steps of a finer grid (measured with (12, 24, 32, 48, 64, 96, 128, 192): peak 48, h* 96)
-    # steps (measured with (12, 24, 32, 48, 64, 96, 128, 192): peak 48, h* 96); 20% noise: at 15% the peak
-    # cleared the smaller widths by only 1.9 pp (seed 0), at 20% by 5.3 pp (h* 96, peak 48, ~80 s)
-    "quick": Config(data=Data(noise=0.2), model=Model(widths=(12, 24, 48, 96, 192)),
-                    train=Train(epochs=100, lr=0.05)),
+    # steps of a finer grid (measured with (12, 24, 32, 48, 64, 96, 128, 192): peak 48, h* 96); 20% noise: at
+    # 15% the peak cleared the smaller widths by only 1.9 pp (seed 0), at 20% by 5.3 pp (h* 96, peak 48, ~80 s)
+    "quick": Config(data=Data(noise=0.2), model=Model(widths=(12, 24, 48, 96, 192)), train=Train(epochs=100, lr=0.05)),
     # Greydanus & Kobak, notebooks/deep-double-descent.ipynb: 16,000 samples split 25/75, widths
     # np.unique(np.geomspace(2, 300, 20, dtype=int)), 15% of labels -> randint(0, 10), SGD lr 0.01 momentum 0.9,
-    # batch 100, 500 epochs, one run per width; with and without noise (our control)
-    "paper": Config(seeds=1),
+    # batch 100, 500 epochs, one run per width; with and without noise (our control). Epoch and sample modes:
+    # no published setting to copy (Heckel & Yilmaz and Pezeshki et al. use the same two-scale construction);
+    # 2.5x the quick sizes and more draws (measured: epoch seeds 0-2 rise 0.30-0.33, second descent 0.68-0.69,
+    # ~10 s; sample at 15% noise seeds 0-1: peak at n = N, more data hurts by 8.3 / 8.8 pp, ~16 s)
+    "paper": Config(
+        epoch=Epoch(n_train=1000, fast=500, slow=100, points=100, draws=20), sample=Sample(points=25, draws=10), seeds=1
+    ),
 }
 SWEEP_METRICS = ("h_star", "peak_width", "peak_excess_pp")
-COSTS = {"smoke": "~5 s", "quick": "~1.5 min on 2 CPU cores", "paper": "~30-60 min on CPU, minutes on a GPU"}
+COSTS = {
+    "smoke": "~5 s",
+    "quick": "~1.5 min on 2 CPU cores (epoch ~1 s, sample ~5 s)",
+    "paper": "~30-60 min on CPU, minutes on a GPU (epoch ~10 s, sample ~20 s)",
+}
 
 
 # --- model-wise ---
@@ -265,8 +373,10 @@ def _random_features(cfg: Config, ctx: RunContext) -> Result:
     f = cfg.features
     data = mnist1d(cfg.data.num_samples, cfg.data.train_split, cache_dir=ctx.cache)
     if f.n_train > data.n_train:
-        raise UserError(f"features.n_train ({f.n_train}) exceeds the {data.n_train} training examples "
-                        "generated; lower it or raise data.num_samples")
+        raise UserError(
+            f"features.n_train ({f.n_train}) exceeds the {data.n_train} training examples "
+            "generated; lower it or raise data.num_samples"
+        )
     x, y = data.x_train[: f.n_train].double(), data.y_train[: f.n_train]
     if cfg.data.noise > 0:
         noisy = with_label_noise(data.subset(n_train=f.n_train), cfg.data.noise, ctx.stream_seed("noise"),
@@ -318,12 +428,23 @@ def _random_features(cfg: Config, ctx: RunContext) -> Result:
 # --- the entry points ---
 
 
+def _variants():
+    """The epoch-wise and sample-wise modes' module; imported on use, since it builds on this one's helpers."""
+    from phenomena.catalog import _double_descent_variants
+
+    return _double_descent_variants
+
+
 def run(cfg: Config, ctx: RunContext) -> Result:
+    if cfg.mode in ("epoch", "sample"):
+        return (_variants().epoch_wise if cfg.mode == "epoch" else _variants().sample_wise)(cfg, ctx)
     return _random_features(cfg, ctx) if cfg.mode == "random-features" else _model_wise(cfg, ctx)
 
 
 def verdict(result: Result) -> Verdict:
     s = result.summary
+    if result.config.mode in ("epoch", "sample"):
+        return (_variants().epoch_verdict if result.config.mode == "epoch" else _variants().sample_verdict)(s)
     if result.config.mode == "random-features":
         return Verdict((
             Check(f"test-error peak (N = {s['peak_features']:.0f}) in grid steps from N = n = {s['n_train']:.0f}",
@@ -351,6 +472,8 @@ def verdict(result: Result) -> Verdict:
 
 def figure(result: Result):
     s, cfg = result.summary, result.config
+    if cfg.mode in ("epoch", "sample"):
+        return (_variants().epoch_figure if cfg.mode == "epoch" else _variants().sample_figure)(result)
     fig, axes = subplots(1, 2 if cfg.mode == "random-features" else 1, width=5.0)
     ax = axes[0][0]
     x, test = result.curve("test_error")
@@ -382,7 +505,9 @@ def figure(result: Result):
             ax.axvline(s["h_star"], color="k", linestyle=":", linewidth=0.8, label="h* (train error < 1%)")
         ax.set(xscale="log", xlabel="hidden width h", ylabel="error", ylim=(-0.02, None))
         ax.legend(fontsize=7)
-        fig.suptitle(f"double descent: MNIST-1D MLP, n = {cfg.data.n_train or 'all'}, {cfg.train.epochs} epochs, "
-                     f"{cfg.seeds} seed(s) — peak at h = {s['peak_width']:.0f}, +{s['peak_excess_pp']:.1f} pp")
+        fig.suptitle(
+            f"double descent: MNIST-1D MLP, n = {cfg.data.n_train or 'all'}, {cfg.train.epochs} epochs, "
+            f"{cfg.seeds} seed(s) — peak at h = {s['peak_width']:.0f}, +{s['peak_excess_pp']:.1f} pp"
+        )
     fig.tight_layout()
     return fig
