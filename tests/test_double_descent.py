@@ -226,3 +226,9 @@ def test_quick_preset_shows_the_peak_at_the_threshold(cli_json):
 def test_quick_preset_shows_epoch_and_sample_wise_double_descent(cli_json, mode):
     res = cli_json("run", "double-descent", "-s", f"mode={mode}")
     assert res["verdict"]["passed"], json.dumps({"summary": res["summary"], "verdict": res["verdict"]}, indent=1)
+
+
+def test_a_diverging_epoch_mode_names_its_own_learning_rate(cli):
+    code, out, err = cli("run", "double-descent", "-p", "smoke", "-s", "mode=epoch", "-s", "epoch.lr=1")
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "diverged" in err and "epoch.lr" in err

@@ -103,7 +103,7 @@ def run_cmd(ctx, name, preset, overrides, seed, force, quiet, as_json) -> None:
         result = execute(name, preset, overrides, seed=seed, force=force, store=store,
                          progress=not (quiet or as_json))  # fmt: skip
     except DivergedError as e:
-        raise click.ClickException(f"{e}; recorded as a diverged run (try a smaller train.lr)") from None
+        raise click.ClickException(f"{e}; recorded as a diverged run (try {e.hint})") from None
     if as_json:
         click.echo(json.dumps(result.to_dict()))
         return

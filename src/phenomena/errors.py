@@ -15,7 +15,8 @@ class ConfigError(UserError):
 class DivergedError(RuntimeError):
     """Training produced a non-finite loss; the run is recorded as ``diverged``."""
 
-    def __init__(self, step: int, loss: float):
+    def __init__(self, step: int, loss: float, hint: str = "a smaller train.lr"):
         super().__init__(f"training diverged at step {step} (loss {loss})")
         self.step = step
         self.loss = loss
+        self.hint = hint  # what the user could change, for the one-line report

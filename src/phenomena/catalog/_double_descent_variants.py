@@ -86,7 +86,7 @@ def _two_scale_errors(cfg: Config, ctx: RunContext, steps: list[int]) -> dict[st
         out[f"{prefix}train"] = ((x @ w.mT - y.unsqueeze(-1)).pow(2).mean(-2) / signal).numpy()
     bad = ~np.isfinite(np.stack(list(out.values()))).all((0, 1))  # GD diverges where lr·λ_max > 2
     if bad.any():
-        raise DivergedError(steps[int(np.argmax(bad))], math.inf)
+        raise DivergedError(steps[int(np.argmax(bad))], math.inf, hint="a smaller epoch.lr")
     return out
 
 
