@@ -169,3 +169,12 @@ def test_show_says_when_a_prefix_is_both_a_run_and_a_sweep(cli, cli_json, home):
 def _finished(home) -> dict[str, float]:
     with sqlite3.connect(home / "phenomena.db") as db:
         return dict(db.execute("SELECT id, finished FROM runs WHERE status = 'finished'").fetchall())
+
+
+def test_a_mode_without_the_declared_metrics_shows_its_own(cli_json):
+    # double-descent declares model-wise metrics (h*, peak width); its epoch mode measures none of them
+    swept = cli_json("sweep", "double-descent", "-p", "smoke", "-s", "mode=epoch", "--grid", "epoch.kappa=0.1,1",
+                     "--executor", "serial")  # fmt: skip
+    metrics = swept["metrics"]
+    assert metrics and not {"h_star", "peak_width"} & set(metrics)
+    assert all(row[m]["n"] == 1 for row in swept["rows"] for m in metrics)

@@ -2,8 +2,8 @@
 
 Headline values per point are the mean and sample standard deviation (ddof 1) over the seeds whose run finished
 and measured the value (``nan`` summaries, e.g. "never generalized", are left out and the count is shown).
-A catalog entry names its headline summary keys in ``SWEEP_METRICS``; without it, the first three keys of its
-summary.
+A catalog entry names its headline summary keys in ``SWEEP_METRICS`` (those its runs measured are shown); without
+it, or when its runs measured none of them (another mode), the first three keys of its summary.
 """
 
 from __future__ import annotations
@@ -253,12 +253,14 @@ def _metrics(experiment: str, points: list[SweepPoint]) -> tuple[str, ...]:
         declared = getattr(get_experiment(experiment).module, "SWEEP_METRICS", None)
     except UserError:  # an entry no longer in the catalog: its stored sweeps still show
         declared = None
-    if declared:
-        return tuple(declared)
-    for point in points:
-        for run in point.runs:
-            if run.status == "finished" and run.summary:
-                return tuple(k for k in run.summary if k != "wall_seconds")[:MAX_METRICS]
+    summaries = [run.summary for point in points for run in point.runs if run.status == "finished" and run.summary]
+    # an entry's modes measure different things (double-descent's epoch mode has no peak width): keep the declared
+    # keys that the sweep's runs have, else fall back to the runs' own first keys
+    present = tuple(k for k in declared or () if any(k in s for s in summaries))
+    if present or (declared and not summaries):
+        return present or tuple(declared)
+    for summary in summaries:
+        return tuple(k for k in summary if k != "wall_seconds")[:MAX_METRICS]
     return ()
 
 
