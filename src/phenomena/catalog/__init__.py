@@ -35,6 +35,7 @@ EXPERIMENTS: dict[str, str] = {
     "mode-connectivity": "phenomena.catalog.mode_connectivity",
     "lottery-ticket": "phenomena.catalog.lottery_ticket",
     "information-plane": "phenomena.catalog.information_plane",
+    "neural-collapse": "phenomena.catalog.neural_collapse",
 }
 
 

@@ -1,0 +1,505 @@
+"""Neural collapse: trained past zero training error, last-layer features collapse onto a simplex ETF.
+
+Papyan, Han & Donoho (2020) trained classifiers far beyond the epoch where training error first reaches zero
+(the start of the terminal phase of training, TPT) and saw four things happen on the training set: the
+within-class variability of the penultimate features vanishes relative to the between-class spread (NC1,
+``Tr(Σ_W Σ_B⁺)/C``); the centred class means become equinorm and equiangular, a simplex equiangular tight frame
+(NC2); the classifier rows align with them (NC3, self-duality); and the network's decision becomes the
+nearest-class-centre rule (NC4). Han, Papyan & Donoho (2022) found the same under MSE loss and split that loss
+into NC terms plus ``L_⊥``, the part due to the classifier's distance from the least-squares classifier of the
+current features, which stays negligible (the "central path"). Fang et al. (2021) showed that with imbalanced
+classes the classifiers of the minority classes collapse onto each other ("minority collapse").
+
+``quick``: MNIST-1D, 100 training examples per class (balanced), a 40-128-128-128-10 MLP with BatchNorm (Papyan
+et al.'s networks have it), cross-entropy, full-batch gradient descent with momentum 0.9 and weight decay 5e-3,
+lr 0.05 divided by 10 at 1/3 and 2/3 of 3000 epochs (Papyan's schedule). Full batches and a 10x larger weight
+decay than Papyan's stand in for their ~10^5 SGD steps: with minibatch SGD and weight decay 5e-4 NC1 fell only
+2-3x on this data. The metrics are ``phenomena.probes.collapse`` (Papyan's conventions) on the training
+features in eval mode, at ~80 probe epochs (log- and evenly spaced) and at the first zero-error epoch.
+
+Variants: ``-s train.loss=mse`` (Han et al.; ``train.lr=0`` picks lr 0.2 for MSE, see ``DEFAULT_LR``) and
+``-s data.imbalance=100 -s train.weight_decay=0.02`` (Fang et al.: the last 5 classes keep 1/100 of their
+examples; minority collapse needs the stronger weight decay — at 5e-3 the minority cosine ends at 0.24, and MSE
+at 0.02 does not train). ``paper`` is Papyan's protocol (SGD batch 128, lr 0.0679, wd 5e-4, 350 epochs) on all
+of MNIST-1D's training set.
+
+Verdict (balanced): training error is 0 at the end and the TPT covers at least half of the run; NC1 falls ≥ 10x
+from the TPT start to the end; equinorm CoV of the class means and of the classifier rows ≤ 0.1;
+``Avg|cos + 1/(C−1)|`` of the means and of the classifiers ≤ 0.1; NC3 falls ≥ 3x; NC4 mismatch ≤ 2%; under MSE
+also ``L_⊥ / L ≤ 1%``. Imbalanced: training error on the majority classes ≤ 1%; the mean pairwise cosine of
+the minority classifiers ≥ 0.5 (an ETF has −1/(C−1)); that of the majority classifiers ≤ −1/(C−1) (they spread
+at least as an ETF, into the room the minority leaves).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+import warnings
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from phenomena.config import require
+from phenomena.data import digits, mnist1d
+from phenomena.data.dataset import Dataset
+from phenomena.models.layers import ScaledLinear
+from phenomena.probes.collapse import neural_collapse
+from phenomena.report import PALETTE, subplots
+from phenomena.result import Check, Result, Series, Verdict
+from phenomena.runner.context import RunContext
+from phenomena.training import Every, History, Progress, fit, loss_function, make_optimizer
+
+PAPERS = (
+    "Papyan, Han, Donoho 2020 — Prevalence of neural collapse during the terminal phase of deep learning training",
+    "Han, Papyan, Donoho 2022 — Neural collapse under MSE loss: proximity to and dynamics on the central path",
+    "Fang, He, Long, Su 2021 — Exploring deep neural networks via layer-peeled model: minority collapse in "
+    "imbalanced training",
+)
+
+# Thresholds. Measured on quick (cross-entropy, seeds 0-2): TPT starts at epoch 115-130 (TPT fraction 0.96);
+# NC1 0.69-0.79 -> 0.0036-0.0059 (falls 135-192x); equinorm CoV 0.023-0.025 (means), 0.012-0.013 (classifiers);
+# Avg|cos + 1/9| 0.044 (means), 0.024-0.027 (classifiers); NC3 0.23-0.25 -> 0.034-0.036 (falls 6.9-7.3x); NC4 0.
+# MSE (lr 0.2, seeds 0-2): NC1 falls 148-172x, NC3 11-13x, equinorm <= 0.012, Avg|cos + 1/9| <= 0.006, L_perp
+# 0.23-0.29% of the loss. Without weight decay (smoke, seeds 0-2) NC1 falls only 1.5-1.7x and NC3 1.3-1.4x.
+MIN_NC1_FALL = 10.0  # NC1 at the TPT start / at the end (Papyan et al.: orders of magnitude)
+MIN_TPT_FRACTION = 0.5  # the terminal phase covers at least this fraction of the epochs ("train far past zero")
+MAX_EQUINORM = 0.1  # std/mean of the centred class-mean norms and of the classifier-row norms at the end
+MAX_EQUIANGULAR = 0.1  # Avg |cos + 1/(C-1)| of the centred class means and of the classifier rows at the end
+MIN_NC3_FALL = 3.0  # NC3 at the TPT start / at the end
+MAX_NC4 = 0.02  # classifier vs nearest-class-centre mismatch at the end
+MAX_LPERP_FRACTION = 0.01  # MSE: L_perp / (MSE + weight decay of the classifier) at the end; 5.1-5.6% at lr 0.05
+# Imbalanced (R = 100, wd 0.02, seeds 0-2): minority cosine 0.998-0.999, majority -0.187 to -0.190, majority
+# training error 0 (the one example of each minority class is misclassified: they cannot be told apart). At R = 10
+# the minority cosine ends at 0.03, at wd 5e-3 (R = 100) at 0.24; a simplex ETF has -1/9 for every pair.
+MIN_MINORITY_COS = 0.5  # mean pairwise cosine of the minority classifiers at the end
+MAX_MAJORITY_ERROR = 0.01  # the majority classes are fit: the net trained, it did not just shrink to nothing
+
+# Default learning rates, by (loss, full batch). Full batch: measured on quick (seeds 0-2): cross-entropy at 0.05
+# gives NC1 falls of 135-192x; MSE at 0.05 fits late (TPT at epoch 606-746) and its classifier lags the
+# least-squares one (L_perp 5.1-5.6% of the loss, NC3 falls only 2.8-3.8x), while MSE at 0.2 gives NC1 falls of
+# 148-172x with L_perp 0.23-0.29%. Minibatch: the values Papyan and Han tuned for SGD (demo code).
+DEFAULT_LR = {("ce", True): 0.05, ("mse", True): 0.2, ("ce", False): 0.0679, ("mse", False): 0.0184}
+NC_KEYS = ("nc1", "nc2_equinorm_means", "nc2_equinorm_weights", "nc2_equiangular_means", "nc2_equiangular_weights",
+           "nc3", "nc4")  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True)
+class Data:
+    source: Literal["mnist1d", "digits"] = "mnist1d"
+    per_class: int = 100  # training examples per (majority) class, the first ones of each class
+    imbalance: float = 1.0  # R: the minority classes keep per_class / R examples (1 = balanced)
+    minority_classes: int = 5  # the last k classes are the minority ones when imbalance > 1
+
+    def __post_init__(self):
+        require(self.per_class >= 2, f"data.per_class must be at least 2; got {self.per_class}")
+        require(self.imbalance >= 1, f"data.imbalance must be >= 1 (1 = balanced); got {self.imbalance}")
+        require(2 <= self.minority_classes <= 8,
+                f"data.minority_classes must lie in 2..8 (of 10 classes); got {self.minority_classes}")  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True)
+class Model:
+    width: int = 128
+    depth: int = 3  # hidden layers; the last one's output (after BatchNorm and ReLU) is the feature h
+    batch_norm: bool = True
+
+    def __post_init__(self):
+        require(self.width >= 1 and self.depth >= 1,
+                f"model.width and model.depth must be positive integers; got {self.width}, {self.depth}")  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True)
+class Train:
+    loss: Literal["ce", "mse"] = "ce"
+    epochs: int = 3000
+    batch_size: int = 0  # 0 = full batch (one step per epoch)
+    lr: float = 0.0  # 0 = the measured default for the loss and batch regime (DEFAULT_LR)
+    momentum: float = 0.9
+    weight_decay: float = 5e-3
+    lr_decay_at: tuple[float, ...] = (1 / 3, 2 / 3)  # fractions of the run where the lr is multiplied by lr_decay
+    lr_decay: float = 0.1
+
+    def __post_init__(self):
+        require(self.epochs >= 1, f"train.epochs must be a positive integer; got {self.epochs}")
+        require(self.batch_size >= 0, f"train.batch_size must be >= 0 (0 = full batch); got {self.batch_size}")
+        require(self.lr >= 0, f"train.lr must be >= 0 (0 = the loss's default); got {self.lr}")
+        require(0 <= self.momentum < 1, f"train.momentum must lie in [0, 1); got {self.momentum}")
+        require(self.weight_decay >= 0, f"train.weight_decay must be >= 0; got {self.weight_decay}")
+        require(all(0 < f < 1 for f in self.lr_decay_at), f"train.lr_decay_at must lie in (0, 1); got "
+                f"{self.lr_decay_at}")  # fmt: skip
+        require(0 < self.lr_decay <= 1, f"train.lr_decay must lie in (0, 1]; got {self.lr_decay}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Probe:
+    points: int = 80  # probe epochs: half log-spaced, half evenly spaced (plus the first zero-error epoch)
+
+    def __post_init__(self):
+        require(self.points >= 4, f"probe.points must be at least 4; got {self.points}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    data: Data = Data()
+    model: Model = Model()
+    train: Train = Train()
+    probe: Probe = Probe()
+    seed: int = 0
+
+
+PRESETS = {
+    # digits fits in ~30 epochs and collapses faster at lr 0.1 (NC1 falls 67-93x, seeds 0-3; 6-8x at 0.05)
+    "smoke": Config(
+        data=Data(source="digits", per_class=30),
+        model=Model(width=64),
+        train=Train(epochs=1000, lr=0.1),
+        probe=Probe(points=30),
+    ),
+    "quick": Config(),
+    # Papyan, Han & Donoho 2020 (and their demo code): SGD momentum 0.9, weight decay 5e-4, batch 128, 350
+    # epochs, lr divided by 10 at epochs 116 and 233, balanced classes; train.lr=0 picks the demo's tuned lr
+    # 0.0679 for cross-entropy (0.0184 for MSE). Transposed to all of MNIST-1D's training set (390 per class)
+    # and a wider MLP (their nets are ResNets/VGGs on images, which MNIST-1D does not have).
+    "paper": Config(
+        data=Data(per_class=390), model=Model(width=512), train=Train(epochs=350, batch_size=128, weight_decay=5e-4)
+    ),
+}
+COSTS = {"smoke": "~5 s", "quick": "~35 s on one CPU core", "paper": "~2.5 min on one CPU core"}
+
+
+class CollapseNet(nn.Module):
+    """An MLP ``body`` (Linear, BatchNorm, ReLU per hidden layer) whose output is the feature ``h``, and a
+    linear classifier ``head`` on it (the W, b of neural collapse)."""
+
+    def __init__(self, in_features: int, num_classes: int, width: int, depth: int, batch_norm: bool, seed: int):
+        super().__init__()
+        g = torch.Generator().manual_seed(seed)
+        layers: list[nn.Module] = []
+        fan = in_features
+        for _ in range(depth):
+            # He-scaled Gaussian weights; the bias is redundant before BatchNorm
+            layers.append(ScaledLinear(fan, width, bias=not batch_norm, weight_std=math.sqrt(2), generator=g))
+            if batch_norm:
+                layers.append(nn.BatchNorm1d(width))
+            layers.append(nn.ReLU())
+            fan = width
+        self.body = nn.Sequential(*layers)
+        self.head = ScaledLinear(width, num_classes, generator=g)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x))
+
+
+def class_counts(per_class: int, imbalance: float, minority: int, num_classes: int = 10) -> list[int]:
+    """Training examples per class: ``per_class`` for the majority, ``max(1, round(per_class / R))`` for the
+    last ``minority`` classes when ``imbalance`` R > 1."""
+    if imbalance == 1:
+        return [per_class] * num_classes
+    small = max(1, round(per_class / imbalance))
+    return [per_class] * (num_classes - minority) + [small] * minority
+
+
+def load_data(cfg: Config, ctx: RunContext) -> Dataset:
+    """The training set cut to ``class_counts`` (the first examples of each class; sets are stored shuffled)."""
+    d = cfg.data
+    full = mnist1d(cache_dir=ctx.cache) if d.source == "mnist1d" else digits(seed=ctx.stream_seed("data"))
+    counts = class_counts(d.per_class, d.imbalance, d.minority_classes, full.num_classes)
+    keep = []
+    for c, n in enumerate(counts):
+        idx = torch.nonzero(full.y_train == c).flatten()
+        require(len(idx) >= n, f"data.per_class={d.per_class} asks for {n} examples of class {c}, but "
+                f"{d.source} has {len(idx)}; choose a smaller data.per_class")  # fmt: skip
+        keep.append(idx[:n])
+    keep = torch.cat(keep)
+    return dataclasses.replace(full, x_train=full.x_train[keep], y_train=full.y_train[keep])
+
+
+def probe_epochs(epochs: int, points: int) -> list[int]:
+    """About ``points`` probe epochs: half log-spaced over [1, epochs] (Papyan's analysis epochs are), half
+    evenly spaced, plus epochs 0 and the last one."""
+    half = max(2, points // 2)
+    logs = np.round(np.logspace(0, np.log10(max(epochs, 1)), half))
+    lins = np.round(np.linspace(0, epochs, half + 1))
+    return sorted({0, epochs, *(int(e) for e in logs), *(int(e) for e in lins)})
+
+
+def terminal_phase_start(epochs: list[int], errors: list[float]) -> int | None:
+    """The first epoch whose training error is exactly 0 (the start of the TPT, Papyan et al.), or None."""
+    return next((e for e, err in zip(epochs, errors, strict=True) if err == 0), None)
+
+
+def classifier_cosines(weight: torch.Tensor, minority: int) -> tuple[float, float]:
+    """Mean pairwise cosine of the majority rows (all but the last ``minority``) and of the minority rows (the
+    last ``minority``) of a (C, d) classifier weight. A simplex ETF gives −1/(C−1) for both; minority collapse
+    (Fang et al. 2021) drives the minority value toward 1."""
+    w = weight.detach().to(torch.float64)
+    unit = w / w.norm(dim=1, keepdim=True)
+    cos = unit @ unit.T
+
+    def mean_pair(block: torch.Tensor) -> float:
+        k = block.shape[0]
+        iu = torch.triu_indices(k, k, offset=1)
+        return float(block[iu[0], iu[1]].mean())
+
+    split = w.shape[0] - minority
+    return mean_pair(cos[:split, :split]), mean_pair(cos[split:, split:])
+
+
+def mse_decomposition(
+    features: torch.Tensor, labels: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, ridge: float
+) -> dict[str, float]:
+    """Han, Papyan & Donoho's (2022) split of the regularized MSE of a linear classifier on fixed features.
+
+    With ``f(W, b) = (1/2N) Σ_i ‖W h_i + b − e_{y_i}‖² + (λ/2)(‖W‖² + ‖b‖²)`` (λ = ``ridge``), the least-squares
+    classifier (W_LS, b_LS) minimizes f, and ``f = L_NC1 + L_NC2/3 + L_⊥`` with ``L_⊥ = ½ tr(ΔA Δᵀ)``, Δ the
+    distance of [W b] from [W_LS b_LS] and A the (regularized) second-moment matrix of [h; 1]. ``L_NC1`` is the
+    part due to within-class variability and ``L_NC2/3`` the part due to the class means (their demo code's
+    formulas; the split assumes balanced classes). Returns ``total`` (= f), ``l_nc1``, ``l_nc23``, ``l_perp``.
+    """
+    h = features.detach().to(torch.float64)
+    y = labels.detach()
+    w, b = weight.detach().to(torch.float64), bias.detach().to(torch.float64)
+    n, d = h.shape
+    c = w.shape[0]
+    onehot = torch.nn.functional.one_hot(y, c).to(torch.float64)
+    total = 0.5 * float(((h @ w.T + b - onehot) ** 2).sum()) / n + 0.5 * ridge * float((w**2).sum() + (b**2).sum())
+    means = torch.stack([h[y == k].mean(0) for k in range(c)])  # (C, d)
+    mu_g = means.mean(0)
+    centred = h - means[y]
+    sigma_w = centred.T @ centred / n
+    mt = means - mu_g
+    sigma_t = sigma_w + mt.T @ mt / c
+    eye = torch.eye(d, dtype=torch.float64)
+    # a pseudo-inverse: without weight decay, dead or constant ReLU features make the matrix singular, and the
+    # min-norm least-squares classifier is then the one the split is about
+    inv = torch.linalg.pinv(sigma_t + ridge / (ridge + 1) * torch.outer(mu_g, mu_g) + ridge * eye, hermitian=True)
+    w_ls = (means - mu_g / (1 + ridge)) @ inv / c
+    b_ls = (torch.full((c,), 1.0 / c, dtype=torch.float64) - w_ls @ mu_g) / (1 + ridge)
+    l_nc1 = 0.5 * (float(torch.trace(w_ls @ (sigma_w + ridge * eye) @ w_ls.T)) + ridge * float(b_ls @ b_ls))
+    l_nc23 = 0.5 / c * float(((w_ls @ means.T + b_ls[:, None] - torch.eye(c, dtype=torch.float64)) ** 2).sum())
+    a = torch.zeros(d + 1, d + 1, dtype=torch.float64)
+    a[:d, :d] = sigma_t + torch.outer(mu_g, mu_g) + ridge * eye
+    a[:d, d] = a[d, :d] = mu_g
+    a[d, d] = 1 + ridge
+    delta = torch.cat([w - w_ls, (b - b_ls)[:, None]], 1)
+    l_perp = 0.5 * float(torch.trace(delta @ a @ delta.T))
+    return {"total": total, "l_nc1": l_nc1, "l_nc23": l_nc23, "l_perp": l_perp}
+
+
+def central_path_ridge(num_classes: int, weight_decay: float) -> float:
+    """The λ of :func:`mse_decomposition` whose least-squares classifier is the one our training minimizes.
+
+    The trainer minimizes ``mean_{i,c} (W h_i + b − e_{y_i})_c² + (wd/2)(‖W‖² + ‖b‖²)`` over the classifier (MSE
+    averaged over the C outputs too, SGD's coupled weight decay), which is ``(2/C)·f_λ`` with ``λ = C·wd/2``.
+    (Han et al.'s demo code takes λ = wd/2 for the same training loss, off by the factor C.)
+    """
+    return num_classes * weight_decay / 2
+
+
+def learning_rate(train: Train) -> float:
+    """``train.lr``, or where it is 0 the default for its loss and batch regime (:data:`DEFAULT_LR`)."""
+    return train.lr or DEFAULT_LR[(train.loss, train.batch_size == 0)]
+
+
+def run(cfg: Config, ctx: RunContext) -> Result:
+    data = load_data(cfg, ctx)
+    num_classes = data.num_classes
+    model = CollapseNet(data.x_train.shape[1], num_classes, cfg.model.width, cfg.model.depth,
+                        cfg.model.batch_norm, ctx.stream_seed("init"))  # fmt: skip
+    t = cfg.train
+    loss_fn = loss_function(t.loss)
+    lr = learning_rate(t)
+    optimizer = make_optimizer("sgd", model.parameters(), lr, t.weight_decay, momentum=t.momentum)
+    n = data.n_train
+    batch = n if t.batch_size == 0 else min(t.batch_size, n)
+    per_epoch = n // batch  # fit draws full minibatches from a fresh permutation once fewer than a batch remain
+    steps = t.epochs * per_epoch
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(
+        optimizer, sorted({max(1, round(f * steps)) for f in t.lr_decay_at}), gamma=t.lr_decay
+    )
+    schedule = set(probe_epochs(t.epochs, cfg.probe.points))
+    minority = cfg.data.minority_classes if cfg.data.imbalance > 1 else 0
+    is_minority = (data.y_train >= num_classes - minority, data.y_test >= num_classes - minority)
+    ridge = central_path_ridge(num_classes, t.weight_decay)
+    history = History()
+    epochs_seen: list[int] = []
+    errors: list[float] = []
+
+    def probe(state) -> None:
+        epoch = state.step // per_epoch
+        was_training = model.training
+        model.eval()
+        with torch.no_grad():
+            h = model.body(data.x_train)
+            out = model.head(h)
+            wrong = out.argmax(1) != data.y_train
+            error = float(wrong.float().mean())
+            epochs_seen.append(epoch)
+            errors.append(error)
+            first_zero = error == 0 and terminal_phase_start(epochs_seen, errors) == epoch
+            if epoch in schedule or first_zero:
+                with warnings.catch_warnings():
+                    # Under minority collapse the minority class means can coincide, which leaves the CDNV
+                    # (not used here) undefined at every probe; a NaN NC metric still shows in the summary.
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    m = neural_collapse(h, data.y_train, model.head.weight, model.head.bias, num_classes=num_classes)
+                right = model(data.x_test).argmax(1) == data.y_test
+                row = {"train_error": error, "train_loss": float(loss_fn(out, data.y_train)),
+                       "test_acc": float(right.float().mean()), **{k: m[k] for k in NC_KEYS}}  # fmt: skip
+                if t.loss == "mse":
+                    row.update(mse_decomposition(h, data.y_train, model.head.weight, model.head.bias, ridge))
+                if minority:
+                    row["cos_majority"], row["cos_minority"] = classifier_cosines(model.head.weight, minority)
+                    for group, train_mask, test_mask in (("majority", ~is_minority[0], ~is_minority[1]),
+                                                         ("minority", *is_minority)):  # fmt: skip
+                        row[f"train_error_{group}"] = float(wrong[train_mask].float().mean())
+                        row[f"test_acc_{group}"] = float(right[test_mask].float().mean())
+                history.log(epoch, row)
+        model.train(was_training)
+
+    start = time.perf_counter()
+    with ctx.progress(steps, desc="neural collapse") as bar:
+        callbacks = [Every(per_epoch, probe), Progress(bar, show=("train_error", "nc1"), every=per_epoch)]
+        fit(model, data, loss_fn, optimizer, steps, batch_size=batch, generator=ctx.generator("batches"),
+            callbacks=callbacks, scheduler=scheduler, history=history)  # fmt: skip
+    seconds = time.perf_counter() - start
+    series = {name: Series(list(s), list(v)) for name, (s, v) in history.curves.items()}
+    summary = summarize(history, terminal_phase_start(epochs_seen, errors), t.epochs)
+    summary.update(n_train=float(n), steps=float(steps), lr=lr, train_seconds=seconds,
+                   etf_cosine=-1.0 / (num_classes - 1))  # fmt: skip
+    return Result("neural-collapse", cfg, summary=summary, series=series)
+
+
+def summarize(history: History, tpt: int | None, epochs: int) -> dict[str, float]:
+    """The summary: each probed metric at the TPT start and at the end, the falls, the TPT's length."""
+    s: dict[str, float] = {"tpt_epoch": math.nan if tpt is None else float(tpt),
+                           "tpt_fraction": math.nan if tpt is None else (epochs - tpt) / epochs}  # fmt: skip
+    for name, (steps, values) in history.curves.items():
+        s[f"{name}_final"] = values[-1]
+        s[f"{name}_at_tpt"] = values[steps.index(tpt)] if tpt is not None else math.nan
+    s["nc1_fall"] = _ratio(s["nc1_at_tpt"], s["nc1_final"])
+    s["nc3_fall"] = _ratio(s["nc3_at_tpt"], s["nc3_final"])
+    if "l_perp_final" in s:
+        s["l_perp_fraction_final"] = _ratio(s["l_perp_final"], s["total_final"])
+    if "cos_minority_final" in s:
+        s["angle_minority_deg"] = math.degrees(math.acos(min(1.0, s["cos_minority_final"])))
+        s["angle_majority_deg"] = math.degrees(math.acos(max(-1.0, s["cos_majority_final"])))
+    return s
+
+
+def verdict(result: Result) -> Verdict:
+    s, cfg = result.summary, result.config
+    if cfg.data.imbalance > 1:
+        return _imbalanced_verdict(s, cfg)
+    tpt = "never" if math.isnan(s["tpt_epoch"]) else f"epoch {int(s['tpt_epoch'])}"
+    checks = [
+        Check(f"training error at the end (the TPT starts at the first zero: {tpt})", s["train_error_final"], "<=",
+              0.0),
+        Check("terminal phase covers this fraction of the epochs", s["tpt_fraction"], ">=", MIN_TPT_FRACTION),
+        Check("NC1 fall, Tr(Σ_W Σ_B⁺)/C at TPT start / at the end", s["nc1_fall"], ">=", MIN_NC1_FALL,
+              note=f"{s['nc1_at_tpt']:.3g} → {s['nc1_final']:.3g}"),
+        Check("NC2 equinorm: CoV of class-mean norms", s["nc2_equinorm_means_final"], "<=", MAX_EQUINORM),
+        Check("NC2 equinorm: CoV of classifier norms", s["nc2_equinorm_weights_final"], "<=", MAX_EQUINORM),
+        Check("NC2 equiangularity: Avg|cos + 1/(C−1)| of class means", s["nc2_equiangular_means_final"], "<=",
+              MAX_EQUIANGULAR),
+        Check("NC2 equiangularity: Avg|cos + 1/(C−1)| of classifiers", s["nc2_equiangular_weights_final"], "<=",
+              MAX_EQUIANGULAR),
+        Check("NC3 fall, self-duality distance at TPT start / at the end", s["nc3_fall"], ">=", MIN_NC3_FALL,
+              note=f"{s['nc3_at_tpt']:.3g} → {s['nc3_final']:.3g}"),
+        Check("NC4: classifier vs nearest-class-centre mismatch", s["nc4_final"], "<=", MAX_NC4),
+    ]  # fmt: skip
+    if cfg.train.loss == "mse":
+        checks.append(
+            Check(
+                "MSE central path: L_⊥ / (MSE + wd) at the end",
+                s["l_perp_fraction_final"],
+                "<=",
+                MAX_LPERP_FRACTION,
+                note="Han et al. 2022: the classifier stays least-squares optimal",
+            )
+        )
+    return Verdict(tuple(checks))
+
+
+def _imbalanced_verdict(s: dict[str, float], cfg: Config) -> Verdict:
+    """Minority collapse (Fang et al. 2021), judged on the classifier rows at the end."""
+    k = cfg.data.minority_classes
+    etf, etf_deg = s["etf_cosine"], math.degrees(math.acos(s["etf_cosine"]))
+    return Verdict((
+        Check(f"training error on the {10 - k} majority classes at the end", s["train_error_majority_final"], "<=",
+              MAX_MAJORITY_ERROR, note=f"minority classes: {s['train_error_minority_final']:.3g}"),
+        Check(f"minority collapse: mean pairwise cosine of the {k} minority classifiers", s["cos_minority_final"],
+              ">=", MIN_MINORITY_COS, note=f"angle {s['angle_minority_deg']:.0f}° vs the ETF's {etf_deg:.0f}°"),
+        Check(f"majority classifiers spread at least as an ETF: mean pairwise cosine of the {10 - k}",
+              s["cos_majority_final"], "<=", etf, note=f"angle {s['angle_majority_deg']:.0f}°"),
+    ))  # fmt: skip
+
+
+def figure(result: Result):
+    s, cfg = result.summary, result.config
+    d, m, t = cfg.data, cfg.model, cfg.train
+    fig, axes = subplots(2, 4, width=3.3, height=2.8)
+    panels = iter(axes.flat)
+    tpt = s["tpt_epoch"]
+    colors = (PALETTE["train"], PALETTE["accent"], PALETTE["test"])
+
+    def draw(names_labels, title, ylabel, yscale="log"):
+        ax = next(panels)
+        for (name, label), color in zip(names_labels, colors, strict=False):
+            if name in result.series:
+                steps, values = result.curve(name)
+                ax.plot(steps, values, color=color, label=label, marker=".", markersize=3, linewidth=1)
+        if yscale == "symlog":  # the value 0 occurs: linear below one example's worth
+            ax.set_yscale("symlog", linthresh=1 / s["n_train"])
+        elif yscale == "log":
+            ax.set_yscale("log")
+        if not math.isnan(tpt):
+            ax.axvspan(tpt, t.epochs, color=PALETTE["control"], alpha=0.15, linewidth=0)
+        for fraction in t.lr_decay_at:  # the lr decays
+            ax.axvline(fraction * t.epochs, color=PALETTE["control"], linestyle=":", linewidth=0.8)
+        ax.set(xlabel="epoch", ylabel=ylabel, title=title)
+        if len(names_labels) > 1:
+            ax.legend(loc="best")
+        return ax
+
+    draw([("train_error", "train error"), ("train_loss", "train loss")], "training (TPT shaded, lr decays dotted)",
+         "", yscale="symlog")  # fmt: skip
+    draw([("nc1", "Tr(Σ_W Σ_B⁺)/C")], "NC1: variability collapse", "NC1")
+    draw([("nc2_equinorm_means", "class means"), ("nc2_equinorm_weights", "classifiers")], "NC2: equinorm",
+         "std/mean of norms")  # fmt: skip
+    draw([("nc2_equiangular_means", "class means"), ("nc2_equiangular_weights", "classifiers")],
+         "NC2: equiangularity", "Avg|cos + 1/(C−1)|")  # fmt: skip
+    draw([("nc3", "‖W/‖W‖ − M̃/‖M̃‖‖²")], "NC3: self-duality", "NC3")
+    draw([("nc4", "mismatch")], "NC4: nearest class centre", "fraction of examples", yscale="symlog")
+    if d.imbalance > 1:
+        ax = draw([("cos_minority", "minority"), ("cos_majority", "majority")], "classifier cosines (Fang et al.)",
+                  "mean pairwise cos", yscale="linear")  # fmt: skip
+        ax.axhline(s["etf_cosine"], color=PALETTE["theory"], linestyle="--", linewidth=0.8, label="simplex ETF")
+        ax.legend(loc="best")
+        draw([("test_acc_majority", "majority"), ("test_acc_minority", "minority")], "test accuracy",
+             "accuracy", yscale="linear")  # fmt: skip
+        headline = f"minority cosine {s['cos_minority_final']:.3f} (ETF {s['etf_cosine']:.3f})"
+    else:
+        if t.loss == "mse":
+            draw([("l_nc1", "L_NC1"), ("l_nc23", "L_NC2/3"), ("l_perp", "L_⊥")], "MSE decomposition (Han et al.)",
+                 "loss term")  # fmt: skip
+        draw([("test_acc", "test accuracy")], "test accuracy (not checked)", "accuracy", yscale="linear")
+        headline = f"NC1 falls {s['nc1_fall']:.3g}x in the TPT"
+    for ax in panels:
+        ax.axis("off")
+    imb = f", minority classes 1/{d.imbalance:g}" if d.imbalance > 1 else ""
+    net = f"MLP {m.depth}x{m.width}{' BN' if m.batch_norm else ''}"
+    fig.suptitle(f"neural collapse: {d.source} {d.per_class}/class{imb}, {net}, {t.loss}, lr {s['lr']:g}, "
+                 f"wd {t.weight_decay:g} — {headline}")  # fmt: skip
+    fig.tight_layout()
+    return fig
+
+
+def _ratio(a: float, b: float) -> float:
+    if math.isnan(a) or math.isnan(b):
+        return math.nan
+    return a / b if b > 0 else (math.inf if a > 0 else math.nan)
