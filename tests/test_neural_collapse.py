@@ -13,11 +13,10 @@ from phenomena.catalog.neural_collapse import (
     CollapseNet,
     central_path_ridge,
     class_counts,
-    classifier_cosines,
-    mse_decomposition,
     probe_epochs,
     terminal_phase_start,
 )
+from phenomena.probes.collapse import classifier_cosines, mse_decomposition
 from phenomena.training import loss_function
 
 

@@ -47,7 +47,7 @@ from phenomena.config import require
 from phenomena.data import digits, mnist1d
 from phenomena.data.dataset import Dataset
 from phenomena.models.layers import ScaledLinear
-from phenomena.probes.collapse import neural_collapse
+from phenomena.probes.collapse import classifier_cosines, mse_decomposition, neural_collapse
 from phenomena.report import PALETTE, subplots
 from phenomena.result import Check, Result, Series, Verdict
 from phenomena.runner.context import RunContext
@@ -230,64 +230,6 @@ def probe_epochs(epochs: int, points: int) -> list[int]:
 def terminal_phase_start(epochs: list[int], errors: list[float]) -> int | None:
     """The first epoch whose training error is exactly 0 (the start of the TPT, Papyan et al.), or None."""
     return next((e for e, err in zip(epochs, errors, strict=True) if err == 0), None)
-
-
-def classifier_cosines(weight: torch.Tensor, minority: int) -> tuple[float, float]:
-    """Mean pairwise cosine of the majority rows (all but the last ``minority``) and of the minority rows (the
-    last ``minority``) of a (C, d) classifier weight. A simplex ETF gives −1/(C−1) for both; minority collapse
-    (Fang et al. 2021) drives the minority value toward 1."""
-    w = weight.detach().to(torch.float64)
-    unit = w / w.norm(dim=1, keepdim=True)
-    cos = unit @ unit.T
-
-    def mean_pair(block: torch.Tensor) -> float:
-        k = block.shape[0]
-        iu = torch.triu_indices(k, k, offset=1)
-        return float(block[iu[0], iu[1]].mean())
-
-    split = w.shape[0] - minority
-    return mean_pair(cos[:split, :split]), mean_pair(cos[split:, split:])
-
-
-def mse_decomposition(
-    features: torch.Tensor, labels: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, ridge: float
-) -> dict[str, float]:
-    """Han, Papyan & Donoho's (2022) split of the regularized MSE of a linear classifier on fixed features.
-
-    With ``f(W, b) = (1/2N) Σ_i ‖W h_i + b − e_{y_i}‖² + (λ/2)(‖W‖² + ‖b‖²)`` (λ = ``ridge``), the least-squares
-    classifier (W_LS, b_LS) minimizes f, and ``f = L_NC1 + L_NC2/3 + L_⊥`` with ``L_⊥ = ½ tr(ΔA Δᵀ)``, Δ the
-    distance of [W b] from [W_LS b_LS] and A the (regularized) second-moment matrix of [h; 1]. ``L_NC1`` is the
-    part due to within-class variability and ``L_NC2/3`` the part due to the class means (their demo code's
-    formulas; the split assumes balanced classes). Returns ``total`` (= f), ``l_nc1``, ``l_nc23``, ``l_perp``.
-    """
-    h = features.detach().to(torch.float64)
-    y = labels.detach()
-    w, b = weight.detach().to(torch.float64), bias.detach().to(torch.float64)
-    n, d = h.shape
-    c = w.shape[0]
-    onehot = torch.nn.functional.one_hot(y, c).to(torch.float64)
-    total = 0.5 * float(((h @ w.T + b - onehot) ** 2).sum()) / n + 0.5 * ridge * float((w**2).sum() + (b**2).sum())
-    means = torch.stack([h[y == k].mean(0) for k in range(c)])  # (C, d)
-    mu_g = means.mean(0)
-    centred = h - means[y]
-    sigma_w = centred.T @ centred / n
-    mt = means - mu_g
-    sigma_t = sigma_w + mt.T @ mt / c
-    eye = torch.eye(d, dtype=torch.float64)
-    # a pseudo-inverse: without weight decay, dead or constant ReLU features make the matrix singular, and the
-    # min-norm least-squares classifier is then the one the split is about
-    inv = torch.linalg.pinv(sigma_t + ridge / (ridge + 1) * torch.outer(mu_g, mu_g) + ridge * eye, hermitian=True)
-    w_ls = (means - mu_g / (1 + ridge)) @ inv / c
-    b_ls = (torch.full((c,), 1.0 / c, dtype=torch.float64) - w_ls @ mu_g) / (1 + ridge)
-    l_nc1 = 0.5 * (float(torch.trace(w_ls @ (sigma_w + ridge * eye) @ w_ls.T)) + ridge * float(b_ls @ b_ls))
-    l_nc23 = 0.5 / c * float(((w_ls @ means.T + b_ls[:, None] - torch.eye(c, dtype=torch.float64)) ** 2).sum())
-    a = torch.zeros(d + 1, d + 1, dtype=torch.float64)
-    a[:d, :d] = sigma_t + torch.outer(mu_g, mu_g) + ridge * eye
-    a[:d, d] = a[d, :d] = mu_g
-    a[d, d] = 1 + ridge
-    delta = torch.cat([w - w_ls, (b - b_ls)[:, None]], 1)
-    l_perp = 0.5 * float(torch.trace(delta @ a @ delta.T))
-    return {"total": total, "l_nc1": l_nc1, "l_nc23": l_nc23, "l_perp": l_perp}
 
 
 def central_path_ridge(num_classes: int, weight_decay: float) -> float:

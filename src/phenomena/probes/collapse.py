@@ -26,6 +26,10 @@ NC1 variants, some MNIST-1D code uses Tr Σ_W / Tr Σ_T):
 - **CDNV** (Galanti et al. 2022): the mean over class pairs c < c' of ``(σ_c² + σ_c'²)/(2‖μ_c − μ_c'‖²)`` with
   ``σ_c² = (1/n_c) Σ_{i∈c} ‖h_i − μ_c‖²``.
 
+Two companions on the classifier: :func:`classifier_cosines` (mean pairwise cosines of majority and minority
+rows, for minority collapse, Fang et al. 2021) and :func:`mse_decomposition` (Han, Papyan & Donoho 2022's split
+of the regularized MSE into L_NC1 + L_NC2/3 + L_⊥, for MSE training).
+
 Everything is accumulated in float64. :class:`CollapseAccumulator` holds exact one-pass sufficient
 statistics (per-class counts and means, the total within-class scatter and per-class scatter traces, merged
 batch by batch with Chan et al.'s pairwise update), so features never need to fit in memory; NC4 needs the
@@ -384,3 +388,61 @@ def _pairs(items: Iterable):
         if not isinstance(item, tuple | list) or len(item) != 2:
             raise UserError("each batch must be a (features, labels) pair.")
         yield item
+
+
+def classifier_cosines(weight: torch.Tensor, minority: int) -> tuple[float, float]:
+    """Mean pairwise cosine of the majority rows (all but the last ``minority``) and of the minority rows (the
+    last ``minority``) of a (C, d) classifier weight. A simplex ETF gives −1/(C−1) for both; minority collapse
+    (Fang et al. 2021) drives the minority value toward 1."""
+    w = weight.detach().to(torch.float64)
+    unit = w / w.norm(dim=1, keepdim=True)
+    cos = unit @ unit.T
+
+    def mean_pair(block: torch.Tensor) -> float:
+        k = block.shape[0]
+        iu = torch.triu_indices(k, k, offset=1)
+        return float(block[iu[0], iu[1]].mean())
+
+    split = w.shape[0] - minority
+    return mean_pair(cos[:split, :split]), mean_pair(cos[split:, split:])
+
+
+def mse_decomposition(
+    features: torch.Tensor, labels: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, ridge: float
+) -> dict[str, float]:
+    """Han, Papyan & Donoho's (2022) split of the regularized MSE of a linear classifier on fixed features.
+
+    With ``f(W, b) = (1/2N) Σ_i ‖W h_i + b − e_{y_i}‖² + (λ/2)(‖W‖² + ‖b‖²)`` (λ = ``ridge``), the least-squares
+    classifier (W_LS, b_LS) minimizes f, and ``f = L_NC1 + L_NC2/3 + L_⊥`` with ``L_⊥ = ½ tr(ΔA Δᵀ)``, Δ the
+    distance of [W b] from [W_LS b_LS] and A the (regularized) second-moment matrix of [h; 1]. ``L_NC1`` is the
+    part due to within-class variability and ``L_NC2/3`` the part due to the class means (their demo code's
+    formulas; the split assumes balanced classes). Returns ``total`` (= f), ``l_nc1``, ``l_nc23``, ``l_perp``.
+    """
+    h = features.detach().to(torch.float64)
+    y = labels.detach()
+    w, b = weight.detach().to(torch.float64), bias.detach().to(torch.float64)
+    n, d = h.shape
+    c = w.shape[0]
+    onehot = torch.nn.functional.one_hot(y, c).to(torch.float64)
+    total = 0.5 * float(((h @ w.T + b - onehot) ** 2).sum()) / n + 0.5 * ridge * float((w**2).sum() + (b**2).sum())
+    means = torch.stack([h[y == k].mean(0) for k in range(c)])  # (C, d)
+    mu_g = means.mean(0)
+    centred = h - means[y]
+    sigma_w = centred.T @ centred / n
+    mt = means - mu_g
+    sigma_t = sigma_w + mt.T @ mt / c
+    eye = torch.eye(d, dtype=torch.float64)
+    # a pseudo-inverse: without weight decay, dead or constant ReLU features make the matrix singular, and the
+    # min-norm least-squares classifier is then the one the split is about
+    inv = torch.linalg.pinv(sigma_t + ridge / (ridge + 1) * torch.outer(mu_g, mu_g) + ridge * eye, hermitian=True)
+    w_ls = (means - mu_g / (1 + ridge)) @ inv / c
+    b_ls = (torch.full((c,), 1.0 / c, dtype=torch.float64) - w_ls @ mu_g) / (1 + ridge)
+    l_nc1 = 0.5 * (float(torch.trace(w_ls @ (sigma_w + ridge * eye) @ w_ls.T)) + ridge * float(b_ls @ b_ls))
+    l_nc23 = 0.5 / c * float(((w_ls @ means.T + b_ls[:, None] - torch.eye(c, dtype=torch.float64)) ** 2).sum())
+    a = torch.zeros(d + 1, d + 1, dtype=torch.float64)
+    a[:d, :d] = sigma_t + torch.outer(mu_g, mu_g) + ridge * eye
+    a[:d, d] = a[d, :d] = mu_g
+    a[d, d] = 1 + ridge
+    delta = torch.cat([w - w_ls, (b - b_ls)[:, None]], 1)
+    l_perp = 0.5 * float(torch.trace(delta @ a @ delta.T))
+    return {"total": total, "l_nc1": l_nc1, "l_nc23": l_nc23, "l_perp": l_perp}
