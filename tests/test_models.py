@@ -59,3 +59,11 @@ def test_transformer_is_causal_and_reads_the_last_position():
     assert torch.allclose(model.blocks[0](h1)[0], model.blocks[0](h1)[1])
     with pytest.raises(UserError, match="divisible"):
         TinyTransformer(vocab=10, out_features=9, d_model=10, n_heads=4)
+
+
+def test_building_a_seeded_mlp_leaves_the_global_rng_alone():
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    for parameterization in ("standard", "ntk", "mup"):
+        MLP(40, 10, width=32, depth=2, seed=1, parameterization=parameterization)
+    assert torch.equal(torch.get_rng_state(), before)

@@ -91,6 +91,12 @@ class ScaledLinear(nn.Linear):
             if self.bias is not None:
                 self.bias.normal_(0.0, b_std, generator=generator) if b_std > 0 else self.bias.zero_()
 
+    def reset_parameters(self) -> None:
+        """Draws nothing while ``nn.Linear.__init__`` runs: every value is then set from ``generator`` above, and
+        nn.Linear's own Kaiming draw would only advance the global RNG. Later calls re-draw as ``nn.Linear``."""
+        if hasattr(self, "weight_mult"):
+            super().reset_parameters()
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         w = self.weight if self.weight_mult == 1.0 else self.weight * self.weight_mult
         b = self.bias if (self.bias is None or self.bias_mult == 1.0) else self.bias * self.bias_mult
