@@ -14,15 +14,17 @@ the members one after another with the plain ``fit``, the fallback where vmap ca
 running statistics, dropout, a forward that fails under vmap), taken automatically with a warning;
 ``"auto"``: bmm where it applies, else vmap, else loop.
 
-Measured (16 MLPs 40→128→128→10, MNIST-1D 4000 train, minibatch 100, SGD momentum, float32; ms per
-ensemble step, CPU shared with other processes): 1 thread, bmm 6.3–7.4, vmap 7.6–11.7, the loop of 16 plain
-``fit`` runs 15–16, so 2.0–2.4x for bmm, 1.4–2.0x for vmap (``benchmarks/ensemble.py``, 500 steps: 1.97x and
-1.45x). One thread is GEMM-bound: the batched products run at ~90 GFLOP/s, as fast as the loop's small ones,
-so the gain is the per-op overhead saved. 2 threads: bmm 4.4–5.7, vmap 4.9–5.7, loop 40–79 (the loop's many
-small ops suffer most when the cores are contended), 6–14x. H100: 1000 steps of 16 / 64 / 256 members take
-2.1 / 2.9 / 3.2 s with bmm and 3.5 / 4.1 / 4.2 s with vmap, against 1.5 ms per solo step. bmm is the default
-for plain MLPs: faster in every pairing measured but one noisy 2-thread run, no functional-call or batching
-overhead, and contiguous weight gradients.
+Measured (``benchmarks/ensemble.py``: 16 MLPs 40→128→128→10, MNIST-1D 4000 train, minibatch 100, SGD momentum,
+float32, 500 steps, an otherwise idle 2-core AMD EPYC): 1 thread, loop of 16 plain ``fit`` runs 7.5 s, bmm 4.3 s
+(1.77x), vmap 4.7 s (1.60x); 2 threads, loop 8.8 s, bmm 3.0 s (2.94x), vmap 4.0 s (2.20x). One thread is
+GEMM-bound: the batched products are 4.8 of bmm's 7.1 ms per step and run at 35-70 GFLOP/s (the skinny 40- and
+10-wide layers at the low end), so the loop's per-op overhead (~10 of its 15 ms per 16 member-steps) is all there
+is to save; ~3x is the ceiling at this size. Small models gain most: a 2-member 40→2→2→10 ensemble steps in
+0.57 ms against ~1.0 ms per solo step. (Earlier 2-thread figures of 6-14x were measured with other processes on
+the cores, which slow the loop's many small ops most.) H100: 1000 steps of 16 / 64 / 256 members take
+2.1 / 2.9 / 3.2 s with bmm and 3.5 / 4.1 / 4.2 s with vmap, against 1.5 ms per solo step. bmm is the default for
+plain MLPs: faster in every pairing measured, no functional-call or batching overhead, and contiguous weight
+gradients.
 
 A member whose training loss turns non-finite is frozen at the parameters that produced it (that step's update
 is not applied), flagged diverged, and logged as nan from then on; the others go on exactly as alone.
