@@ -27,3 +27,12 @@ def test_entry_is_complete(name):
     source = test_file.read_text()
     assert f'"{name}"' in source and '"smoke"' in source, f"{test_file.name} must run the smoke preset"
     assert "pytest.mark.slow" in source, f"{test_file.name} must run the quick preset under -m slow"
+
+
+@pytest.mark.parametrize("name", sorted(EXPERIMENTS))
+def test_the_listing_read_from_source_matches_the_imported_module(name):
+    from phenomena.catalog import describe
+
+    exp = get_experiment(name)
+    assert describe(name) == {"name": name, "summary": exp.summary, "papers": list(exp.papers),
+                              "presets": exp.costs}  # fmt: skip

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from phenomena.catalog import experiments
+from phenomena.catalog import EXPERIMENTS, describe
 from phenomena.result import Result
 from phenomena.runner.execute import execute, record_to_result
 from phenomena.runner.execute import load as _load
@@ -51,9 +51,7 @@ def runs(experiment: str | None = None, store: str | Path | Store | None = None)
 
 def list_experiments() -> list[dict[str, Any]]:
     """The catalog: name, one-line summary, papers, presets with their cost."""
-    return [
-        {"name": e.name, "summary": e.summary, "papers": list(e.papers), "presets": e.costs} for e in experiments()
-    ]
+    return [describe(name) for name in EXPERIMENTS]
 
 
 def _store(store: str | Path | Store | None) -> Store:

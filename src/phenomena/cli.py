@@ -63,9 +63,9 @@ def main(ctx: click.Context, home: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the catalog as JSON.")
 def list_cmd(as_json: bool) -> None:
     """The catalog: each phenomenon, its key papers and its presets with their cost."""
-    from phenomena.api import list_experiments
+    from phenomena.catalog import EXPERIMENTS, describe  # not the api: it imports torch, seconds for a listing
 
-    catalog = list_experiments()
+    catalog = [describe(name) for name in EXPERIMENTS]
     if as_json:
         click.echo(json.dumps(catalog, indent=2))
         return

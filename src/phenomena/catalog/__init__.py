@@ -12,8 +12,10 @@ No entry imports another; shared needs live in ``training/``, ``probes/``, ``dat
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import importlib
+import importlib.util
 from collections.abc import Iterable, Mapping
 from types import ModuleType
 from typing import Any
@@ -94,6 +96,27 @@ def get_experiment(name: str) -> Experiment:
     if name not in EXPERIMENTS:
         raise UserError(f"unknown experiment {name!r}; choose one of {', '.join(sorted(EXPERIMENTS))}")
     return Experiment(name, importlib.import_module(EXPERIMENTS[name]))
+
+
+def describe(name: str) -> dict[str, Any]:
+    """An entry's name, summary, papers and preset costs, read from its source without importing it (importing
+    an entry imports torch and matplotlib: seconds, where ``phenomena list`` should be instant). ``PAPERS`` and
+    ``COSTS`` are literals in every entry; should one ever not be, the module is imported instead."""
+    if name not in EXPERIMENTS:
+        raise UserError(f"unknown experiment {name!r}; choose one of {', '.join(sorted(EXPERIMENTS))}")
+    spec = importlib.util.find_spec(EXPERIMENTS[name])
+    try:
+        with open(spec.origin, encoding="utf-8") as f:  # type: ignore[union-attr]
+            tree = ast.parse(f.read())
+        found = {t.id: node.value for node in tree.body if isinstance(node, ast.Assign)
+                 for t in node.targets if isinstance(t, ast.Name) and t.id in ("PAPERS", "COSTS")}  # fmt: skip
+        doc = (ast.get_docstring(tree) or "").strip()
+        papers, costs = ast.literal_eval(found["PAPERS"]), ast.literal_eval(found["COSTS"])
+    except (OSError, KeyError, ValueError, TypeError, SyntaxError, AttributeError):
+        exp = get_experiment(name)
+        return {"name": name, "summary": exp.summary, "papers": list(exp.papers), "presets": exp.costs}
+    return {"name": name, "summary": doc.splitlines()[0] if doc else "", "papers": list(papers),
+            "presets": dict(costs)}  # fmt: skip
 
 
 def experiments() -> list[Experiment]:
