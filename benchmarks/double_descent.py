@@ -17,6 +17,7 @@ The default is scaled down to finish in a few minutes and says so in its output:
     python benchmarks/double_descent.py                           # 5 widths, 25 epochs
     python benchmarks/double_descent.py --widths all --epochs 500 # the notebook's setting
     python benchmarks/double_descent.py --widths 12,27,61,135 --epochs 100 --threads 2
+    python benchmarks/double_descent.py --widths all --epochs 50 --threads 2 --workers 2   # both use 2 cores
 """
 
 from __future__ import annotations
@@ -80,6 +81,8 @@ def main() -> None:
     parser.add_argument("--widths", default="16,27,47,80,135", help="comma-separated widths, or 'all' (19)")
     parser.add_argument("--epochs", type=int, default=25, help="the notebook trains 500")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=1,
+                        help="phenomena run --workers: widths spread over this many one-thread processes")
     args = parser.parse_args()
     widths = list(NOTEBOOK_WIDTHS) if args.widths == "all" else [int(w) for w in args.widths.split(",")]
     src = str(Path(__file__).resolve().parents[1] / "src")
@@ -92,14 +95,16 @@ def main() -> None:
 
     full = widths == list(NOTEBOOK_WIDTHS) and args.epochs == 500
     print(f"setting: MNIST-1D 4000 train / 12000 test, 15% label noise + a no-noise sweep, SGD lr 0.01 momentum "
-          f"0.9, batch 100, widths {widths}, {args.epochs} epochs, torch threads {args.threads}"
+          f"0.9, batch 100, widths {widths}, {args.epochs} epochs, torch threads {args.threads}, phenomena workers "
+          f"{args.workers}"
           f"{'' if full else ' (scaled down from 19 widths x 500 epochs)'}")  # fmt: skip
     with tempfile.TemporaryDirectory() as home:
         cache = Path(home) / "cache"
         cache.mkdir()
         mnist1d(16_000, 0.25, cache_dir=cache)  # generate once, outside both timings
         cmd = [sys.executable, "-m", "phenomena", "--home", home, "run", "double-descent", "--preset", "paper",
-               "-s", f"model.widths={','.join(map(str, widths))}", "-s", f"train.epochs={args.epochs}", "--json"]
+               "-s", f"model.widths={','.join(map(str, widths))}", "-s", f"train.epochs={args.epochs}",
+               "--workers", str(args.workers), "--json"]
         ours_s, out = timed(cmd, env)
         res = json.loads(out)
         ours_noisy = [res["summary"]["peak_width"], res["summary"]["h_star"]]

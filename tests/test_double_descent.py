@@ -232,3 +232,18 @@ def test_a_diverging_epoch_mode_names_its_own_learning_rate(cli):
     code, out, err = cli("run", "double-descent", "-p", "smoke", "-s", "mode=epoch", "-s", "epoch.lr=1")
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and "diverged" in err and "epoch.lr" in err
+
+
+def test_two_workers_give_the_one_process_result(cli_json):
+    # the widths' ensembles run in two spawned one-thread processes; the tests' process runs one thread too
+    one = cli_json("run", "double-descent", "-p", "smoke", "-s", "train.epochs=3")
+    two = cli_json("run", "double-descent", "-p", "smoke", "-s", "train.epochs=3", "--workers", "2", "--force")
+    assert one["run_id"] == two["run_id"]  # the worker count is not part of the config
+    drop = {"train_seconds", "wall_seconds"}
+    assert {k: v for k, v in two["summary"].items() if k not in drop} == {
+        k: v for k, v in one["summary"].items() if k not in drop}  # fmt: skip
+
+
+def test_workers_must_be_positive(cli):
+    code, out, err = cli("run", "double-descent", "-p", "smoke", "--workers", "0")
+    assert code == 2 and out == "" and err.count("\n") == 1 and "workers" in err

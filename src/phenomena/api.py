@@ -24,6 +24,7 @@ def run(
     force: bool = False,
     store: str | Path | Store | None = None,
     progress: bool = True,
+    workers: int = 1,
 ) -> Result:
     """Reproduce the phenomenon ``name`` and return its :class:`Result` (verdict, summary, curves, figure).
 
@@ -34,8 +35,10 @@ def run(
     (default ``$PHENOMENA_HOME`` or ``./phenomena-runs``). A finished run of the same config is loaded from the
     store instead of recomputed unless ``force=True``. Raises :class:`phenomena.UserError` for bad input and
     :class:`phenomena.errors.DivergedError` when training diverges (the run is recorded as diverged).
+    ``workers`` > 1 lets a run spread independent pieces over processes (double-descent's widths).
     """
-    return execute(name, preset, overrides, seed=seed, force=force, store=_store(store), progress=progress)
+    return execute(name, preset, overrides, seed=seed, force=force, store=_store(store), progress=progress,
+                   workers=workers)  # fmt: skip
 
 
 def load(run_id: str, store: str | Path | Store | None = None) -> Result:

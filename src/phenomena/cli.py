@@ -87,8 +87,10 @@ def list_cmd(as_json: bool) -> None:
 @click.option("--force", is_flag=True, help="Recompute even if this exact run has finished before.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (run_id, config, summary, ...).")
+@click.option("--workers", "-w", type=int, default=1, show_default=True,
+              help="Processes for a run's independent pieces (double-descent's widths); results are the same.")
 @click.pass_context
-def run_cmd(ctx, name, preset, overrides, seed, force, quiet, as_json) -> None:
+def run_cmd(ctx, name, preset, overrides, seed, force, quiet, as_json, workers) -> None:
     """Reproduce phenomenon NAME: train, print the verdict table, save the figure and the record.
 
     Exit code 0 when the run finished, whether or not its verdict passed (the verdict is data).
@@ -101,7 +103,7 @@ def run_cmd(ctx, name, preset, overrides, seed, force, quiet, as_json) -> None:
     start = time.perf_counter()
     try:
         result = execute(name, preset, overrides, seed=seed, force=force, store=store,
-                         progress=not (quiet or as_json))  # fmt: skip
+                         progress=not (quiet or as_json), workers=workers)  # fmt: skip
     except DivergedError as e:
         raise click.ClickException(f"{e}; recorded as a diverged run (try {e.hint})") from None
     if as_json:

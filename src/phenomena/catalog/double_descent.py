@@ -297,6 +297,22 @@ def bump(errors: list[float] | np.ndarray) -> tuple[int, float, float]:
     return out
 
 
+def train_width(job: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """One width's ensemble (every seed, noisy and control): final (train error, test error) per member.
+
+    A module-level function of one picklable argument, for :meth:`RunContext.map`; ``job`` is (cfg, width,
+    member data sets, init seeds, batch-order seeds, steps, progress bar or None).
+    """
+    cfg, h, members, inits, orders, steps, bar = job
+    t = cfg.train
+    res = train_ensemble(
+        lambda seed: MLP(40, members[0].num_classes, width=h, depth=cfg.model.depth, seed=seed),
+        inits, members, loss="ce", optimizer="sgd", lr=t.lr, momentum=t.momentum, steps=steps,
+        batch_size=t.batch_size, log_every=max(steps // t.evals, 1), order_seeds=orders, progress=bar,
+    )  # fmt: skip
+    return 1 - res.curves["train_acc"][:, -1].numpy(), 1 - res.curves["test_acc"][:, -1].numpy()
+
+
 def _model_wise(cfg: Config, ctx: RunContext) -> Result:
     data = load_data(cfg, ctx)
     s, t = cfg.seeds, cfg.train
@@ -311,14 +327,16 @@ def _model_wise(cfg: Config, ctx: RunContext) -> Result:
     final = {k: np.zeros((len(widths), len(members))) for k in ("train", "test")}
     start = time.perf_counter()
     with ctx.progress(steps * len(members) * len(widths), desc="double descent") as bar:
-        for j, h in enumerate(widths):
-            res = train_ensemble(
-                lambda seed, h=h: MLP(40, data.num_classes, width=h, depth=cfg.model.depth, seed=seed),
-                inits, members, loss="ce", optimizer="sgd", lr=t.lr, momentum=t.momentum, steps=steps,
-                batch_size=t.batch_size, log_every=max(steps // t.evals, 1), order_seeds=orders, progress=bar,
-            )  # fmt: skip
-            final["train"][j] = 1 - res.curves["train_acc"][:, -1].numpy()
-            final["test"][j] = 1 - res.curves["test_acc"][:, -1].numpy()
+        # one ensemble per width; the widths are independent, so `phenomena run --workers K` spreads them
+        jobs = [(cfg, h, members, inits, orders, steps, bar if ctx.workers <= 1 else None) for h in widths]
+        d = cfg.model.depth
+
+        def done(j: int, errors: tuple) -> None:
+            final["train"][j], final["test"][j] = errors
+            if ctx.workers > 1:
+                bar.update(steps * len(members))
+
+        ctx.map(train_width, jobs, cost=[(40 + 10 + (d - 1) * h) * h for h in widths], done=done)
     seconds = time.perf_counter() - start
 
     series: dict[str, Series] = {}

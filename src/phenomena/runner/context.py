@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
 import sys
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import torch
@@ -16,7 +19,9 @@ class RunContext:
 
     ``seed`` is the run's seed; ``generator(stream)`` gives an independent, reproducible ``torch.Generator`` per
     named stream ("data", "init", "batches", ...) so adding one random draw never shifts another. ``artifacts`` is
-    the run's own folder (write checkpoints there), ``cache`` a shared folder for derived data sets.
+    the run's own folder (write checkpoints there), ``cache`` a shared folder for derived data sets. ``workers``
+    is how many processes the run may use for independent pieces (:meth:`map`): 1 by default and inside sweep
+    workers (the sweep already fills the cores), ``phenomena run --workers K`` to spread one run.
     """
 
     run_id: str
@@ -24,6 +29,7 @@ class RunContext:
     artifacts: Path
     cache: Path
     show_progress: bool = True
+    workers: int = 1
 
     def generator(self, stream: str = "") -> torch.Generator:
         return torch.Generator().manual_seed(self.stream_seed(stream))
@@ -43,3 +49,33 @@ class RunContext:
             leave=False,
             dynamic_ncols=True,
         )
+
+    def map(self, fn: Callable, items: Sequence, cost: Sequence[float] | None = None,
+            done: Callable[[int, object], None] | None = None) -> list:
+        """``[fn(item) for item in items]``, spread over ``workers`` processes when there are more than one.
+
+        Workers are spawned (no state is inherited, as with the sweep's process executor) with one torch thread
+        each, so ``fn`` must be a module-level function and items picklable; the largest ``cost`` first keeps
+        the processes evenly busy. ``done(i, result)`` runs in this process as item i finishes (progress bars).
+        Results are in the order of ``items`` and, computed at one thread, equal those of a one-thread run.
+        """
+        items = list(items)
+        if self.workers <= 1 or len(items) <= 1:
+            out = []
+            for i, item in enumerate(items):
+                out.append(fn(item))
+                if done is not None:
+                    done(i, out[-1])
+            return out
+        order = sorted(range(len(items)), key=lambda i: -cost[i]) if cost is not None else range(len(items))
+        out: list = [None] * len(items)
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(min(self.workers, len(items)), mp_context=ctx, initializer=torch.set_num_threads,
+                                 initargs=(1,)) as pool:  # fmt: skip
+            futures = {pool.submit(fn, items[i]): i for i in order}
+            for future in as_completed(futures):
+                i = futures[future]
+                out[i] = future.result()
+                if done is not None:
+                    done(i, out[i])
+        return out

@@ -107,15 +107,20 @@ def execute(
     store: Store | None = None,
     progress: bool = True,
     sweep: str | None = None,
+    workers: int = 1,
 ) -> Result:
     """Run catalog entry ``name`` and record it in ``store``; return its :class:`Result`.
 
     User errors (unknown experiment, preset or key; ill-typed or impossible values) are raised as
     :class:`UserError` before anything is written. A finished run with the same id is loaded, not recomputed,
-    unless ``force``. A run that diverges is recorded as ``diverged`` and raises :class:`DivergedError`; any
-    other exception marks it ``failed`` (with the traceback) and propagates.
+    unless ``force``. ``workers``: processes the run may use for independent pieces (``RunContext.map``; only
+    some entries have such pieces, e.g. double-descent's widths). A run that diverges is recorded as
+    ``diverged`` and raises :class:`DivergedError`; any other exception marks it ``failed`` (with the traceback)
+    and propagates.
     """
     experiment, cfg, rid = resolve(name, preset, overrides, seed)
+    if not (isinstance(workers, int) and workers >= 1):
+        raise UserError(f"workers must be a positive integer; got {workers!r}")
     store = store if store is not None else Store()
     existing = store.get(rid)
     if existing is not None and existing.id == rid and existing.status == "finished" and not force:
@@ -125,7 +130,7 @@ def execute(
 
     env = environment(cfg.seed)
     folder = store.begin(rid, name, preset, to_dict(cfg), env, sweep=sweep)
-    ctx = RunContext(rid, cfg.seed, folder, store.cache_dir, show_progress=progress)
+    ctx = RunContext(rid, cfg.seed, folder, store.cache_dir, show_progress=progress, workers=workers)
     try:
         result = compute(experiment, cfg, ctx)
     except DivergedError as e:
