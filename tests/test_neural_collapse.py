@@ -14,7 +14,6 @@ from phenomena.catalog.neural_collapse import (
     central_path_ridge,
     class_counts,
     probe_epochs,
-    terminal_phase_start,
 )
 from phenomena.probes.collapse import classifier_cosines, mse_decomposition
 from phenomena.training import loss_function
@@ -24,9 +23,15 @@ def _failed(res) -> list[str]:
     return [c["name"] for c in res["verdict"]["checks"] if not c["passed"]]
 
 
-def test_smoke_through_the_cli_collapses_and_draws(cli_json):
+def test_smoke_through_the_cli_collapses_and_draws(cli_json, home):
+    from phenomena.api import load
+
     res = cli_json("run", "neural-collapse", "--preset", "smoke")
     s = res["summary"]
+    epochs, errors = load(res["run_id"], store=home).curve("train_error")
+    # the TPT starts at the first zero training error: every probed epoch before it still errs
+    assert all(e > 0 for ep, e in zip(epochs, errors, strict=True) if ep < s["tpt_epoch"])
+    assert s["tpt_epoch"] in epochs
     assert len(res["verdict"]["checks"]) == 9 and res["verdict"]["passed"], res["verdict"]
     assert 0 < s["tpt_epoch"] < 1000 and s["tpt_fraction"] == pytest.approx((1000 - s["tpt_epoch"]) / 1000)
     assert s["train_error_at_tpt"] == 0 and s["nc1_at_tpt"] > s["nc1_final"] > 0
@@ -82,12 +87,6 @@ def test_minority_collapse_on_smoke_and_its_control(cli_json):
 def test_more_examples_than_a_class_has_is_a_user_error(cli):
     code, out, err = cli("run", "neural-collapse", "-p", "smoke", "-s", "data.per_class=1000")
     assert code == 2 and err.count("\n") == 1 and "data.per_class" in err, err
-
-
-def test_terminal_phase_starts_at_the_first_zero_training_error():
-    assert terminal_phase_start([0, 5, 10, 20], [0.5, 0.0, 0.01, 0.0]) == 5  # later blips do not move it
-    assert terminal_phase_start([0, 5, 10], [0.5, 0.02, 0.001]) is None
-    assert terminal_phase_start([], []) is None
 
 
 def test_probe_epochs_are_dense_early_and_cover_the_run():

@@ -227,11 +227,6 @@ def probe_epochs(epochs: int, points: int) -> list[int]:
     return sorted({0, epochs, *(int(e) for e in logs), *(int(e) for e in lins)})
 
 
-def terminal_phase_start(epochs: list[int], errors: list[float]) -> int | None:
-    """The first epoch whose training error is exactly 0 (the start of the TPT, Papyan et al.), or None."""
-    return next((e for e, err in zip(epochs, errors, strict=True) if err == 0), None)
-
-
 def central_path_ridge(num_classes: int, weight_decay: float) -> float:
     """The λ of :func:`mse_decomposition` whose least-squares classifier is the one our training minimizes.
 
@@ -268,8 +263,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     is_minority = (data.y_train >= num_classes - minority, data.y_test >= num_classes - minority)
     ridge = central_path_ridge(num_classes, t.weight_decay)
     history = History()
-    epochs_seen: list[int] = []
-    errors: list[float] = []
+    tpt: list[int] = []  # the first zero-error epoch, once reached
 
     def probe(state) -> None:
         epoch = state.step // per_epoch
@@ -280,9 +274,9 @@ def run(cfg: Config, ctx: RunContext) -> Result:
             out = model.head(h)
             wrong = out.argmax(1) != data.y_train
             error = float(wrong.float().mean())
-            epochs_seen.append(epoch)
-            errors.append(error)
-            first_zero = error == 0 and terminal_phase_start(epochs_seen, errors) == epoch
+            first_zero = error == 0 and not tpt
+            if first_zero:
+                tpt.append(epoch)
             if epoch in schedule or first_zero:
                 with warnings.catch_warnings():
                     # Under minority collapse the minority class means can coincide, which leaves the CDNV
@@ -310,7 +304,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
             callbacks=callbacks, scheduler=scheduler, history=history)  # fmt: skip
     seconds = time.perf_counter() - start
     series = {name: Series(list(s), list(v)) for name, (s, v) in history.curves.items()}
-    summary = summarize(history, terminal_phase_start(epochs_seen, errors), t.epochs)
+    summary = summarize(history, tpt[0] if tpt else None, t.epochs)
     summary.update(n_train=float(n), steps=float(steps), lr=lr, train_seconds=seconds,
                    etf_cosine=-1.0 / (num_classes - 1))  # fmt: skip
     return Result("neural-collapse", cfg, summary=summary, series=series)

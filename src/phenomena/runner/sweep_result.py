@@ -259,9 +259,7 @@ def _metrics(experiment: str, points: list[SweepPoint]) -> tuple[str, ...]:
     present = tuple(k for k in declared or () if any(k in s for s in summaries))
     if present or (declared and not summaries):
         return present or tuple(declared)
-    for summary in summaries:
-        return tuple(k for k in summary if k != "wall_seconds")[:MAX_METRICS]
-    return ()
+    return tuple(k for k in summaries[0] if k != "wall_seconds")[:MAX_METRICS] if summaries else ()
 
 
 def _fmt(value: Any) -> str:

@@ -495,10 +495,10 @@ def _train_vectorized(run: _Run, method: str) -> None:
         grads = list(torch.autograd.grad(losses.sum(), leaves))
         losses = losses.detach()
         finite = torch.isfinite(losses)
-        newly = None if bool(finite.all()) else active & ~finite.cpu()
-        if newly is not None and newly.any():
+        if not bool(finite.all()):  # one reduction per step in the common case
             # keep the parameters that produced the non-finite loss; the slot computes on, but members
             # share no operation, so its non-finite values cannot reach the others (tested)
+            newly = active & ~finite.cpu()
             for i in newly.nonzero().flatten().tolist():
                 frozen_at[i] = [p[i].detach().clone() for p in leaves]
                 run.diverged_at[i] = step
