@@ -73,9 +73,13 @@ class RunContext:
         with ProcessPoolExecutor(min(self.workers, len(items)), mp_context=ctx, initializer=torch.set_num_threads,
                                  initargs=(1,)) as pool:  # fmt: skip
             futures = {pool.submit(fn, items[i]): i for i in order}
-            for future in as_completed(futures):
-                i = futures[future]
-                out[i] = future.result()
-                if done is not None:
-                    done(i, out[i])
+            try:
+                for future in as_completed(futures):
+                    i = futures[future]
+                    out[i] = future.result()
+                    if done is not None:
+                        done(i, out[i])
+            except BaseException:  # a failed piece (or Ctrl-C) fails the run: drop what has not started
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
         return out
