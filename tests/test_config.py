@@ -38,8 +38,19 @@ class Outer:
 
 
 def test_overrides_are_typed():
-    cfg = apply_overrides(Outer(), ["inner.width=16", "inner.lr=1e-3", "inner.act=tanh", "inner.betas=0.8,0.9",
-                                    "inner.flag=true", "inner.name=abc", "inner.maybe=none", "seed=3"])
+    cfg = apply_overrides(
+        Outer(),
+        [
+            "inner.width=16",
+            "inner.lr=1e-3",
+            "inner.act=tanh",
+            "inner.betas=0.8,0.9",
+            "inner.flag=true",
+            "inner.name=abc",
+            "inner.maybe=none",
+            "seed=3",
+        ],
+    )
     assert cfg == Outer(Inner(16, 1e-3, "tanh", (0.8, 0.9), True, "abc", None), 3)
     assert isinstance(cfg.inner.lr, float) and isinstance(cfg.inner.width, int)
     assert apply_overrides(Outer(), {"inner.lr": 1}).inner.lr == 1.0  # an int is a fine float
@@ -69,8 +80,16 @@ def test_bad_overrides_name_the_problem(token, message):
 
 
 def test_canonical_json_and_keys():
-    assert field_keys(Outer()) == ["inner.width", "inner.lr", "inner.act", "inner.betas", "inner.flag",
-                                   "inner.name", "inner.maybe", "seed"]
+    assert field_keys(Outer()) == [
+        "inner.width",
+        "inner.lr",
+        "inner.act",
+        "inner.betas",
+        "inner.flag",
+        "inner.name",
+        "inner.maybe",
+        "seed",
+    ]
     text = canonical_json(Outer())
     assert text.startswith('{"inner":{"act":"relu","betas":[0.9,0.99]') and " " not in text
     assert from_dict(Outer, to_dict(Outer(Inner(betas=(0.5, 0.6)), 2))) == Outer(Inner(betas=(0.5, 0.6)), 2)

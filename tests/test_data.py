@@ -32,8 +32,11 @@ def test_modular_split_is_seeded_and_bad_input_is_refused():
     a, b = modular_arithmetic(13, "+", 0.3, seed=4), modular_arithmetic(13, "+", 0.3, seed=4)
     assert torch.equal(a.x_train, b.x_train) and a.n_train == round(0.3 * 169)
     assert not torch.equal(a.x_train, modular_arithmetic(13, "+", 0.3, seed=5).x_train)
-    for kwargs, msg in [({"op": "%"}, "unknown modular operation"), ({"op": "/", "p": 12}, "prime"),
-                        ({"train_fraction": 1.0}, "strictly between")]:  # fmt: skip
+    for kwargs, msg in [
+        ({"op": "%"}, "unknown modular operation"),
+        ({"op": "/", "p": 12}, "prime"),
+        ({"train_fraction": 1.0}, "strictly between"),
+    ]:
         with pytest.raises(UserError, match=msg):
             modular_arithmetic(**{"p": 13, **kwargs})
 

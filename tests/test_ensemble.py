@@ -143,37 +143,23 @@ def test_one_diverging_member_leaves_the_others_as_alone():
     data = _data()
     lrs = [0.1, 1e30, 0.05]  # the middle member overflows within a few steps, the others do not
     for method in ("bmm", "vmap", "loop"):
-        res = train_ensemble(
-            _mlp, SEEDS, data, loss="mse", lr=lrs, momentum=0.9, steps=20, log_every=1, method=method
-        )
+        res = train_ensemble(_mlp, SEEDS, data, loss="mse", lr=lrs, momentum=0.9, steps=20, log_every=1, method=method)
         assert res.diverged == [False, True, False], method
         at = res.diverged_at[1]
         assert 1 <= at < 20
         for i in (0, 2):
-            assert (
-                _max_diff(res.models[i], _solo(_mlp, SEEDS[i], data, "sgd", lrs[i], 0.0, 0.9, loss="mse"))
-                < TOL
-            )
+            assert _max_diff(res.models[i], _solo(_mlp, SEEDS[i], data, "sgd", lrs[i], 0.0, 0.9, loss="mse")) < TOL
         # frozen at the parameters that produced the first non-finite loss: the solo run after at - 1 steps
         frozen = _solo(_mlp, SEEDS[1], data, "sgd", lrs[1], 0.0, 0.9, steps=at - 1, loss="mse")
-        assert _max_diff(res.models[1], frozen) < TOL * max(
-            1.0, max(p.abs().max().item() for p in frozen.parameters())
-        )
-        assert math.isnan(res.curves["test_loss"][1, at]) and not math.isnan(
-            res.curves["test_loss"][1, at - 1]
-        )
+        assert _max_diff(res.models[1], frozen) < TOL * max(1.0, max(p.abs().max().item() for p in frozen.parameters()))
+        assert math.isnan(res.curves["test_loss"][1, at]) and not math.isnan(res.curves["test_loss"][1, at - 1])
         assert torch.isfinite(res.curves["test_loss"][[0, 2]]).all()
-        assert (
-            len(res.history(1).curves["test_loss"][0]) == at
-            and len(res.history(0).curves["test_loss"][0]) == 21
-        )
+        assert len(res.history(1).curves["test_loss"][0]) == at and len(res.history(0).curves["test_loss"][0]) == 21
 
 
 def test_loop_fallback_gives_the_vectorized_result():
     data = _data()
-    kw = dict(
-        optimizer="adamw", lr=[1e-2, 2e-2, 5e-3], weight_decay=0.1, steps=15, batch_size=16, log_every=5
-    )
+    kw = dict(optimizer="adamw", lr=[1e-2, 2e-2, 5e-3], weight_decay=0.1, steps=15, batch_size=16, log_every=5)
     loop, vec = (train_ensemble(_mlp, SEEDS, data, method=m, **kw) for m in ("loop", "auto"))
     assert loop.method == "loop" and vec.method == "bmm"
     for a, b in zip(loop.models, vec.models, strict=True):

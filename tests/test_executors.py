@@ -1,7 +1,7 @@
 """Executors: serial, process pool and Ray compute the same runs as a single in-process run, and a run that
 raises, or a worker that dies, is recorded as failed while the sweep goes on.
 
-The oracle for every executor is the plain single-run path (:func:`phenomena.runner.execute`) on the same
+The oracle for every executor is the plain single-run path (:func:`phenomena.api.run`) on the same
 configs: identical summaries and curves (training on CPU is deterministic given the seeds).
 """
 
@@ -14,16 +14,19 @@ from typing import Literal
 import pytest
 
 from phenomena import catalog
+from phenomena.api import run as execute
+from phenomena.api import sweep
 from phenomena.errors import UserError
-from phenomena.result import Check, Result, Series, Verdict
-from phenomena.runner import execute, sweep
+from phenomena.experiment import Entry
+from phenomena.parallel import available_cores
+from phenomena.result import Check, Series, Verdict
 from phenomena.runner.execute import RunSpec
-from phenomena.runner.executors import ProcessExecutor, available_cores
+from phenomena.runner.executors import ProcessExecutor
 from phenomena.store import Store
 
 GRID = {"train.steps": [20, 28]}
 TINY = {"data.p": 11}
-TIMING = ("wall_seconds", "train_seconds")
+TIMING = ("wall_seconds",)
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +63,9 @@ def test_serial_executor(tmp_path, reference):
 
 def test_process_executor_caps_threads_per_worker(tmp_path, reference):
     store = Store(tmp_path)
-    result = sweep("grokking", GRID, executor="process", workers=2, preset="smoke", overrides=TINY, store=store,
-                   progress=False)  # fmt: skip
+    result = sweep(
+        "grokking", GRID, executor="process", workers=2, preset="smoke", overrides=TINY, store=store, progress=False
+    )
     _check_against_reference(result, store, reference)
     for point in result.points:
         env = store.get(point.runs[0].run_id).environment
@@ -71,8 +75,9 @@ def test_process_executor_caps_threads_per_worker(tmp_path, reference):
 def test_ray_executor(tmp_path, reference):
     pytest.importorskip("ray", reason="Ray is not installed (pip install 'phenomena[ray]')")
     store = Store(tmp_path)
-    result = sweep("grokking", GRID, executor="ray", workers=2, preset="smoke", overrides=TINY, store=store,
-                   progress=False)  # fmt: skip
+    result = sweep(
+        "grokking", GRID, executor="ray", workers=2, preset="smoke", overrides=TINY, store=store, progress=False
+    )
     _check_against_reference(result, store, reference)
     import ray
 
@@ -96,19 +101,13 @@ class Config:
     seed: int = 0
 
 
-PAPERS = ("none",)
-PRESETS = {"smoke": Config(), "quick": Config(), "paper": Config()}
-COSTS = {"smoke": "0 s", "quick": "0 s", "paper": "0 s"}
-SWEEP_METRICS = ("y",)
-
-
 def run(cfg, ctx):
     if cfg.mode == "raise":
         raise RuntimeError(f"boom at x={cfg.x}")
     if cfg.mode == "exit":
         os._exit(3)  # the worker process dies without a word
     y = cfg.x + cfg.seed
-    return Result("fake", cfg, summary={"y": y, "z": -y}, series={"y": Series([0, 1], [0.0, y])})
+    return ctx.result(cfg, {"y": y, "z": -y}, {"y": Series([0, 1], [0.0, y])})
 
 
 def verdict(result):
@@ -123,9 +122,23 @@ def figure(result):
     return fig
 
 
+ENTRY = Entry(
+    name="fake",
+    summary="a stand-in",
+    papers=("none",),
+    config=Config,
+    presets={"smoke": Config(), "quick": Config(), "paper": Config()},
+    costs={"smoke": "0 s", "quick": "0 s", "paper": "0 s"},
+    run=run,
+    verdict=verdict,
+    figure=figure,
+    sweep_metrics=("y",),
+)
+
+
 @pytest.fixture
 def fake(monkeypatch):
-    monkeypatch.setitem(catalog.EXPERIMENTS, "fake", __name__)
+    monkeypatch.setitem(catalog.ENTRIES, "fake", __name__)
 
 
 def test_a_run_that_raises_is_failed_with_its_traceback_and_the_sweep_goes_on(fake, cli, cli_json):
@@ -148,8 +161,9 @@ def test_a_run_that_raises_is_failed_with_its_traceback_and_the_sweep_goes_on(fa
 
 def test_a_worker_that_dies_fails_its_run_and_a_new_pool_takes_the_rest(fake, tmp_path):
     store = Store(tmp_path)
-    result = sweep("fake", {"x": [1, 2], "mode": ["ok", "exit"]}, executor="process", workers=1, store=store,
-                   progress=False)  # fmt: skip
+    result = sweep(
+        "fake", {"x": [1, 2], "mode": ["ok", "exit"]}, executor="process", workers=1, store=store, progress=False
+    )
     runs = [p.runs[0] for p in result.points]
     assert [r.status for r in runs] == ["finished", "failed", "finished", "failed"] and result.status == "incomplete"
     assert all("the worker computing this run broke" in r.error for r in runs[1::2])

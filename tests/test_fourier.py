@@ -18,10 +18,16 @@ def test_ipr_of_pure_and_mixed_frequencies():
 def test_ipr_matches_a_brute_force_dft():
     p = 31
     rows = torch.randn(3, p, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    power = torch.tensor([
-        [abs(sum(v * cmath.exp(-2j * math.pi * k * j / p) for j, v in enumerate(row))) ** 2 for k in range(p // 2 + 1)]
-        for row in rows.tolist()
-    ], dtype=torch.float64)  # fmt: skip
+    power = torch.tensor(
+        [
+            [
+                abs(sum(v * cmath.exp(-2j * math.pi * k * j / p) for j, v in enumerate(row))) ** 2
+                for k in range(p // 2 + 1)
+            ]
+            for row in rows.tolist()
+        ],
+        dtype=torch.float64,
+    )
     expected = (power / power.sum(1, keepdim=True)).pow(2).sum(1)
     assert torch.allclose(fourier_ipr(rows), expected, atol=1e-12)
     assert fourier_ipr(rows).max() < 0.3  # random weights spread over many frequencies

@@ -23,13 +23,15 @@ def test_token_linear_equals_linear_on_one_hot_codes():
 def test_parameterizations_give_the_stated_preactivation_variance(param):
     n = 4000
     x = torch.randn(64, n, dtype=torch.float64)
-    hidden = ScaledLinear(n, 512, parameterization=param, weight_std=1.5, bias_std=0.0,
-                          generator=torch.Generator().manual_seed(1)).double()  # fmt: skip
+    hidden = ScaledLinear(
+        n, 512, parameterization=param, weight_std=1.5, bias_std=0.0, generator=torch.Generator().manual_seed(1)
+    ).double()
     # Var[h] = σ_w² ‖x‖²/n for every parameterization of a hidden layer (within sampling error ~3%)
     expected = 1.5**2 * x.pow(2).sum(1).mean() / n
     assert abs(hidden(x).var().item() / expected.item() - 1) < 0.05
-    readout = ScaledLinear(n, 512, parameterization=param, weight_std=1.5, readout=True,
-                           generator=torch.Generator().manual_seed(2)).double()  # fmt: skip
+    readout = ScaledLinear(
+        n, 512, parameterization=param, weight_std=1.5, readout=True, generator=torch.Generator().manual_seed(2)
+    ).double()
     ratio = readout(x).var().item() / expected.item()
     assert abs(ratio - (1 / n if param == "mup" else 1)) < 0.05 * (1 / n if param == "mup" else 1)
 

@@ -24,12 +24,28 @@ def _finished(db_path) -> dict[str, float]:
 def test_kill_9_mid_sweep_then_rerun_keeps_finished_runs_and_completes(tmp_path):
     home = tmp_path / "store"
     db_path = home / "phenomena.db"
-    command = [sys.executable, "-m", "phenomena", "--home", str(home), "sweep", "grokking", "--preset", "smoke",
-               "-s", "data.p=11", "--grid", "train.steps=" + ",".join(map(str, STEPS)), "--executor", "serial",
-               "--quiet"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "phenomena",
+        "--home",
+        str(home),
+        "sweep",
+        "grokking",
+        "--preset",
+        "smoke",
+        "-s",
+        "data.p=11",
+        "--grid",
+        "train.steps=" + ",".join(map(str, STEPS)),
+        "--executor",
+        "serial",
+        "--quiet",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    sweep = subprocess.Popen(command, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE)  # fmt: skip
+    sweep = subprocess.Popen(
+        command, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     try:
         deadline = time.monotonic() + 120
         while not _finished(db_path):

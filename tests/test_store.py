@@ -11,8 +11,9 @@ def test_run_lifecycle_and_metrics(tmp_path):
     folder = store.begin("abc123def456", "grokking", "quick", {"seed": 0}, {"torch": "x"})
     assert folder.is_dir() and store.get("abc123def456").status == "running"
     metrics = {"loss": ([0, 10, 20], [1.0, 0.5, float("nan")]), "acc": ([0, 10], [0.1, 0.9])}
-    store.finish("abc123def456", "finished", {"t": 1.5, "missing": float("nan")}, {"passed": True, "checks": []},
-                 metrics)  # fmt: skip
+    store.finish(
+        "abc123def456", "finished", {"t": 1.5, "missing": float("nan")}, {"passed": True, "checks": []}, metrics
+    )
     record = store.get("abc1")  # a unique prefix is enough
     assert record.status == "finished" and record.summary == {"t": 1.5, "missing": None}
     got = store.metrics("abc123def456")

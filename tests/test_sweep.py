@@ -10,9 +10,12 @@ import statistics
 
 import pytest
 
+from phenomena.catalog import get_entry
 from phenomena.runner.grid import parse_grid, plan_sweep, split_values
 
 TINY = ("-p", "smoke", "-s", "data.p=11")
+
+GROKKING = get_entry("grokking")
 
 
 def _sweep(cli_json, *args):
@@ -25,11 +28,8 @@ def _tables(home):
 
 
 def test_the_grid_is_the_cartesian_product_times_seeds():
-    plan = plan_sweep("grokking", parse_grid(["train.steps=20,30", "train.weight_decay=0,1,2"]), seeds=2,
-                      preset="smoke")  # fmt: skip
-    assert plan.points == [
-        {"train.steps": s, "train.weight_decay": w} for s in (20, 30) for w in (0.0, 1.0, 2.0)
-    ]  # fmt: skip
+    plan = plan_sweep(GROKKING, parse_grid(["train.steps=20,30", "train.weight_decay=0,1,2"]), seeds=2, preset="smoke")
+    assert plan.points == [{"train.steps": s, "train.weight_decay": w} for s in (20, 30) for w in (0.0, 1.0, 2.0)]
     assert [(j.point, j.seed) for j in plan.jobs] == [(p, s) for p in range(6) for s in (0, 1)]
     for job in plan.jobs:  # each job's config carries its point and seed, and nothing else changed
         point = plan.points[job.point]
@@ -40,18 +40,27 @@ def test_the_grid_is_the_cartesian_product_times_seeds():
 
 def test_the_sweep_id_depends_on_what_is_swept_not_on_how_it_was_spelled():
     def sid(grid, seeds=1, **kw):
-        return plan_sweep("grokking", grid, seeds=seeds, preset="smoke", **kw).id
+        return plan_sweep(GROKKING, grid, seeds=seeds, preset="smoke", **kw).id
 
     base = sid({"train.steps": [20, 30], "train.lr": [0.01]})
     assert base == sid({"train.lr": ["1e-2"], "train.steps": "20.0,30"})  # key order, text vs numbers
-    assert len({base, sid({"train.steps": [20, 30]}), sid({"train.steps": [20, 30], "train.lr": [0.01]}, seeds=2),
-                sid({"train.steps": [20, 30], "train.lr": [0.01]}, overrides=["data.p=11"])}) == 4  # fmt: skip
-    assert plan_sweep("grokking", {"train.steps": [20]}, seeds=[3, 5], preset="smoke").jobs[1].config.seed == 5
+    assert (
+        len(
+            {
+                base,
+                sid({"train.steps": [20, 30]}),
+                sid({"train.steps": [20, 30], "train.lr": [0.01]}, seeds=2),
+                sid({"train.steps": [20, 30], "train.lr": [0.01]}, overrides=["data.p=11"]),
+            }
+        )
+        == 4
+    )
+    assert plan_sweep(GROKKING, {"train.steps": [20]}, seeds=[3, 5], preset="smoke").jobs[1].config.seed == 5
 
 
 def test_tuple_values_are_swept_in_brackets():
     assert split_values("(0.9,0.98),(0.8, 0.9)") == ["(0.9,0.98)", "(0.8, 0.9)"]
-    plan = plan_sweep("grokking", parse_grid(["train.betas=(0.9,0.98),(0.8,0.9)"]), preset="smoke")
+    plan = plan_sweep(GROKKING, parse_grid(["train.betas=(0.9,0.98),(0.8,0.9)"]), preset="smoke")
     assert [j.config.train.betas for j in plan.jobs] == [(0.9, 0.98), (0.8, 0.9)]
 
 
@@ -137,8 +146,9 @@ def test_finished_runs_are_reused_across_sweeps_and_force_recomputes(cli, cli_js
 
 
 def test_a_diverging_point_is_recorded_and_the_others_finish(cli, cli_json, home):
-    code, out, err = cli("sweep", "grokking", *TINY, "-x", "serial", "-s", "train.steps=20",
-                         "--grid", "train.lr=1e9,1e-2")  # fmt: skip
+    code, out, err = cli(
+        "sweep", "grokking", *TINY, "-x", "serial", "-s", "train.steps=20", "--grid", "train.lr=1e9,1e-2"
+    )
     assert code == 0, err
     title = next(line for line in out.splitlines() if line.startswith("sweep "))
     assert title.endswith(", incomplete") and "1 diverged" in out and "1 finished" in out
@@ -171,10 +181,14 @@ def _finished(home) -> dict[str, float]:
         return dict(db.execute("SELECT id, finished FROM runs WHERE status = 'finished'").fetchall())
 
 
-def test_a_mode_without_the_declared_metrics_shows_its_own(cli_json):
-    # double-descent declares model-wise metrics (h*, peak width); its epoch mode measures none of them
-    swept = cli_json("sweep", "double-descent", "-p", "smoke", "-s", "mode=epoch", "--grid", "epoch.kappa=0.1,1",
-                     "--executor", "serial")  # fmt: skip
-    metrics = swept["metrics"]
-    assert metrics and not {"h_star", "peak_width"} & set(metrics)
-    assert all(row[m]["n"] == 1 for row in swept["rows"] for m in metrics)
+def test_a_sweep_shows_the_declared_metrics_its_runs_measured_else_their_own_keys():
+    from phenomena.runner.sweep_result import SweepPoint, SweepRun, _metrics
+
+    def point(summary):
+        return SweepPoint({"x": 1}, (SweepRun("r", 0, "finished", True, summary, None),))
+
+    measured = [point({"wall_seconds": 1.0, "a": 1.0, "b": 2.0, "c": 3.0, "d": 4.0})]
+    assert _metrics(("b", "zz"), measured) == ("b",)  # declared and measured
+    assert _metrics(("zz",), measured) == ("a", "b", "c")  # none measured: the runs' own first keys, untimed
+    assert _metrics((), measured) == ("a", "b", "c")
+    assert _metrics(("b",), []) == ("b",)  # nothing finished yet: the declared columns

@@ -32,8 +32,15 @@ def test_minibatches_follow_the_generator():
 
     def train(seed):
         m = MLP(5, 2, width=8, depth=1, seed=1)
-        fit(m, data, loss_function("ce"), make_optimizer("sgd", m.parameters(), 0.1), steps=10, batch_size=16,
-            generator=torch.Generator().manual_seed(seed))  # fmt: skip
+        fit(
+            m,
+            data,
+            loss_function("ce"),
+            make_optimizer("sgd", m.parameters(), 0.1),
+            steps=10,
+            batch_size=16,
+            generator=torch.Generator().manual_seed(seed),
+        )
         return m.readout.weight
 
     assert torch.equal(train(3), train(3)) and not torch.equal(train(3), train(4))

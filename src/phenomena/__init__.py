@@ -25,6 +25,11 @@ _LAZY = {
     "load": "phenomena.api",
     "runs": "phenomena.api",
     "list_experiments": "phenomena.api",
+    "config": "phenomena.api",
+    "Entry": "phenomena.experiment",
+    "Control": "phenomena.experiment",
+    "Reference": "phenomena.experiment",
+    "RunContext": "phenomena.experiment",
     "Result": "phenomena.result",
     "Verdict": "phenomena.result",
     "Check": "phenomena.result",
@@ -36,8 +41,9 @@ __all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"])
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from phenomena import catalog, data, kernels, models, probes, report, store, training  # noqa: F401
-    from phenomena.api import SweepResult, list_experiments, load, load_sweep, run, runs, sweep  # noqa: F401
+    from phenomena.api import SweepResult, config, list_experiments, load, load_sweep, run, runs, sweep  # noqa: F401
     from phenomena.errors import UserError  # noqa: F401
+    from phenomena.experiment import Control, Entry, Reference, RunContext  # noqa: F401
     from phenomena.result import Check, Result, Verdict  # noqa: F401
 
 

@@ -1,19 +1,27 @@
-"""The Python API: ``run``, ``sweep``, ``load``, ``load_sweep``, ``runs``, ``list_experiments``."""
+"""The Python API: ``run``, ``sweep``, ``load``, ``load_sweep``, ``runs``, ``list_experiments``, ``config``.
+
+Each call resolves an experiment's name to its catalog :class:`~phenomena.experiment.Entry` and hands the Entry
+to the runner (which never imports the catalog).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from phenomena.catalog import EXPERIMENTS, describe
+from phenomena.catalog import get_entry, listing
+from phenomena.config import FieldInfo, describe_fields
 from phenomena.result import Result
-from phenomena.runner.execute import execute, record_to_result
+from phenomena.runner.execute import execute as _execute
 from phenomena.runner.execute import load as _load
-from phenomena.runner.sweep import sweep as sweep
+from phenomena.runner.execute import record_to_result
+from phenomena.runner.sweep import sweep as _sweep
 from phenomena.runner.sweep_result import SweepResult as SweepResult
-from phenomena.runner.sweep_result import load_sweep as load_sweep
+from phenomena.runner.sweep_result import load_sweep as _load_sweep
 from phenomena.store import Store
+
+StoreLike = str | Path | Store | None
 
 
 def run(
@@ -22,7 +30,7 @@ def run(
     overrides: Mapping[str, Any] | Iterable[str] = (),
     seed: int | None = None,
     force: bool = False,
-    store: str | Path | Store | None = None,
+    store: StoreLike = None,
     progress: bool = True,
     workers: int = 1,
 ) -> Result:
@@ -37,25 +45,93 @@ def run(
     :class:`phenomena.errors.DivergedError` when training diverges (the run is recorded as diverged).
     ``workers`` > 1 lets a run spread independent pieces over processes (double-descent's widths).
     """
-    return execute(name, preset, overrides, seed=seed, force=force, store=_store(store), progress=progress,
-                   workers=workers)  # fmt: skip
+    entry = get_entry(name)
+    entry.resolve(preset, overrides, seed)  # bad input fails here, before a store is created
+    return _execute(
+        entry,
+        preset,
+        overrides,
+        seed=seed,
+        force=force,
+        store=_store(store),
+        progress=progress,
+        workers=workers,
+    )
 
 
-def load(run_id: str, store: str | Path | Store | None = None) -> Result:
+def sweep(
+    name: str,
+    grid: Mapping[str, Any],
+    seeds: int | Sequence[int] = 1,
+    executor: str = "process",
+    workers: int | None = None,
+    preset: str = "quick",
+    overrides: Mapping[str, Any] | Iterable[str] = (),
+    force: bool = False,
+    store: StoreLike = None,
+    progress: bool = True,
+    ray_address: str | None = None,
+    on_start: Callable | None = None,
+) -> SweepResult:
+    """Run ``name`` at every point of ``grid`` x ``seeds`` and return the :class:`SweepResult`.
+
+    >>> res = sweep("grokking", grid={"train.weight_decay": [0, 1, 2]}, seeds=3, preset="smoke")
+    >>> print(res.table()); res.figure()
+
+    ``grid`` maps dotted config keys to lists of values; ``seeds`` is a count N (seeds 0..N-1) or a list;
+    ``overrides`` are fixed for every point. ``executor`` is ``serial`` (this process), ``process`` (a local
+    pool of ``workers`` processes, default one per core) or ``ray`` (``ray_address`` joins a cluster). Every
+    point is validated before anything runs (UserError otherwise); finished runs are reused unless ``force``;
+    a run that diverges or fails is recorded so and the sweep goes on. In a script, call it under
+    ``if __name__ == "__main__":`` (process workers re-import the script).
+    """
+    return _sweep(
+        get_entry(name),
+        grid,
+        seeds=seeds,
+        executor=executor,
+        workers=workers,
+        preset=preset,
+        overrides=overrides,
+        force=force,
+        store=_store(store),
+        progress=progress,
+        ray_address=ray_address,
+        on_start=on_start,
+        lookup=get_entry,
+    )
+
+
+def load(run_id: str, store: StoreLike = None) -> Result:
     """A stored run by id (or unique id prefix)."""
-    return _load(run_id, _store(store))
+    return _load(run_id, _store(store), get_entry)
 
 
-def runs(experiment: str | None = None, store: str | Path | Store | None = None) -> list[Result]:
+def load_sweep(sweep_id: str, store: StoreLike = None) -> SweepResult:
+    """A stored sweep by id (or unique id prefix), with the current state of its runs."""
+    return _load_sweep(sweep_id, _store(store), get_entry)
+
+
+def runs(experiment: str | None = None, store: StoreLike = None) -> list[Result]:
     """All stored runs, newest first (optionally of one experiment)."""
     s = _store(store)
-    return [record_to_result(r, s) for r in s.runs(experiment)]
+    return [record_to_result(r, s, get_entry) for r in s.runs(experiment)]
 
 
 def list_experiments() -> list[dict[str, Any]]:
-    """The catalog: name, one-line summary, papers, presets with their cost."""
-    return [describe(name) for name in EXPERIMENTS]
+    """The catalog: name, one-line summary, papers, presets with their cost, published presets."""
+    return listing()
 
 
-def _store(store: str | Path | Store | None) -> Store:
+def config(name: str, preset: str = "quick") -> list[FieldInfo]:
+    """Every dotted key of ``name``'s config at ``preset``: type, value, constraints and help."""
+    return describe_fields(get_entry(name).resolve(preset))
+
+
+def presets(name: str) -> dict[str, Any]:
+    """``name``'s presets (preset -> resolved config)."""
+    return dict(get_entry(name).presets)
+
+
+def _store(store: StoreLike) -> Store:
     return store if isinstance(store, Store) else Store(store)

@@ -63,9 +63,9 @@ def main(ctx: click.Context, home: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the catalog as JSON.")
 def list_cmd(as_json: bool) -> None:
     """The catalog: each phenomenon, its key papers and its presets with their cost."""
-    from phenomena.catalog import EXPERIMENTS, describe  # not the api: it imports torch, seconds for a listing
+    from phenomena.catalog import listing  # read from listing.json: no entry (and no torch) is imported
 
-    catalog = [describe(name) for name in EXPERIMENTS]
+    catalog = listing()
     if as_json:
         click.echo(json.dumps(catalog, indent=2))
         return
@@ -74,44 +74,128 @@ def list_cmd(as_json: bool) -> None:
         click.echo(f" — {entry['summary']}")
         for paper in entry["papers"]:
             click.echo(f"    · {paper}")
-        presets = ", ".join(f"{name} ({cost})" for name, cost in entry["presets"].items())
+        presets = ", ".join(
+            f"{name} ({cost}{'; the published setting' if name in entry['published'] else ''})"
+            for name, cost in entry["presets"].items()
+        )
         click.echo(f"    presets: {presets}\n")
+
+
+@main.command("config")
+@click.argument("name")
+@click.option("--preset", "-p", default=None, help="Show this preset's values (default: every preset).")
+@click.option("--json", "as_json", is_flag=True, help="Print the keys as JSON.")
+def config_cmd(name: str, preset: str | None, as_json: bool) -> None:
+    """Every config key of NAME: type, default, constraint and help, then the presets side by side (the keys
+    where they differ). Set any key with `phenomena run NAME -s KEY=VALUE`."""
+    from phenomena.catalog import get_entry
+    from phenomena.config import describe_fields, to_dict
+
+    entry = get_entry(name)
+    base = entry.resolve(preset or "quick")
+    fields = describe_fields(base)
+    by_preset = {p: {f.key: f.default for f in describe_fields(cfg)} for p, cfg in entry.presets.items()}
+    differ = [f.key for f in fields if len({json.dumps(v[f.key]) for v in by_preset.values()}) > 1]
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "experiment": name,
+                    "preset": preset or "quick",
+                    "keys": [
+                        {
+                            "key": f.key,
+                            "type": f.type,
+                            "default": f.default,
+                            "constraints": list(f.constraints),
+                            "help": f.help,
+                        }
+                        for f in fields
+                    ],
+                    "presets": {p: to_dict(cfg) for p, cfg in entry.presets.items()},
+                    "differ": differ,
+                }
+            )
+        )
+        return
+    rows = [("key", "type", f"{preset or 'quick'}", "constraint", "help")]
+    rows += [(f.key, f.type, _value(f.default), "; ".join(f.constraints), f.help) for f in fields]
+    click.secho(f"{name} — config keys (phenomena run {name} -s KEY=VALUE)", bold=True)
+    click.echo(_columns(rows))
+    if not preset:
+        click.secho("\npresets (keys where they differ)", bold=True)
+        table = [("key", *entry.presets)] + [(k, *(_value(by_preset[p][k]) for p in entry.presets)) for k in differ]
+        click.echo(_columns(table))
+
+
+def _value(value) -> str:
+    if isinstance(value, tuple):
+        return ",".join(map(_value, value))
+    return "none" if value is None else (f"{value:g}" if isinstance(value, float) else str(value))
+
+
+def _columns(rows) -> str:
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
 
 
 @main.command("run")
 @click.argument("name")
 @click.option("--preset", "-p", default="quick", show_default=True, help="smoke | quick | paper.")
-@click.option("--set", "-s", "overrides", multiple=True, metavar="KEY=VALUE",
-              help="Override a config value, e.g. -s train.weight_decay=0 (repeatable).")  # fmt: skip
+@click.option(
+    "--set",
+    "-s",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a config value, e.g. -s train.weight_decay=0 (repeatable).",
+)
 @click.option("--seed", type=int, default=None, help="The run's seed (same as -s seed=N).")
 @click.option("--force", is_flag=True, help="Recompute even if this exact run has finished before.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (run_id, config, summary, ...).")
-@click.option("--workers", "-w", type=int, default=1, show_default=True,
-              help="Processes for a run's independent pieces (double-descent's widths); results are the same.")
+@click.option(
+    "--workers",
+    "-w",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Processes for a run's independent pieces (double-descent's widths); results are the same.",
+)
 @click.pass_context
 def run_cmd(ctx, name, preset, overrides, seed, force, quiet, as_json, workers) -> None:
     """Reproduce phenomenon NAME: train, print the verdict table, save the figure and the record.
 
     Exit code 0 when the run finished, whether or not its verdict passed (the verdict is data).
     """
+    from phenomena.api import run
     from phenomena.errors import DivergedError
-    from phenomena.runner.execute import execute
-    from phenomena.store import Store
 
-    store = Store(ctx.obj["home"])
     start = time.perf_counter()
     try:
-        result = execute(name, preset, overrides, seed=seed, force=force, store=store,
-                         progress=not (quiet or as_json), workers=workers)  # fmt: skip
+        result = run(
+            name,
+            preset,
+            overrides,
+            seed=seed,
+            force=force,
+            store=ctx.obj["home"],
+            progress=not (quiet or as_json),
+            workers=workers,
+        )
     except DivergedError as e:
         raise click.ClickException(f"{e}; recorded as a diverged run (try {e.hint})") from None
     if as_json:
         click.echo(json.dumps(result.to_dict()))
         return
     reused = result.meta.get("reused")
-    took = "reused the finished run (use --force to recompute)" if reused else (
-        f"finished in {time.perf_counter() - start:.1f} s")  # fmt: skip
+    took = (
+        "reused the finished run (use --force to recompute)"
+        if reused
+        else (f"finished in {time.perf_counter() - start:.1f} s")
+    )
     click.secho(f"{name} [{preset}] run {result.run_id}: {took}", bold=True)
     click.echo(result.verdict.table())
     _echo_artifacts(result, ctx.obj["home"])
@@ -120,13 +204,31 @@ def run_cmd(ctx, name, preset, overrides, seed, force, quiet, as_json, workers) 
 @main.command("sweep")
 @click.argument("name")
 @click.option("--preset", "-p", default="quick", show_default=True, help="smoke | quick | paper.")
-@click.option("--grid", "-g", "grid", multiple=True, required=True, metavar="KEY=V1,V2,...",
-              help="Sweep a config key over values (repeatable: the cartesian product is run). Tuple values in "
-                   "brackets: train.betas=(0.9,0.98),(0.8,0.9).")  # fmt: skip
-@click.option("--set", "-s", "overrides", multiple=True, metavar="KEY=VALUE",
-              help="Fix a config value for every point (repeatable).")  # fmt: skip
-@click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Seeds per point: 0..N-1 (the config's seed key).")  # fmt: skip
+@click.option(
+    "--grid",
+    "-g",
+    "grid",
+    multiple=True,
+    required=True,
+    metavar="KEY=V1,V2,...",
+    help="Sweep a config key over values (repeatable: the cartesian product is run). Tuple values in "
+    "brackets: train.betas=(0.9,0.98),(0.8,0.9).",
+)
+@click.option(
+    "--set",
+    "-s",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Fix a config value for every point (repeatable).",
+)
+@click.option(
+    "--seeds",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Seeds per point: 0..N-1 (the config's seed key).",
+)
 @click.option(
     "--executor",
     "-x",
@@ -152,16 +254,15 @@ def run_cmd(ctx, name, preset, overrides, seed, force, quiet, as_json, workers) 
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (sweep_id, grid, rows, ...).")
 @click.pass_context
-def sweep_cmd(ctx, name, preset, grid, overrides, seeds, executor, workers, ray_address, force, quiet,
-              as_json) -> None:  # fmt: skip
+def sweep_cmd(ctx, name, preset, grid, overrides, seeds, executor, workers, ray_address, force, quiet, as_json) -> None:
     """Run phenomenon NAME at every point of a grid, with several seeds; print one row per point.
 
     Every point is checked before anything runs. Finished runs are reused (also from other sweeps); a run that
     diverges or fails is recorded so and the sweep goes on. Rerun the same command to resume an interrupted
     sweep. Exit code 0 when every run finished or diverged, 1 when a run failed with an error.
     """
+    from phenomena.api import sweep
     from phenomena.runner.grid import parse_grid
-    from phenomena.runner.sweep import sweep
     from phenomena.store import Store
 
     start = time.perf_counter()
@@ -170,15 +271,32 @@ def sweep_cmd(ctx, name, preset, grid, overrides, seeds, executor, workers, ray_
         if as_json:
             return
         total = len(plan.unique_jobs())
-        how = f"{total - to_run} reused, {to_run} to compute on {pool.describe()}" if to_run else (
-            "all finished before, nothing to compute (--force recomputes)")  # fmt: skip
-        click.secho(f"{name} [{preset}] sweep {plan.id}: {len(plan.points)} point{'s' * (len(plan.points) > 1)} "
-                    f"x {len(plan.seeds)} seed{'s' * (len(plan.seeds) > 1)} = {total} run{'s' * (total > 1)}: "
-                    f"{how}", bold=True)  # fmt: skip
+        how = (
+            f"{total - to_run} reused, {to_run} to compute on {pool.describe()}"
+            if to_run
+            else ("all finished before, nothing to compute (--force recomputes)")
+        )
+        click.secho(
+            f"{name} [{preset}] sweep {plan.id}: {len(plan.points)} point{'s' * (len(plan.points) > 1)} "
+            f"x {len(plan.seeds)} seed{'s' * (len(plan.seeds) > 1)} = {total} run{'s' * (total > 1)}: "
+            f"{how}",
+            bold=True,
+        )
 
-    result = sweep(name, parse_grid(grid), seeds=seeds, executor=executor, workers=workers, preset=preset,
-                   overrides=overrides, force=force, store=Store(ctx.obj["home"]), progress=not (quiet or as_json),
-                   ray_address=ray_address, on_start=announce)  # fmt: skip
+    result = sweep(
+        name,
+        parse_grid(grid),
+        seeds=seeds,
+        executor=executor,
+        workers=workers,
+        preset=preset,
+        overrides=overrides,
+        force=force,
+        store=Store(ctx.obj["home"]),
+        progress=not (quiet or as_json),
+        ray_address=ray_address,
+        on_start=announce,
+    )
     failed = any(r.status == "failed" for p in result.points for r in p.runs)
     if as_json:
         click.echo(json.dumps(result.to_dict()))
@@ -196,10 +314,9 @@ def sweep_cmd(ctx, name, preset, grid, overrides, seeds, executor, workers, ray_
 def show_cmd(ctx, run_id: str, as_json: bool) -> None:
     """Summary, verdict, config and artifacts of a stored run, or the table and figure of a sweep (an id
     prefix is enough)."""
+    from phenomena.api import load, load_sweep
     from phenomena.config import canonical_json
     from phenomena.errors import UserError
-    from phenomena.runner.execute import load
-    from phenomena.runner.sweep_result import load_sweep
     from phenomena.store import Store
 
     store = Store(ctx.obj["home"])
@@ -249,11 +366,22 @@ def runs_cmd(ctx, experiment: str | None, sweep_id: str | None, as_json: bool) -
         sweep_id = found.id
     records = store.runs(experiment, sweep=sweep_id)
     if as_json:
-        click.echo(json.dumps([
-            {"run_id": r.id, "experiment": r.experiment, "preset": r.preset, "status": r.status,
-             "passed": (r.verdict or {}).get("passed"), "created": r.created, "sweep": r.sweep}
-            for r in records
-        ]))  # fmt: skip
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "run_id": r.id,
+                        "experiment": r.experiment,
+                        "preset": r.preset,
+                        "status": r.status,
+                        "passed": (r.verdict or {}).get("passed"),
+                        "created": r.created,
+                        "sweep": r.sweep,
+                    }
+                    for r in records
+                ]
+            )
+        )
         return
     if not records:
         click.echo(f"no runs stored in {ctx.obj['home']} yet; try `phenomena run grokking`")
@@ -276,15 +404,29 @@ def sweeps_cmd(ctx, experiment: str | None, as_json: bool) -> None:
 
     records = Store(ctx.obj["home"]).sweeps(experiment)
     if as_json:
-        click.echo(json.dumps([
-            {"sweep_id": r.id, "experiment": r.experiment, "preset": r.preset, "grid": r.grid, "seeds": r.seeds,
-             "overrides": r.overrides, "status": r.status, "created": r.created}
-            for r in records
-        ]))  # fmt: skip
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "sweep_id": r.id,
+                        "experiment": r.experiment,
+                        "preset": r.preset,
+                        "grid": r.grid,
+                        "seeds": r.seeds,
+                        "overrides": r.overrides,
+                        "status": r.status,
+                        "created": r.created,
+                    }
+                    for r in records
+                ]
+            )
+        )
         return
     if not records:
-        click.echo(f"no sweeps stored in {ctx.obj['home']} yet; try `phenomena sweep grokking -p smoke "
-                   "--grid train.weight_decay=0,1,2 --seeds 2`")  # fmt: skip
+        click.echo(
+            f"no sweeps stored in {ctx.obj['home']} yet; try `phenomena sweep grokking -p smoke "
+            "--grid train.weight_decay=0,1,2 --seeds 2`"
+        )
         return
     click.echo(f"{'sweep id':<13} {'experiment':<20} {'preset':<7} {'status':<11} {'seeds':<5} grid")
     for r in records:
@@ -297,8 +439,9 @@ def _echo_sweep(result, home: str) -> None:
     figure = result.artifacts.get("figure")
     if figure:
         click.echo(f"figure: {figure}")
-    click.echo(f"record: {home}/phenomena.db  (phenomena show {result.sweep_id}; "
-               f"phenomena runs --sweep {result.sweep_id})")  # fmt: skip
+    click.echo(
+        f"record: {home}/phenomena.db  (phenomena show {result.sweep_id}; phenomena runs --sweep {result.sweep_id})"
+    )
 
 
 def _echo_artifacts(result, home: str) -> None:

@@ -1,9 +1,19 @@
-"""Typed, frozen, nested configs: dotted overrides, validation and the run id.
+"""Typed, frozen, nested configs: declarative constraints, dotted overrides, validation and the run id.
 
-Every experiment's ``Config`` is a frozen dataclass whose fields are scalars (int, float, bool, str,
-``Literal[...]``), tuples of scalars, or nested frozen dataclasses. A user changes it with dotted overrides
-such as ``train.weight_decay=0`` or ``model.width=256``; each value is parsed and checked against the field's
-annotation, and unknown keys are rejected by name with the valid choices.
+Every experiment's ``Config`` is a :func:`config` class (a frozen dataclass) whose fields are scalars (int,
+float, bool, str, ``Literal[...]``, ``None``), tuples of scalars, or nested config sections. A field's
+constraints and help are data::
+
+    @config
+    class Train:
+        steps: int = field(400, positive, help="optimizer steps")
+        weight_decay: float = field(2.0, at_least(0), help="decoupled weight decay")
+
+and are checked generically when the config is built: an impossible value raises :class:`ConfigError` naming
+the dotted key, the constraint and the value (``train.steps must be positive; got 0``). Rules across fields
+stay small ``__post_init__`` methods that call :func:`require`. A user changes a config with dotted overrides
+such as ``train.weight_decay=0``; each value is parsed and checked against the field's annotation, and
+unknown keys are rejected by name with the valid choices.
 
 The run id is the hash of the canonical JSON of the fully resolved config (plus the experiment name and the
 package version), so the same config always maps to the same stored run.
@@ -17,16 +27,145 @@ import hashlib
 import json
 import types
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 from phenomena.errors import ConfigError
 
 
 def require(condition: bool, message: str) -> None:
-    """Raise :class:`ConfigError` with ``message`` unless ``condition`` holds (for ``__post_init__`` checks)."""
+    """Raise :class:`ConfigError` with ``message`` unless ``condition`` holds (for cross-field rules in
+    ``__post_init__``; the message names the dotted keys itself)."""
     if not condition:
         raise ConfigError(message)
+
+
+@dataclasses.dataclass(frozen=True)
+class Constraint:
+    """A rule on one field's value: ``text`` completes "KEY ..." (``must be positive``), ``test`` decides it.
+
+    A tuple value satisfies a constraint when each of its elements does; ``None`` (where a field allows it,
+    e.g. "full batch") is not constrained.
+    """
+
+    text: str
+    test: Callable[[Any], bool]
+    short: str = ""  # the rule in symbols, for tables: "> 0", ">= 2", "in (0, 1)"
+    int_text: str = ""  # the words for an integer field, where they differ ("must be a positive integer")
+
+    def message(self, value: Any) -> str:
+        """What a user reads after the key: the rule, in the words for this value's type."""
+        is_int = isinstance(value, int) or (isinstance(value, tuple) and all(isinstance(v, int) for v in value))
+        return self.int_text if (self.int_text and is_int) else self.text
+
+    def holds(self, value: Any) -> bool:
+        if value is None:
+            return True
+        if isinstance(value, tuple):
+            return all(self.holds(v) for v in value)
+        return bool(self.test(value))
+
+    def __str__(self) -> str:
+        return self.text
+
+
+positive = Constraint("must be positive", lambda v: v > 0, "> 0", "must be a positive integer")
+
+
+def at_least(bound: float) -> Constraint:
+    """``value >= bound``."""
+    return Constraint(f"must be >= {bound:g}", lambda v: v >= bound, f">= {bound:g}")
+
+
+def at_most(bound: float) -> Constraint:
+    """``value <= bound``."""
+    return Constraint(f"must be <= {bound:g}", lambda v: v <= bound, f"<= {bound:g}")
+
+
+def between(low: float, high: float, closed: str = "()") -> Constraint:
+    """``value`` in the interval from ``low`` to ``high``; ``closed`` gives the brackets: ``"()"`` open,
+    ``"[]"`` closed, ``"[)"`` or ``"(]"`` half-open."""
+    if len(closed) != 2 or closed[0] not in "([" or closed[1] not in ")]":
+        raise ValueError(f"closed must be two brackets such as '[)'; got {closed!r}")
+    lo_ok = (lambda v: v >= low) if closed[0] == "[" else (lambda v: v > low)
+    hi_ok = (lambda v: v <= high) if closed[1] == "]" else (lambda v: v < high)
+    interval = f"{closed[0]}{low:g}, {high:g}{closed[1]}"
+    return Constraint(f"must lie in {interval}", lambda v: lo_ok(v) and hi_ok(v), f"in {interval}")
+
+
+def field(default: Any, *constraints: Constraint, help: str = "") -> Any:  # noqa: A002 - the word users know
+    """A config field: its default, its constraints (checked whenever the config is built) and its help text
+    (shown by ``phenomena config NAME``)."""
+    for c in constraints:
+        if not isinstance(c, Constraint):
+            raise TypeError(f"constraints must be Constraint objects (positive, at_least(0), ...); got {c!r}")
+    return dataclasses.field(default=default, metadata={"constraints": constraints, "help": help})
+
+
+def config(cls: type) -> type:
+    """Make ``cls`` a frozen config dataclass whose field constraints are checked on construction (before the
+    class's own ``__post_init__``, which holds the cross-field rules).
+
+    A constraint error names the field; a nested section's error is re-raised by its parent with the dotted
+    path (``train.lr``), so the message a user sees names the key they typed.
+    """
+    own = cls.__dict__.get("__post_init__")
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            for c in f.metadata.get("constraints", ()):
+                if not c.holds(value):
+                    raise ConfigError(f"{f.name} {c.message(value)}; got {value!r}", key=f.name)
+        if own is not None:
+            own(self)
+
+    cls.__post_init__ = __post_init__
+    return dataclasses.dataclass(frozen=True)(cls)
+
+
+@dataclasses.dataclass(frozen=True)
+class FieldInfo:
+    """One leaf of a config as ``phenomena config`` shows it."""
+
+    key: str
+    type: str
+    default: Any
+    constraints: tuple[str, ...]
+    help: str
+
+
+def describe_fields(config: Any, prefix: str = "") -> list[FieldInfo]:
+    """Every dotted leaf key of ``config`` with its type, value (the default of this config), constraints and
+    help, in declaration order."""
+    out = []
+    hints = get_type_hints(type(config))
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if dataclasses.is_dataclass(value):
+            out.extend(describe_fields(value, f"{prefix}{f.name}."))
+        else:
+            constraints = tuple(c.short or c.text for c in f.metadata.get("constraints", ()))
+            out.append(
+                FieldInfo(prefix + f.name, _type_name(hints[f.name]), value, constraints, f.metadata.get("help", ""))
+            )
+    return out
+
+
+def _type_name(annotation: Any) -> str:
+    origin = get_origin(annotation)
+    if origin is Literal:
+        return " | ".join(repr(a) for a in get_args(annotation))
+    if origin in (types.UnionType, typing.Union):
+        return " | ".join(_type_name(a) for a in get_args(annotation))
+    if origin is tuple:
+        args = get_args(annotation)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return f"tuple[{_type_name(args[0])}, ...]"
+        return f"tuple[{', '.join(_type_name(a) for a in args)}]"
+    if annotation is type(None):
+        return "None"
+    return getattr(annotation, "__name__", str(annotation))
 
 
 def field_keys(config: Any, prefix: str = "") -> list[str]:
@@ -59,10 +198,21 @@ def canonical_json(config: Any) -> str:
     return json.dumps(plain(config), sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
-def run_id(experiment: str, config: Any, version: str) -> str:
-    """A 12-hex-digit id for (experiment, config, package version); stable across processes and machines."""
+def run_id(experiment: str, config: Any, version: str, unused: Iterable[str] = ()) -> str:
+    """A 12-hex-digit id for (experiment, config, package version); stable across processes and machines.
+
+    ``unused`` names dotted keys or sections that this config's run never reads (e.g. the transformer's sizes in
+    an MLP run): they are left out of the hash, so changing them maps to the same run.
+    """
+    tree = json.loads(canonical_json(config))
+    for key in unused:
+        *parents, leaf = key.split(".")
+        node = tree
+        for part in parents:
+            node = node.get(part, {})
+        node.pop(leaf, None)
     payload = json.dumps(
-        {"experiment": experiment, "config": json.loads(canonical_json(config)), "version": version},
+        {"experiment": experiment, "config": tree, "version": version},
         sort_keys=True,
         separators=(",", ":"),
     )
@@ -107,7 +257,16 @@ def _as_tree(config: Any) -> dict:
 
 def _build(cls: type, tree: dict) -> Any:
     hints = get_type_hints(cls)
-    return cls(**{k: _build(hints[k], v) if isinstance(v, dict) else v for k, v in tree.items()})
+    kwargs = {}
+    for k, v in tree.items():
+        if isinstance(v, dict):
+            try:
+                kwargs[k] = _build(hints[k], v)
+            except ConfigError as e:
+                raise e.within(k) from None
+        else:
+            kwargs[k] = v
+    return cls(**kwargs)
 
 
 def _set(node: Any, tree: dict, path: list[str], raw: Any, full_key: str, prefix: str = "") -> None:
@@ -202,7 +361,10 @@ def from_dict(cls: type, data: Mapping[str, Any]) -> Any:
             continue
         value, annotation = data[f.name], hints[f.name]
         if dataclasses.is_dataclass(annotation):
-            kwargs[f.name] = from_dict(annotation, value)
+            try:
+                kwargs[f.name] = from_dict(annotation, value)
+            except ConfigError as e:
+                raise e.within(f.name) from None
         else:
             kwargs[f.name] = coerce(value, annotation, f.name)
     return cls(**kwargs)

@@ -9,7 +9,21 @@ class UserError(ValueError):
 
 
 class ConfigError(UserError):
-    """A configuration key is unknown, ill-typed or has an impossible value."""
+    """A configuration key is unknown, ill-typed or has an impossible value.
+
+    ``key`` is the field the message starts with, where the error is about one field's value; a config section
+    that catches it re-raises :meth:`within` its own name, so the message names the full dotted key.
+    """
+
+    def __init__(self, message: str, key: str | None = None):
+        super().__init__(message)
+        self.key = key
+
+    def within(self, section: str) -> "ConfigError":
+        """The same error one section up: ``lr must be positive`` becomes ``train.lr must be positive``."""
+        if self.key is None or not str(self).startswith(self.key):
+            return self
+        return ConfigError(f"{section}.{self}", key=f"{section}.{self.key}")
 
 
 class DivergedError(RuntimeError):

@@ -101,6 +101,11 @@ class Result:
     run_id: str = ""
     status: str = "finished"
     meta: dict[str, Any] = dataclasses.field(default_factory=dict)
+    entry: Any = dataclasses.field(default=None, repr=False, compare=False)  # the catalog Entry, set by the runner
+
+    def __getstate__(self) -> dict:
+        # a worker hands its Result back without the Entry (the driver has its own)
+        return {**self.__dict__, "entry": None}
 
     def curve(self, name: str) -> tuple[list[int], list[float]]:
         """(steps, values) of a metric; raises KeyError naming the available ones."""
@@ -111,9 +116,9 @@ class Result:
 
     def figure(self):
         """The experiment's figure for this result (a matplotlib Figure)."""
-        from phenomena.catalog import get_experiment
-
-        return get_experiment(self.experiment).figure(self)
+        if self.entry is None:
+            raise RuntimeError("this Result was not made by the runner (no entry to draw it); use phenomena.run")
+        return self.entry.figure(self)
 
     @property
     def figure_path(self) -> Path | None:

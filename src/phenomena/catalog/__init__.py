@@ -1,35 +1,30 @@
-"""The catalog: one module per phenomenon, registered by name in a plain dict.
+"""The catalog: one module per phenomenon, each ending in ``ENTRY = Entry(...)``, registered here by name.
 
-Each entry module defines, top to bottom like a short paper:
-
-- a module docstring (the phenomenon, the papers, what the verdict checks); its first line is the summary;
-- ``PAPERS`` (short citations) and ``Config`` (a frozen dataclass) with ``PRESETS`` = {"smoke", "quick",
-  "paper"} -> Config and ``COSTS`` = preset -> rough CPU cost;
-- ``run(cfg, ctx) -> Result`` (summary and series), ``verdict(result) -> Verdict``, ``figure(result) -> Figure``.
-
-No entry imports another; shared needs live in ``training/``, ``probes/``, ``data/``.
+Modules are imported on first use (an entry imports torch and matplotlib: seconds). ``phenomena list`` reads
+``listing.json`` beside this file instead, so it imports nothing heavy; the listing is made from the imported
+entries by ``python -m phenomena.catalog`` and a test checks that it is current. See ``CONTRIBUTING.md`` for
+adding an entry.
 """
 
 from __future__ import annotations
 
-import ast
-import dataclasses
 import importlib
-import importlib.util
-from collections.abc import Iterable, Mapping
-from types import ModuleType
+import json
+from pathlib import Path
 from typing import Any
 
-from phenomena.config import apply_overrides
 from phenomena.errors import UserError
 
-# name -> module; imported on first use so that listing names costs nothing
-EXPERIMENTS: dict[str, str] = {
+# name -> module defining ENTRY
+ENTRIES: dict[str, str] = {
     "grokking": "phenomena.catalog.grokking",
     "lazy-training": "phenomena.catalog.lazy_training",
     "signal-propagation": "phenomena.catalog.signal_propagation",
     "infinite-width": "phenomena.catalog.infinite_width",
     "double-descent": "phenomena.catalog.double_descent",
+    "epoch-wise-double-descent": "phenomena.catalog.epoch_wise_double_descent",
+    "sample-wise-double-descent": "phenomena.catalog.sample_wise_double_descent",
+    "random-features-double-descent": "phenomena.catalog.random_features_double_descent",
     "representation-similarity": "phenomena.catalog.representation_similarity",
     "edge-of-stability": "phenomena.catalog.edge_of_stability",
     "flat-minima": "phenomena.catalog.flat_minima",
@@ -40,85 +35,55 @@ EXPERIMENTS: dict[str, str] = {
     "neural-collapse": "phenomena.catalog.neural_collapse",
 }
 
-
-@dataclasses.dataclass(frozen=True)
-class Experiment:
-    """A catalog entry: its module plus the uniform operations the runner needs."""
-
-    name: str
-    module: ModuleType
-
-    @property
-    def summary(self) -> str:
-        doc = (self.module.__doc__ or "").strip()
-        return doc.splitlines()[0] if doc else ""
-
-    @property
-    def papers(self) -> tuple[str, ...]:
-        return tuple(self.module.PAPERS)
-
-    @property
-    def presets(self) -> dict[str, Any]:
-        return dict(self.module.PRESETS)
-
-    @property
-    def costs(self) -> dict[str, str]:
-        return dict(self.module.COSTS)
-
-    def config(
-        self,
-        preset: str = "quick",
-        overrides: Mapping[str, Any] | Iterable[str] = (),
-        seed: int | None = None,
-    ):
-        """The resolved config: the preset, then the overrides, then ``seed`` (if given)."""
-        if preset not in self.module.PRESETS:
-            raise UserError(
-                f"experiment {self.name!r} has no preset {preset!r}; choose one of {', '.join(self.module.PRESETS)}"
-            )
-        cfg = apply_overrides(self.module.PRESETS[preset], overrides)
-        if seed is not None:
-            cfg = apply_overrides(cfg, {"seed": seed})
-        return cfg
-
-    def run(self, cfg, ctx):
-        return self.module.run(cfg, ctx)
-
-    def verdict(self, result):
-        return self.module.verdict(result)
-
-    def figure(self, result):
-        return self.module.figure(result)
+LISTING = Path(__file__).with_name("listing.json")
 
 
-def get_experiment(name: str) -> Experiment:
-    """The catalog entry called ``name``; raises UserError listing the known names."""
-    if name not in EXPERIMENTS:
-        raise UserError(f"unknown experiment {name!r}; choose one of {', '.join(sorted(EXPERIMENTS))}")
-    return Experiment(name, importlib.import_module(EXPERIMENTS[name]))
+def _unknown(name: str) -> UserError:
+    return UserError(f"unknown experiment {name!r}; choose one of {', '.join(sorted(ENTRIES))}")
+
+
+def get_entry(name: str):
+    """The :class:`~phenomena.experiment.Entry` called ``name``; raises UserError listing the known names."""
+    if name not in ENTRIES:
+        raise _unknown(name)
+    entry = importlib.import_module(ENTRIES[name]).ENTRY
+    if entry.name != name:
+        raise RuntimeError(f"{ENTRIES[name]} defines the entry {entry.name!r}, registered as {name!r}")
+    return entry
+
+
+def entries() -> list:
+    """All catalog entries, in registry order (imports every entry module)."""
+    return [get_entry(name) for name in ENTRIES]
+
+
+def describe_entry(entry) -> dict[str, Any]:
+    """What ``phenomena list`` shows of an entry: name, summary, papers, presets with their cost, and which
+    presets are published settings (``paper``)."""
+    return {
+        "name": entry.name,
+        "summary": entry.summary,
+        "papers": list(entry.papers),
+        "presets": dict(entry.costs),
+        "published": [p for p in entry.presets if p == "paper"],
+    }
+
+
+def listing() -> list[dict[str, Any]]:
+    """The catalog as ``phenomena list`` shows it, read from ``listing.json`` (no entry is imported)."""
+    return json.loads(LISTING.read_text(encoding="utf-8"))
 
 
 def describe(name: str) -> dict[str, Any]:
-    """An entry's name, summary, papers and preset costs, read from its source without importing it (importing
-    an entry imports torch and matplotlib: seconds, where ``phenomena list`` should be instant). ``PAPERS`` and
-    ``COSTS`` are literals in every entry; should one ever not be, the module is imported instead."""
-    if name not in EXPERIMENTS:
-        raise UserError(f"unknown experiment {name!r}; choose one of {', '.join(sorted(EXPERIMENTS))}")
-    spec = importlib.util.find_spec(EXPERIMENTS[name])
-    try:
-        with open(spec.origin, encoding="utf-8") as f:  # type: ignore[union-attr]
-            tree = ast.parse(f.read())
-        found = {t.id: node.value for node in tree.body if isinstance(node, ast.Assign)
-                 for t in node.targets if isinstance(t, ast.Name) and t.id in ("PAPERS", "COSTS")}  # fmt: skip
-        doc = (ast.get_docstring(tree) or "").strip()
-        papers, costs = ast.literal_eval(found["PAPERS"]), ast.literal_eval(found["COSTS"])
-    except (OSError, KeyError, ValueError, TypeError, SyntaxError, AttributeError):
-        exp = get_experiment(name)
-        return {"name": name, "summary": exp.summary, "papers": list(exp.papers), "presets": exp.costs}
-    return {"name": name, "summary": doc.splitlines()[0] if doc else "", "papers": list(papers),
-            "presets": dict(costs)}  # fmt: skip
+    """One entry's listing (see :func:`describe_entry`), without importing the entry."""
+    for item in listing():
+        if item["name"] == name:
+            return item
+    raise _unknown(name)
 
 
-def experiments() -> list[Experiment]:
-    """All catalog entries, in registry order."""
-    return [get_experiment(name) for name in EXPERIMENTS]
+def write_listing() -> Path:
+    """Remake ``listing.json`` from the imported entries (``python -m phenomena.catalog``)."""
+    text = json.dumps([describe_entry(e) for e in entries()], indent=1, ensure_ascii=False) + "\n"
+    LISTING.write_text(text, encoding="utf-8")
+    return LISTING

@@ -22,18 +22,17 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 from typing import Literal
 
 import torch
 
-from phenomena.config import require
+from phenomena.config import at_least, between, config, field, positive
 from phenomena.data import modular_arithmetic
+from phenomena.experiment import Control, Entry, RunContext
 from phenomena.models import MLP, TinyTransformer
 from phenomena.probes.fourier import fourier_ipr
 from phenomena.report import PALETTE, subplots
-from phenomena.result import Check, Result, Series, Verdict
-from phenomena.runner.context import RunContext
+from phenomena.result import Check, Result, Verdict
 from phenomena.training import (
     LogMetrics,
     Progress,
@@ -46,76 +45,51 @@ from phenomena.training import (
     warmup,
 )
 
-PAPERS = (
-    "Power, Burda, Edwards, Babuschkin, Misra 2022 — Grokking: generalization beyond overfitting on small "
-    "algorithmic datasets",
-    "Nanda, Chan, Lieberum, Smith, Steinhardt 2023 — Progress measures for grokking via mechanistic "
-    "interpretability",
-    "Gromov 2023 — Grokking modular arithmetic",
-)
-
 FIT_ACCURACY = 0.99  # "the training set has been fit"
 GEN_ACCURACY = 0.95  # "the network generalizes"
 MIN_DELAY = 3.0  # t_gen / t_fit: generalization comes at least this many times later than fitting
 MIN_IPR_RISE = 2.0  # Fourier IPR at the end / at t_fit: the weights become sparse in frequency
 
 
-@dataclasses.dataclass(frozen=True)
+@config
 class Data:
-    p: int = 97  # modulus
-    op: Literal["+", "-", "*", "/"] = "+"
-    train_fraction: float = 0.25  # of the p*p table
-
-    def __post_init__(self):
-        require(self.p >= 2, f"data.p must be at least 2; got {self.p}")
-        require(0 < self.train_fraction < 1, f"data.train_fraction must lie in (0, 1); got {self.train_fraction}")
+    p: int = field(97, at_least(2), help="the modulus")
+    op: Literal["+", "-", "*", "/"] = field("+", help="the operation tabled mod p")
+    train_fraction: float = field(0.25, between(0, 1), help="fraction of the p*p table used for training")
 
 
-@dataclasses.dataclass(frozen=True)
+@config
 class Model:
-    kind: Literal["mlp", "transformer"] = "mlp"
-    width: int = 500  # MLP hidden units
-    activation: str = "quadratic"  # MLP activation
-    weight_std: float = 1.0  # MLP init: W ~ N(0, weight_std^2 / fan_in)
-    d_model: int = 128  # transformer sizes (Nanda et al.)
-    n_heads: int = 4
-    d_mlp: int = 512
-    n_layers: int = 1
-
-    def __post_init__(self):
-        for name in ("width", "d_model", "n_heads", "d_mlp", "n_layers"):
-            require(getattr(self, name) >= 1, f"model.{name} must be a positive integer; got {getattr(self, name)}")
-        require(self.weight_std > 0, f"model.weight_std must be positive; got {self.weight_std}")
+    kind: Literal["mlp", "transformer"] = field("mlp", help="Gromov's MLP or Nanda et al.'s transformer")
+    width: int = field(500, positive, help="MLP hidden units")
+    activation: str = field("quadratic", help="MLP activation")
+    weight_std: float = field(1.0, positive, help="MLP init: W ~ N(0, weight_std^2 / fan_in)")
+    d_model: int = field(128, positive, help="transformer residual width")
+    n_heads: int = field(4, positive, help="transformer attention heads")
+    d_mlp: int = field(512, positive, help="transformer MLP width")
+    n_layers: int = field(1, positive, help="transformer blocks")
 
 
-@dataclasses.dataclass(frozen=True)
+@config
 class Train:
-    steps: int = 400  # budget of optimizer steps
-    lr: float = 1e-2
-    weight_decay: float = 2.0  # AdamW, decoupled
-    betas: tuple[float, float] = (0.9, 0.98)
-    loss: Literal["mse", "ce"] = "mse"
-    batch_size: int = 0  # 0 = full batch
-    warmup_steps: int = 0
-    log_every: int = 4  # evaluate train/test metrics every this many steps
-    stop_when_generalized: bool = True  # end the run once train and test accuracy are both >= 0.99
-
-    def __post_init__(self):
-        require(self.steps >= 1, f"train.steps must be a positive integer; got {self.steps}")
-        require(self.lr > 0, f"train.lr must be positive; got {self.lr}")
-        require(self.weight_decay >= 0, f"train.weight_decay must be >= 0; got {self.weight_decay}")
-        require(self.batch_size >= 0, f"train.batch_size must be >= 0 (0 = full batch); got {self.batch_size}")
-        require(self.log_every >= 1, f"train.log_every must be a positive integer; got {self.log_every}")
-        require(all(0 <= b < 1 for b in self.betas), f"train.betas must lie in [0, 1); got {self.betas}")
+    steps: int = field(400, positive, help="budget of optimizer steps")
+    lr: float = field(1e-2, positive, help="AdamW learning rate")
+    weight_decay: float = field(2.0, at_least(0), help="AdamW decoupled weight decay: the lever of grokking")
+    betas: tuple[float, float] = field((0.9, 0.98), between(0, 1, "[)"), help="AdamW betas")
+    loss: Literal["mse", "ce"] = field("mse", help="MSE on one-hot targets (Gromov) or cross-entropy (Nanda)")
+    batch_size: int | None = field(None, positive, help="examples per step; none = full batch")
+    warmup_steps: int = field(0, at_least(0), help="linear learning-rate warm-up steps")
+    log_every: int = field(4, positive, help="evaluate train/test metrics every this many steps")
+    stop_when_generalized: bool = field(True, help="end the run once train and test accuracy are both >= 0.99")
 
 
-@dataclasses.dataclass(frozen=True)
+@config
 class Config:
     data: Data = Data()
     model: Model = Model()
     train: Train = Train()
-    seed: int = 0
-    checkpoint: bool = False  # save the final weights as model.safetensors in the run folder
+    seed: int = field(0, help="the run's seed")
+    checkpoint: bool = field(False, help="save the final weights as model.safetensors in the run folder")
 
 
 PRESETS = {
@@ -130,18 +104,34 @@ PRESETS = {
         train=Train(steps=50_000, lr=1e-3, weight_decay=1.0, loss="ce", warmup_steps=10, log_every=100),
     ),
 }
-SWEEP_METRICS = ("t_fit", "t_gen", "delay")  # the columns of a sweep table
 COSTS = {"smoke": "~3 s", "quick": "~15 s on 2 CPU cores", "paper": "~1-2 h on CPU, minutes on a GPU"}
+
+
+def unused(cfg: Config) -> tuple[str, ...]:
+    """The model keys of the other architecture: they do not change the run."""
+    mlp, transformer = ("width", "activation", "weight_std"), ("d_model", "n_heads", "d_mlp", "n_layers")
+    return tuple(f"model.{k}" for k in (transformer if cfg.model.kind == "mlp" else mlp))
 
 
 def build_model(cfg: Config, seed: int) -> torch.nn.Module:
     p = cfg.data.p
     if cfg.model.kind == "transformer":  # input [a, b, '='], '=' being token p
         m = cfg.model
-        return TinyTransformer(p + 1, p, n_ctx=3, d_model=m.d_model, n_heads=m.n_heads, d_mlp=m.d_mlp,
-                               n_layers=m.n_layers, seed=seed)  # fmt: skip
-    return MLP(0, p, width=cfg.model.width, depth=1, activation=cfg.model.activation, bias=False,
-               weight_std=cfg.model.weight_std, vocab=p, tokens=2, seed=seed)  # fmt: skip
+        return TinyTransformer(
+            p + 1, p, n_ctx=3, d_model=m.d_model, n_heads=m.n_heads, d_mlp=m.d_mlp, n_layers=m.n_layers, seed=seed
+        )
+    return MLP(
+        0,
+        p,
+        width=cfg.model.width,
+        depth=1,
+        activation=cfg.model.activation,
+        bias=False,
+        weight_std=cfg.model.weight_std,
+        vocab=p,
+        tokens=2,
+        seed=seed,
+    )
 
 
 def token_weights(model: torch.nn.Module, p: int) -> torch.Tensor:
@@ -163,8 +153,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         )
     model = build_model(cfg, ctx.stream_seed("init"))
     loss_fn = loss_function(cfg.train.loss)
-    optimizer = make_optimizer("adamw", model.parameters(), cfg.train.lr, cfg.train.weight_decay,
-                               betas=cfg.train.betas)  # fmt: skip
+    optimizer = make_optimizer("adamw", model.parameters(), cfg.train.lr, cfg.train.weight_decay, betas=cfg.train.betas)
     params = list(model.parameters())
 
     def measure(m: torch.nn.Module) -> dict[str, float]:
@@ -172,8 +161,14 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         test_loss, test_acc = evaluate(m, data.x_test, data.y_test, loss_fn)
         norm = torch.sqrt(sum(q.pow(2).sum() for q in params)).item()
         ipr = fourier_ipr(token_weights(m, cfg.data.p)).nanmean().item()
-        return dict(train_loss=train_loss, train_acc=train_acc, test_loss=test_loss, test_acc=test_acc,
-                    weight_norm=norm, fourier_ipr=ipr)  # fmt: skip
+        return dict(
+            train_loss=train_loss,
+            train_acc=train_acc,
+            test_loss=test_loss,
+            test_acc=test_acc,
+            weight_norm=norm,
+            fourier_ipr=ipr,
+        )
 
     def generalized(h) -> bool:
         return h.last("train_acc", 0.0) >= 0.99 and h.last("test_acc", 0.0) >= 0.99
@@ -181,19 +176,23 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     callbacks = [LogMetrics(cfg.train.log_every, measure)]
     if cfg.train.stop_when_generalized:
         callbacks.append(StopWhen(generalized, "train and test accuracy >= 0.99"))
-    start = time.perf_counter()
     with ctx.progress(cfg.train.steps, desc="grokking") as bar:
         callbacks.append(Progress(bar, show=("train_acc", "test_acc"), every=cfg.train.log_every))
         history, state = fit(
-            model, data, loss_fn, optimizer, cfg.train.steps,
-            batch_size=cfg.train.batch_size or None, generator=ctx.generator("batches"),
-            callbacks=callbacks, scheduler=warmup(optimizer, cfg.train.warmup_steps),
-        )  # fmt: skip
-    seconds = time.perf_counter() - start
+            model,
+            data,
+            loss_fn,
+            optimizer,
+            cfg.train.steps,
+            batch_size=cfg.train.batch_size,
+            generator=ctx.generator("batches"),
+            callbacks=callbacks,
+            scheduler=warmup(optimizer, cfg.train.warmup_steps),
+        )
 
     t_fit = history.first_step("train_acc", lambda v: v >= FIT_ACCURACY)
     t_gen = history.first_step("test_acc", lambda v: v >= GEN_ACCURACY)
-    series = {name: Series(list(s), list(v)) for name, (s, v) in history.curves.items()}
+    series = history.series()
 
     def at(name: str, step: int | None) -> float:
         if step is None:
@@ -215,26 +214,39 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         "weight_norm_final": history.last("weight_norm"),
         "fourier_ipr_at_fit": at("fourier_ipr", t_fit),
         "fourier_ipr_final": history.last("fourier_ipr"),
-        "train_seconds": seconds,
     }
     artifacts = {}
     if cfg.checkpoint:
         artifacts["checkpoint"] = str(save_checkpoint(model, ctx.artifacts / "model.safetensors"))
-    return Result("grokking", cfg, summary=summary, series=series, artifacts=artifacts)
+    return ctx.result(cfg, summary, series, artifacts)
 
 
 def verdict(result: Result) -> Verdict:
     s = result.summary
-    return Verdict((
-        Check(f"train accuracy reaches {FIT_ACCURACY} (t_fit = {_step(s['t_fit'])})", s["max_train_acc"], ">=",
-              FIT_ACCURACY),
-        Check(f"test accuracy reaches {GEN_ACCURACY} (t_gen = {_step(s['t_gen'])})", s["max_test_acc"], ">=",
-              GEN_ACCURACY),
-        Check("delay t_gen / t_fit", s["delay"], ">=", MIN_DELAY,
-              note="generalization comes long after fitting"),
-        Check("Fourier IPR rise, end / t_fit", s["fourier_ipr_final"] / s["fourier_ipr_at_fit"], ">=",
-              MIN_IPR_RISE, note="token weights concentrate on a few frequencies"),
-    ))  # fmt: skip
+    return Verdict(
+        (
+            Check(
+                f"train accuracy reaches {FIT_ACCURACY} (t_fit = {_step(s['t_fit'])})",
+                s["max_train_acc"],
+                ">=",
+                FIT_ACCURACY,
+            ),
+            Check(
+                f"test accuracy reaches {GEN_ACCURACY} (t_gen = {_step(s['t_gen'])})",
+                s["max_test_acc"],
+                ">=",
+                GEN_ACCURACY,
+            ),
+            Check("delay t_gen / t_fit", s["delay"], ">=", MIN_DELAY, note="generalization comes long after fitting"),
+            Check(
+                "Fourier IPR rise, end / t_fit",
+                s["fourier_ipr_final"] / s["fourier_ipr_at_fit"],
+                ">=",
+                MIN_IPR_RISE,
+                note="token weights concentrate on a few frequencies",
+            ),
+        )
+    )
 
 
 def figure(result: Result):
@@ -263,8 +275,10 @@ def figure(result: Result):
     twin.set_ylabel("mean IPR (r=2)")
     norm.legend(handles=norm.get_lines() + twin.get_lines(), loc="center left")
     cfg = result.config
-    fig.suptitle(f"grokking: {cfg.model.kind}, {cfg.data.op} mod {cfg.data.p}, {cfg.data.train_fraction:.0%} of "
-                 f"the table, wd {cfg.train.weight_decay:g} — delay {s['delay']:.1f}x")  # fmt: skip
+    fig.suptitle(
+        f"grokking: {cfg.model.kind}, {cfg.data.op} mod {cfg.data.p}, {cfg.data.train_fraction:.0%} of "
+        f"the table, wd {cfg.train.weight_decay:g} — delay {s['delay']:.1f}x"
+    )
     fig.tight_layout()
     return fig
 
@@ -280,3 +294,32 @@ def _num(step: int | None) -> float:
 
 def _step(value: float) -> str:
     return "never" if math.isnan(value) else f"{int(value)}"
+
+
+ENTRY = Entry(
+    name="grokking",
+    summary="generalization arrives long after the training set has been fit",
+    papers=(
+        "Power, Burda, Edwards, Babuschkin, Misra 2022 — Grokking: generalization beyond overfitting on small "
+        "algorithmic datasets",
+        "Nanda, Chan, Lieberum, Smith, Steinhardt 2023 — Progress measures for grokking via mechanistic "
+        "interpretability",
+        "Gromov 2023 — Grokking modular arithmetic",
+    ),
+    config=Config,
+    presets=PRESETS,
+    costs=COSTS,
+    run=run,
+    verdict=verdict,
+    figure=figure,
+    sweep_metrics=("t_fit", "t_gen", "delay"),
+    controls=(
+        Control(
+            "no weight decay",
+            {"train.weight_decay": 0},
+            must_fail=("test accuracy reaches", "delay"),
+            why="without weight decay the memorizing solution is never pruned: test accuracy stays near chance",
+        ),
+    ),
+    unused=unused,
+)

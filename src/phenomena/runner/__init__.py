@@ -1,6 +1,6 @@
-"""The runner: resolve configs, execute runs and sweeps, and record them in the store."""
+"""The runner: execute an Entry with a config, sweeps, and the executors that spread runs; every run is recorded
+in the store. It never imports the catalog: the api resolves a name to its Entry and hands it down."""
 
-from phenomena.runner.context import RunContext as RunContext
 from phenomena.runner.execute import execute as execute
 from phenomena.runner.execute import load as load
 from phenomena.runner.sweep import sweep as sweep

@@ -13,16 +13,17 @@ import socket
 import sys
 import time
 import traceback
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from phenomena import __version__
-from phenomena.catalog import Experiment, get_experiment
-from phenomena.config import from_dict, run_id, to_dict
+from phenomena.config import from_dict, to_dict
 from phenomena.errors import DivergedError, UserError
+from phenomena.experiment import Entry, RunContext
 from phenomena.result import Result, Series, Verdict
-from phenomena.runner.context import RunContext
 from phenomena.store import RunRecord, Store
+
+Lookup = Callable[[str], Entry]  # experiment name -> its Entry (the catalog's, handed down by the api)
 
 
 def environment(seed: int) -> dict[str, Any]:
@@ -47,9 +48,9 @@ def environment(seed: int) -> dict[str, Any]:
 class RunSpec:
     """Everything a worker needs to compute one run; picklable (the config is a frozen dataclass).
 
-    ``module`` names the catalog module, so a worker imports it directly and does not depend on the registry of
-    the process that made the spec. ``artifacts`` is the run's folder (created by ``store.begin``), ``cache``
-    the store's shared cache folder.
+    ``module`` names the module that defines the Entry (``ENTRY``), so a worker imports it directly and does not
+    depend on the registry of the process that made the spec. ``artifacts`` is the run's folder (created by
+    ``store.begin``), ``cache`` the store's shared cache folder.
     """
 
     experiment: str
@@ -61,28 +62,29 @@ class RunSpec:
 
 
 def resolve(
-    name: str, preset: str = "quick", overrides: Mapping[str, Any] | Iterable[str] = (), seed: int | None = None
-) -> tuple[Experiment, Any, str]:
-    """The catalog entry, the resolved config and the run id of one run; raises UserError on bad input."""
-    experiment = get_experiment(name)
-    cfg = experiment.config(preset, overrides, seed)
-    return experiment, cfg, run_id(name, cfg, __version__)
+    entry: Entry, preset: str = "quick", overrides: Mapping[str, Any] | Iterable[str] = (), seed: int | None = None
+) -> tuple[Any, str]:
+    """The resolved config and the run id of one run of ``entry``; raises UserError on bad input."""
+    cfg = entry.resolve(preset, overrides, seed)
+    return cfg, entry.run_id(cfg, __version__)
 
 
-def compute(experiment: Experiment, cfg: Any, ctx: RunContext) -> Result:
+def compute(entry: Entry, cfg: Any, ctx: RunContext) -> Result:
     """Train and judge one run (``run(cfg, ctx)`` then ``verdict``); touches neither the store nor the figure.
 
-    This is the part of a run that a sweep worker executes; exceptions (DivergedError included) propagate.
+    The one place a run is timed (``summary["wall_seconds"]``). This is the part of a run that a sweep worker
+    executes; exceptions (DivergedError included) propagate.
     """
     start = time.perf_counter()
-    result = experiment.run(cfg, ctx)
+    result = entry.run(cfg, ctx)
     result.run_id = ctx.run_id
     result.summary["wall_seconds"] = time.perf_counter() - start
-    result.verdict = experiment.verdict(result)
+    result.verdict = entry.verdict(result)
+    result.entry = entry
     return result
 
 
-def finish_run(store: Store, experiment: Experiment, result: Result, environment: dict | None = None) -> Result:
+def finish_run(store: Store, entry: Entry, result: Result, environment: dict | None = None) -> Result:
     """Draw the figure of a computed run into its folder and record it as finished (one transaction).
 
     Runs in the process that owns the store (the sweep driver), never in a worker.
@@ -90,16 +92,23 @@ def finish_run(store: Store, experiment: Experiment, result: Result, environment
     from phenomena.report import save
 
     figure_path = store.run_dir(result.run_id) / "figure.png"
-    save(experiment.figure(result), figure_path)
+    result.entry = entry
+    save(entry.figure(result), figure_path)
     result.artifacts = {**result.artifacts, "figure": str(figure_path), "record": str(store.path)}
     metrics = {k: (s.steps, s.values) for k, s in result.series.items()}
-    store.finish(result.run_id, "finished", result.summary, _verdict_with_artifacts(result), metrics=metrics,
-                 environment=environment)  # fmt: skip
+    store.finish(
+        result.run_id,
+        "finished",
+        result.summary,
+        _verdict_with_artifacts(result),
+        metrics=metrics,
+        environment=environment,
+    )
     return result
 
 
 def execute(
-    name: str,
+    entry: Entry,
     preset: str = "quick",
     overrides: Mapping[str, Any] | Iterable[str] = (),
     seed: int | None = None,
@@ -109,7 +118,7 @@ def execute(
     sweep: str | None = None,
     workers: int = 1,
 ) -> Result:
-    """Run catalog entry ``name`` and record it in ``store``; return its :class:`Result`.
+    """Run ``entry`` and record it in ``store``; return its :class:`Result`.
 
     User errors (unknown experiment, preset or key; ill-typed or impossible values) are raised as
     :class:`UserError` before anything is written. A finished run with the same id is loaded, not recomputed,
@@ -118,21 +127,23 @@ def execute(
     ``diverged`` and raises :class:`DivergedError`; any other exception marks it ``failed`` (with the traceback)
     and propagates.
     """
-    experiment, cfg, rid = resolve(name, preset, overrides, seed)
+    cfg, rid = resolve(entry, preset, overrides, seed)
     if not (isinstance(workers, int) and workers >= 1):
         raise UserError(f"workers must be a positive integer; got {workers!r}")
     store = store if store is not None else Store()
     existing = store.get(rid)
     if existing is not None and existing.id == rid and existing.status == "finished" and not force:
-        result = load(rid, store)
+        result = record_to_result(existing, store, lambda _: entry)
         result.meta["reused"] = True
         return result
 
     env = environment(cfg.seed)
-    folder = store.begin(rid, name, preset, to_dict(cfg), env, sweep=sweep)
-    ctx = RunContext(rid, cfg.seed, folder, store.cache_dir, show_progress=progress, workers=workers)
+    folder = store.begin(rid, entry.name, preset, to_dict(cfg), env, sweep=sweep)
+    ctx = RunContext(
+        rid, cfg.seed, folder, store.cache_dir, show_progress=progress, workers=workers, experiment=entry.name
+    )
     try:
-        result = compute(experiment, cfg, ctx)
+        result = compute(entry, cfg, ctx)
     except DivergedError as e:
         store.finish(rid, "diverged", error=str(e))
         raise
@@ -144,7 +155,7 @@ def execute(
         store.finish(rid, "failed", error="".join(traceback.format_exception(e)))
         raise
     try:
-        finish_run(store, experiment, result)
+        finish_run(store, entry, result)
     except BaseException as e:
         store.finish(rid, "failed", error="".join(traceback.format_exception(e)))
         raise
@@ -156,10 +167,10 @@ def _verdict_with_artifacts(result: Result) -> dict:
     return {**result.verdict.to_dict(), "artifacts": result.artifacts}
 
 
-def record_to_result(record: RunRecord, store: Store) -> Result:
-    """Rebuild a :class:`Result` from a stored record and its metrics."""
-    experiment = get_experiment(record.experiment)
-    config = from_dict(experiment.module.Config, record.config)
+def record_to_result(record: RunRecord, store: Store, lookup: Lookup) -> Result:
+    """Rebuild a :class:`Result` from a stored record and its metrics (``lookup`` finds the record's Entry)."""
+    entry = lookup(record.experiment)
+    config = from_dict(entry.config, record.config)
     verdict_dict = dict(record.verdict or {})
     artifacts = verdict_dict.pop("artifacts", {})
     series = {k: Series(s, v) for k, (s, v) in store.metrics(record.id).items()}
@@ -174,13 +185,13 @@ def record_to_result(record: RunRecord, store: Store) -> Result:
         run_id=record.id,
         status=record.status,
         meta={"environment": record.environment, "error": record.error, "preset": record.preset},
+        entry=entry,
     )
 
 
-def load(run_id_or_prefix: str, store: Store | None = None) -> Result:
+def load(run_id_or_prefix: str, store: Store, lookup: Lookup) -> Result:
     """The stored run with this id (or unique id prefix) as a :class:`Result`."""
-    store = store if store is not None else Store()
     record = store.get(run_id_or_prefix)
     if record is None:
         raise UserError(f"no stored run {run_id_or_prefix!r} in {store.root} (see `phenomena runs`)")
-    return record_to_result(record, store)
+    return record_to_result(record, store, lookup)

@@ -8,9 +8,8 @@ starts nothing.
 
 - ``serial``: computes inside ``submit``, in this process (breakpoints and ``pdb`` work; the replacement for
   Ray's removed ``local_mode``).
-- ``process``: ``ProcessPoolExecutor`` with the ``spawn`` context (CUDA cannot be re-initialized in a forked
-  child, and spawn is what Python 3.14 defaults to), torch threads capped per worker so workers x threads <=
-  cores.
+- ``process``: :class:`phenomena.parallel.SpawnPool` (spawned workers, torch threads capped per worker so
+  workers x threads <= cores; Ctrl-C and broken-pool handling shared with ``RunContext.map``).
 - ``ray``: ``ray.init()`` (a local cluster) or ``ray.init(address=...)`` to join one; each run is a task with
   ``num_cpus=threads``. Ray is imported only here, and only when asked for.
 """
@@ -18,23 +17,13 @@ starts nothing.
 from __future__ import annotations
 
 import logging
-import os
-import signal
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import Future
 
 from phenomena.errors import UserError
-from phenomena.runner.work import set_threads, work, work_with_threads
+from phenomena.parallel import SpawnPool, available_cores
+from phenomena.runner.work import work, work_with_threads
 
 EXECUTORS = ("serial", "process", "ray")
-
-
-def available_cores() -> int:
-    """CPU cores this process may use (its affinity mask where the OS has one)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - macOS, Windows
-        return os.cpu_count() or 1
 
 
 class Executor:
@@ -81,60 +70,22 @@ class SerialExecutor(Executor):
 
 
 class ProcessExecutor(Executor):
-    """A local pool of ``workers`` spawned processes with ``threads`` torch threads each."""
+    """A local pool of ``workers`` spawned processes with ``threads`` torch threads each
+    (:class:`phenomena.parallel.SpawnPool`, shared with ``RunContext.map``)."""
 
     name = "process"
 
     def __init__(self, workers: int, threads: int):
         self.capacity = self.workers = workers
         self.threads = threads
-        self._pool: ProcessPoolExecutor | None = None
-
-    def _start(self) -> ProcessPoolExecutor:
-        import multiprocessing
-
-        context = multiprocessing.get_context("spawn")
-        self._started = context.Value("i", 0)  # workers of this pool that got through start-up
-        self._pool = ProcessPoolExecutor(
-            max_workers=self.workers,
-            mp_context=context,
-            initializer=_init_worker,
-            initargs=(self.threads, self._started),
-        )
-        return self._pool
+        self._pool = SpawnPool(workers, threads)
 
     def submit(self, spec) -> Future:
-        pool = self._pool or self._start()
-        try:
-            return pool.submit(work, spec)
-        except BrokenProcessPool:
-            started = self._started.value
-            self.shutdown(cancel=True)
-            if not started:  # a new pool would die the same way, for every run
-                raise UserError(
-                    "the process pool's workers died while starting (their error is printed above); a script "
-                    "that calls phenomena.sweep must do so under `if __name__ == '__main__':`, or use the serial "
-                    "executor"
-                ) from None
-            # a worker died in a run (killed, out of memory): that run is reported failed, a new pool takes the rest
-            return self._start().submit(work, spec)
+        return self._pool.submit(work, spec)
 
     def shutdown(self, cancel: bool = False) -> None:
-        pool, self._pool = self._pool, None
-        if pool is None:
-            return
-        if cancel:
-            # stop the runs in flight too: the user asked to stop, and those runs stay 'running' to be redone
-            processes = list((getattr(pool, "_processes", None) or {}).values())
-            pool.shutdown(wait=False, cancel_futures=True)
-            for process in processes:
-                if process.is_alive():
-                    process.terminate()
-            for process in processes:
-                process.join(timeout=5)
-            pool.shutdown(wait=True)  # the pool's own thread sees the workers gone and releases its queues
-        else:
-            pool.shutdown(wait=True)
+        # with cancel, the runs in flight stop too: the user asked to stop, and those stay 'running' to be redone
+        self._pool.shutdown(cancel=cancel)
 
     def describe(self) -> str:
         return f"process pool, {self.workers} worker{'s' * (self.workers > 1)} x {self.threads} thread" + (
@@ -191,15 +142,6 @@ class RayExecutor(Executor):
     def describe(self) -> str:
         where = "local" if self.address is None else f"cluster at {self.address}"
         return f"ray ({where}), {self.capacity} runs at a time x {self.threads} CPU" + "s" * (self.threads > 1)
-
-
-def _init_worker(threads: int, started) -> None:
-    """Process-pool worker set-up: cap torch threads, and leave Ctrl-C to the driver, which stops the workers
-    itself (otherwise every worker prints its own KeyboardInterrupt traceback); then count itself started."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    set_threads(threads)
-    with started.get_lock():
-        started.value += 1
 
 
 def make_executor(

@@ -16,9 +16,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from phenomena import __version__
-from phenomena.catalog import Experiment
 from phenomena.config import parse_override
 from phenomena.errors import UserError
+from phenomena.experiment import Entry
 from phenomena.runner.execute import resolve
 
 
@@ -37,7 +37,7 @@ class SweepPlan:
     """A validated sweep: ``points`` (grid values per point, in product order) x ``seeds`` = ``jobs``."""
 
     id: str
-    experiment: Experiment
+    entry: Entry
     preset: str
     grid: dict[str, list]
     seeds: list[int]
@@ -122,7 +122,7 @@ def value_at(config: Any, key: str) -> Any:
 
 
 def plan_sweep(
-    name: str,
+    entry: Entry,
     grid: Mapping[str, Any],
     seeds: int | Sequence[int] = 1,
     preset: str = "quick",
@@ -135,7 +135,7 @@ def plan_sweep(
     ``overrides`` are fixed for every point. Raises UserError (naming the key and value) if any point is
     invalid, if a value is listed twice, or if a key is both fixed and swept.
 
-    >>> plan = plan_sweep("grokking", {"train.weight_decay": [0, 1, 2]}, seeds=3, preset="smoke")
+    >>> plan = plan_sweep(get_entry("grokking"), {"train.weight_decay": [0, 1, 2]}, seeds=3, preset="smoke")
     >>> len(plan.points), len(plan.jobs)
     (3, 9)
     """
@@ -149,14 +149,14 @@ def plan_sweep(
         if key in overrides:
             raise UserError(f"config key {key!r} is both set and swept; keep it in one place")
     raw = {key: _values(key, values) for key, values in grid.items()}
-    experiment, base, _ = resolve(name, preset, overrides)
+    base, _ = resolve(entry, preset, overrides)
     seed_list = _seeds(seeds)
 
     canonical: dict[str, list] = {}
     for key, values in raw.items():  # each value alone first, so an error names the first bad value
         seen = []
         for value in values:
-            _, cfg, _ = resolve(name, preset, {**overrides, key: value})
+            cfg, _ = resolve(entry, preset, {**overrides, key: value})
             value = value_at(cfg, key)
             if value in seen:
                 raise UserError(f"grid key {key!r} lists the value {value!r} twice")
@@ -168,12 +168,12 @@ def plan_sweep(
         point = {key: raw[key][i] for key, i in zip(raw, combo, strict=True)}
         points.append({key: canonical[key][i] for key, i in zip(raw, combo, strict=True)})
         for seed in seed_list:
-            _, cfg, rid = resolve(name, preset, {**overrides, **point}, seed)
+            cfg, rid = resolve(entry, preset, {**overrides, **point}, seed)
             jobs.append(Job(index, seed, cfg, rid))
 
     fixed = {key: value_at(base, key) for key in overrides}
     payload = {
-        "experiment": name,
+        "experiment": entry.name,
         "preset": preset,
         "overrides": dict(sorted(fixed.items())),
         "grid": dict(sorted(canonical.items())),
@@ -181,4 +181,4 @@ def plan_sweep(
         "version": __version__,
     }
     sweep_id = hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:12]
-    return SweepPlan(sweep_id, experiment, preset, canonical, seed_list, fixed, points, jobs)
+    return SweepPlan(sweep_id, entry, preset, canonical, seed_list, fixed, points, jobs)

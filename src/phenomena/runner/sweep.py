@@ -15,13 +15,13 @@ import traceback
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from pathlib import Path
 from typing import Any
 
 from tqdm.auto import tqdm
 
 from phenomena.config import to_dict
 from phenomena.errors import UserError
+from phenomena.experiment import Entry
 from phenomena.runner.execute import RunSpec, environment, finish_run
 from phenomena.runner.executors import Executor, make_executor
 from phenomena.runner.grid import Job, SweepPlan, plan_sweep
@@ -31,7 +31,7 @@ from phenomena.store import Store
 
 
 def sweep(
-    name: str,
+    entry: Entry,
     grid: Mapping[str, Any],
     seeds: int | Sequence[int] = 1,
     executor: str = "process",
@@ -39,14 +39,15 @@ def sweep(
     preset: str = "quick",
     overrides: Mapping[str, Any] | Iterable[str] = (),
     force: bool = False,
-    store: str | Path | Store | None = None,
+    store: Store | None = None,
     progress: bool = True,
     ray_address: str | None = None,
     on_start: Callable[[SweepPlan, int, Executor], None] | None = None,
+    lookup: Callable[[str], Entry] | None = None,
 ) -> SweepResult:
-    """Run catalog entry ``name`` at every point of ``grid`` x ``seeds`` and return the :class:`SweepResult`.
+    """Run ``entry`` at every point of ``grid`` x ``seeds`` and return the :class:`SweepResult`.
 
-    >>> res = sweep("grokking", grid={"train.weight_decay": [0, 1, 2]}, seeds=3, preset="smoke")
+    >>> res = sweep(get_entry("grokking"), grid={"train.weight_decay": [0, 1, 2]}, seeds=3, preset="smoke")
     >>> print(res.table()); res.figure()
 
     ``grid`` maps dotted config keys to lists of values; ``seeds`` is a count N (seeds 0..N-1) or a list;
@@ -55,6 +56,7 @@ def sweep(
     point is validated before anything runs (UserError otherwise); finished runs are reused unless ``force``
     (also across sweeps that share points); a run that diverges or fails is recorded so and the sweep goes on.
     ``on_start(plan, runs_to_compute, executor)`` is called once the plan is made, before any run starts.
+    ``lookup`` finds other entries by name for the returned result (default: this entry only).
     """
     if getattr(multiprocessing.current_process(), "_inheriting", False):
         # a spawned worker is re-importing a script that calls sweep() at top level: stop before writing anything
@@ -62,8 +64,9 @@ def sweep(
             "phenomena.sweep was called while a worker process was starting; a script that calls it must do so "
             "under `if __name__ == '__main__':`"
         )
-    plan = plan_sweep(name, grid, seeds, preset, overrides)
-    store = store if isinstance(store, Store) else Store(store)
+    plan = plan_sweep(entry, grid, seeds, preset, overrides)
+    store = store if store is not None else Store()
+    name = entry.name
     unique = plan.unique_jobs()
     records = store.records(j.run_id for j in unique)
     todo = [j for j in unique if force or getattr(records.get(j.run_id), "status", None) != "finished"]
@@ -89,24 +92,24 @@ def sweep(
     statuses = {**{rid: r.status for rid, r in records.items()}, **counts}
     complete = all(statuses.get(j.run_id) == "finished" for j in unique)
     store.finish_sweep(plan.id, "finished" if complete else "incomplete")
-    result = load_sweep(plan.id, store)
+    result = load_sweep(plan.id, store, lookup or (lambda _: entry))
     result.write_figure(store)
     return result
 
 
 def _run_all(plan: SweepPlan, todo: list[Job], pool: Executor, store: Store, bar) -> dict[str, str]:
     """Keep ``pool.capacity`` runs in flight until all are done; returns run id -> recorded status."""
-    name, experiment = plan.experiment.name, plan.experiment
+    name, entry = plan.entry.name, plan.entry
     pending, in_flight = deque(todo), {}
     recorded: dict[str, str] = {}
     tally: Counter = Counter()
     while pending or in_flight:
         while pending and len(in_flight) < pool.capacity:
             job = pending.popleft()
-            folder = store.begin(job.run_id, name, plan.preset, to_dict(job.config), environment(job.seed),
-                                 sweep=plan.id)  # fmt: skip
-            spec = RunSpec(name, experiment.module.__name__, job.config, job.run_id, str(folder),
-                           str(store.cache_dir))  # fmt: skip
+            folder = store.begin(
+                job.run_id, name, plan.preset, to_dict(job.config), environment(job.seed), sweep=plan.id
+            )
+            spec = RunSpec(name, entry.module, job.config, job.run_id, str(folder), str(store.cache_dir))
             in_flight[pool.submit(spec)] = job
         done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
         for future in done:
@@ -134,7 +137,7 @@ def _record(store: Store, plan: SweepPlan, job: Job, outcome: Outcome) -> str:
     env = {**outcome.environment, "argv": sys.argv} if outcome.environment else None
     if outcome.status == "finished":
         try:
-            finish_run(store, plan.experiment, outcome.result, environment=env)
+            finish_run(store, plan.entry, outcome.result, environment=env)
             return "finished"
         except Exception as e:  # e.g. the figure raised: the run is kept as failed, with the reason
             store.finish(job.run_id, "failed", error="".join(traceback.format_exception(e)), environment=env)

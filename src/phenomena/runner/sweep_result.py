@@ -2,7 +2,7 @@
 
 Headline values per point are the mean and sample standard deviation (ddof 1) over the seeds whose run finished
 and measured the value (``nan`` summaries, e.g. "never generalized", are left out and the count is shown).
-A catalog entry names its headline summary keys in ``SWEEP_METRICS`` (those its runs measured are shown); without
+A catalog entry names its headline summary keys in ``Entry.sweep_metrics`` (those its runs measured are shown); without
 it, or when its runs measured none of them (another mode), the first three keys of its summary.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -89,15 +90,20 @@ class SweepResult:
     points: list[SweepPoint]
     metrics: tuple[str, ...]
     store: Store = dataclasses.field(repr=False)
+    lookup: Callable[[str], Any] = dataclasses.field(repr=False)
     artifacts: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def rows(self) -> list[dict[str, Any]]:
         """JSON-ready rows: grid values, run ids and statuses, pass count, and mean/std/n per metric."""
         rows = []
         for point in self.points:
-            row: dict[str, Any] = {"values": point.values, "passed": point.passed, "runs": [
-                {"run_id": r.run_id, "seed": r.seed, "status": r.status, "passed": r.passed} for r in point.runs
-            ]}  # fmt: skip
+            row: dict[str, Any] = {
+                "values": point.values,
+                "passed": point.passed,
+                "runs": [
+                    {"run_id": r.run_id, "seed": r.seed, "status": r.status, "passed": r.passed} for r in point.runs
+                ],
+            }
             for metric in self.metrics:
                 mean, std, n = point.stat(metric)
                 row[metric] = {"mean": _json(mean), "std": _json(std), "n": n}
@@ -134,9 +140,11 @@ class SweepResult:
         lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in [header, *body]]
         lines.insert(1, "  ".join("-" * w for w in widths))
         fixed = ", ".join(f"{k}={_fmt(v)}" for k, v in self.overrides.items())
-        title = (f"sweep {self.sweep_id}: {self.experiment} [{self.preset}]{' ' + fixed if fixed else ''}, "
-                 f"{len(self.points)} point{'s' * (len(self.points) != 1)} x {len(self.seeds)} "
-                 f"seed{'s' * (len(self.seeds) != 1)}, {self.status}")  # fmt: skip
+        title = (
+            f"sweep {self.sweep_id}: {self.experiment} [{self.preset}]{' ' + fixed if fixed else ''}, "
+            f"{len(self.points)} point{'s' * (len(self.points) != 1)} x {len(self.seeds)} "
+            f"seed{'s' * (len(self.seeds) != 1)}, {self.status}"
+        )
         problems = [(p, r) for p in self.points for r in p.runs if r.status in ("diverged", "failed")]
         notes = []
         for point, run in problems[:MAX_ERRORS_SHOWN]:
@@ -150,7 +158,7 @@ class SweepResult:
         """Every stored run of the sweep as a full :class:`Result` (with curves), in point then seed order."""
         from phenomena.runner.execute import load
 
-        return [load(r.run_id, self.store) for p in self.points for r in p.runs if r.status != "pending"]
+        return [load(r.run_id, self.store, self.lookup) for p in self.points for r in p.runs if r.status != "pending"]
 
     def figure(self):
         """Each headline metric against the first grid key: seeds as dots, their mean as a line, mean ± std
@@ -179,9 +187,14 @@ class SweepResult:
                     seeds = p.values_of(metric)
                     ax.scatter([x] * len(seeds), seeds, s=10, color=color, alpha=0.45, linewidths=0)
                 ax.plot(xs, means, "-o", color=color, markersize=3, label=label or None)
-                ax.fill_between(xs, [m - s for m, s in zip(means, spread, strict=True)],
-                                [m + s for m, s in zip(means, spread, strict=True)], color=color, alpha=0.2,
-                                linewidth=0)  # fmt: skip
+                ax.fill_between(
+                    xs,
+                    [m - s for m, s in zip(means, spread, strict=True)],
+                    [m + s for m, s in zip(means, spread, strict=True)],
+                    color=color,
+                    alpha=0.2,
+                    linewidth=0,
+                )
             if not any(p.values_of(metric) for p in self.points):
                 ax.text(0.5, 0.5, "measured in no finished run", transform=ax.transAxes, ha="center", va="center")
             # explicit limits from the grid, so a panel where nothing was measured still has an axis
@@ -200,8 +213,9 @@ class SweepResult:
             if others:
                 ax.legend()
         seeds = len(self.seeds)
-        fig.suptitle(f"{self.experiment} sweep {self.sweep_id} [{self.preset}]: mean ± std over {seeds} "
-                     f"seed{'s' * (seeds != 1)}")  # fmt: skip
+        fig.suptitle(
+            f"{self.experiment} sweep {self.sweep_id} [{self.preset}]: mean ± std over {seeds} seed{'s' * (seeds != 1)}"
+        )
         fig.tight_layout()
         return fig
 
@@ -217,9 +231,9 @@ class SweepResult:
         return path
 
 
-def load_sweep(sweep_id: str, store: str | Path | Store | None = None) -> SweepResult:
-    """The stored sweep with this id (or unique prefix), with the current state of its runs."""
-    store = store if isinstance(store, Store) else Store(store)
+def load_sweep(sweep_id: str, store: Store, lookup: Callable[[str], Any]) -> SweepResult:
+    """The stored sweep with this id (or unique prefix), with the current state of its runs (``lookup`` finds
+    an experiment's Entry by name)."""
     record = store.get_sweep(sweep_id)
     if record is None:
         raise UserError(f"no stored sweep {sweep_id!r} in {store.root} (see `phenomena sweeps`)")
@@ -235,24 +249,36 @@ def load_sweep(sweep_id: str, store: str | Path | Store | None = None) -> SweepR
             run = SweepRun(run_id, seed, stored.status, passed, summary, stored.error)
         by_point.setdefault(point, []).append(run)
     combos = itertools.product(*record.grid.values())
-    points = [SweepPoint(dict(zip(record.grid, combo, strict=True)), tuple(by_point.get(i, ())))
-              for i, combo in enumerate(combos)]  # fmt: skip
+    points = [
+        SweepPoint(dict(zip(record.grid, combo, strict=True)), tuple(by_point.get(i, ())))
+        for i, combo in enumerate(combos)
+    ]
     figure = store.sweep_dir(record.id) / "figure.png"
     return SweepResult(
-        record.id, record.experiment, record.preset, record.grid, record.seeds, record.overrides, record.status,
-        points, _metrics(record.experiment, points), store,
+        record.id,
+        record.experiment,
+        record.preset,
+        record.grid,
+        record.seeds,
+        record.overrides,
+        record.status,
+        points,
+        _metrics(_declared_metrics(record.experiment, lookup), points),
+        store,
+        lookup,
         {"figure": str(figure)} if figure.exists() else {},
-    )  # fmt: skip
+    )
 
 
-def _metrics(experiment: str, points: list[SweepPoint]) -> tuple[str, ...]:
-    """The entry's ``SWEEP_METRICS``, else the first summary keys of a finished run."""
-    from phenomena.catalog import get_experiment
-
+def _declared_metrics(experiment: str, lookup: Callable[[str], Any]) -> tuple[str, ...]:
     try:
-        declared = getattr(get_experiment(experiment).module, "SWEEP_METRICS", None)
+        return tuple(lookup(experiment).sweep_metrics)
     except UserError:  # an entry no longer in the catalog: its stored sweeps still show
-        declared = None
+        return ()
+
+
+def _metrics(declared: tuple[str, ...], points: list[SweepPoint]) -> tuple[str, ...]:
+    """The entry's ``sweep_metrics`` that the runs measured, else the first summary keys of a finished run."""
     summaries = [run.summary for point in points for run in point.runs if run.status == "finished" and run.summary]
     # an entry's modes measure different things (double-descent's epoch mode has no peak width): keep the declared
     # keys that the sweep's runs have, else fall back to the runs' own first keys

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import os
 import traceback
 from pathlib import Path
 from typing import Any
 
+from phenomena.parallel import set_threads
 from phenomena.result import Result
 
 
@@ -40,16 +40,22 @@ def work(spec) -> Outcome:
     >>> outcome = work(spec)            # in a worker process
     >>> outcome.status, outcome.result.summary
     """
-    from phenomena.catalog import Experiment
     from phenomena.errors import DivergedError
-    from phenomena.runner.context import RunContext
+    from phenomena.experiment import RunContext
     from phenomena.runner.execute import compute, environment
 
     env = environment(spec.config.seed)
     try:
-        experiment = Experiment(spec.experiment, importlib.import_module(spec.module))
-        ctx = RunContext(spec.run_id, spec.config.seed, Path(spec.artifacts), Path(spec.cache), show_progress=False)
-        result = compute(experiment, spec.config, ctx)
+        entry = importlib.import_module(spec.module).ENTRY  # the worker need not share the driver's registry
+        ctx = RunContext(
+            spec.run_id,
+            spec.config.seed,
+            Path(spec.artifacts),
+            Path(spec.cache),
+            show_progress=False,
+            experiment=entry.name,
+        )
+        result = compute(entry, spec.config, ctx)
     except DivergedError as e:
         return Outcome(spec.run_id, "diverged", error=str(e), environment=env)
     except Exception as e:
@@ -61,16 +67,3 @@ def work_with_threads(spec, threads: int) -> Outcome:
     """:func:`work` after capping torch's threads (for executors whose workers have no initializer, e.g. Ray)."""
     set_threads(threads)
     return work(spec)
-
-
-def set_threads(threads: int) -> None:
-    """Cap this process's intra-op threads, so that workers x threads <= cores (no oversubscription).
-
-    Used as the process pool's initializer; the environment variables reach OpenMP/MKL pools that read them
-    when first used.
-    """
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = str(threads)
-    import torch
-
-    torch.set_num_threads(threads)

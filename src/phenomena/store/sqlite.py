@@ -318,9 +318,8 @@ class Store:
                 "INSERT INTO sweeps (id, experiment, preset, grid, seeds, overrides, status, created) "
                 "VALUES (?, ?, ?, ?, ?, ?, 'running', ?) "
                 "ON CONFLICT(id) DO UPDATE SET status = 'running', finished = NULL, grid = excluded.grid",
-                (sweep_id, experiment, preset, json.dumps(grid), json.dumps(seeds), json.dumps(overrides),
-                 time.time()),
-            )  # fmt: skip
+                (sweep_id, experiment, preset, json.dumps(grid), json.dumps(seeds), json.dumps(overrides), time.time()),
+            )
             db.execute("DELETE FROM sweep_runs WHERE sweep = ?", (sweep_id,))
             db.executemany(
                 "INSERT INTO sweep_runs (sweep, point, seed, run) VALUES (?, ?, ?, ?)",
@@ -360,8 +359,18 @@ class Store:
 
 def _sweep_record(row: tuple, members: list[tuple[int, int, str]]) -> SweepRecord:
     id_, experiment, preset, grid, seeds, overrides, status, created, finished = row
-    return SweepRecord(id_, experiment, preset, json.loads(grid), json.loads(seeds), json.loads(overrides or "{}"),
-                       status, created, finished, members)  # fmt: skip
+    return SweepRecord(
+        id_,
+        experiment,
+        preset,
+        json.loads(grid),
+        json.loads(seeds),
+        json.loads(overrides or "{}"),
+        status,
+        created,
+        finished,
+        members,
+    )
 
 
 def _record(row: tuple) -> RunRecord:
@@ -371,9 +380,19 @@ def _record(row: tuple) -> RunRecord:
         return None if text is None else json.loads(text)
 
     return RunRecord(
-        id_, experiment, preset, json.loads(config), status, created, finished,
-        load(summary), load(verdict), load(env), error, sweep,
-    )  # fmt: skip
+        id_,
+        experiment,
+        preset,
+        json.loads(config),
+        status,
+        created,
+        finished,
+        load(summary),
+        load(verdict),
+        load(env),
+        error,
+        sweep,
+    )
 
 
 def _finite_or_none(value: float) -> float | None:

@@ -156,15 +156,31 @@ def train_ensemble(
         raise UserError(f"log_every must be >= 1 and warmup_steps >= 0; got {log_every} and {warmup_steps}")
     datas = _member_datasets(data, m)
     loss_fn = loss_function(loss, datas[0].num_classes) if isinstance(loss, str) else loss
-    hyper = dict(lr=per_member(lr, m, "learning rate"), momentum=per_member(momentum, m, "momentum"), eps=eps,
-                 weight_decay=per_member(weight_decay, m, "weight decay"),
-                 betas=tuple(per_member(b, m, "beta") for b in betas))  # fmt: skip
+    hyper = dict(
+        lr=per_member(lr, m, "learning rate"),
+        momentum=per_member(momentum, m, "momentum"),
+        eps=eps,
+        weight_decay=per_member(weight_decay, m, "weight decay"),
+        betas=tuple(per_member(b, m, "beta") for b in betas),
+    )
     FunctionalOptimizer(optimizer, [torch.zeros(m)], **hyper)  # validates the hyper-parameters up front
     models = [build_model(s) for s in seeds]
     _check_same_shapes(models)
     log_steps = sorted({*range(0, steps + 1, log_every), steps})
-    run = _Run(models, datas, loss_fn, optimizer, hyper, steps, batch_size, warmup_steps, log_steps,
-               order_seeds, progress, eval_batch_size)  # fmt: skip
+    run = _Run(
+        models,
+        datas,
+        loss_fn,
+        optimizer,
+        hyper,
+        steps,
+        batch_size,
+        warmup_steps,
+        log_steps,
+        order_seeds,
+        progress,
+        eval_batch_size,
+    )
     chosen = _choose_method(method, models, datas[0], loss_fn)
     _train_loop(run) if chosen == "loop" else _train_vectorized(run, chosen)
     diverged = [a is not None for a in run.diverged_at]
@@ -211,15 +227,18 @@ def _member_datasets(data: Dataset | Sequence[Dataset], m: int) -> list[Dataset]
         for f in ("x_train", "y_train", "x_test", "y_test"):
             a, b = getattr(datas[0], f), getattr(d, f)
             if a.shape != b.shape or a.dtype != b.dtype:
-                raise UserError(f"per-member data sets must share shapes and dtypes; {f} differs "
-                                f"({tuple(a.shape)} {a.dtype} vs {tuple(b.shape)} {b.dtype})")  # fmt: skip
+                raise UserError(
+                    f"per-member data sets must share shapes and dtypes; {f} differs "
+                    f"({tuple(a.shape)} {a.dtype} vs {tuple(b.shape)} {b.dtype})"
+                )
     return datas
 
 
 def _check_same_shapes(models: list[nn.Module]) -> None:
     def signature(mod: nn.Module):
-        return [(n, tuple(t.shape), t.dtype, t.requires_grad) for n, t in [*mod.named_parameters(),
-                                                                           *mod.named_buffers()]]  # fmt: skip
+        return [
+            (n, tuple(t.shape), t.dtype, t.requires_grad) for n, t in [*mod.named_parameters(), *mod.named_buffers()]
+        ]
 
     if any(signature(mod) != signature(models[0]) for mod in models[1:]):
         raise UserError("all members must have the same parameter and buffer names, shapes and dtypes")
@@ -279,8 +298,10 @@ def _choose_method(method: str, models: list[nn.Module], data: Dataset, loss_fn:
         _warn_once(f"train_ensemble: {blocker}, which vmap cannot run; training members one by one instead")
         return "loop"
     if method in ("auto", "bmm"):
-        keys = [None if p is None else [("act", op[2]) if op[0] == "act" else op for op in p]
-                for p in map(_bmm_layers, models)]  # fmt: skip
+        keys = [
+            None if p is None else [("act", op[2]) if op[0] == "act" else op for op in p]
+            for p in map(_bmm_layers, models)
+        ]
         if keys[0] is not None and data.x_train.ndim == 2 and all(k == keys[0] for k in keys):
             return "bmm"
         if method == "bmm":
@@ -338,9 +359,17 @@ def _train_loop(run: _Run) -> None:
                 done[0] = state.step
 
         with contextlib.suppress(DivergedError):  # the guard has frozen the member and kept the step
-            fit(model, run.datas[m], run.loss_fn, opt, run.steps, run.batch_size, callbacks=[guard],
+            fit(
+                model,
+                run.datas[m],
+                run.loss_fn,
+                opt,
+                run.steps,
+                run.batch_size,
+                callbacks=[guard],
                 generator=torch.Generator().manual_seed(run.order_seeds[m]),
-                scheduler=warmup(opt, run.warmup_steps))  # fmt: skip
+                scheduler=warmup(opt, run.warmup_steps),
+            )
         if run.diverged_at[m] is None and not all(bool(torch.isfinite(p).all()) for p in params):
             run.diverged_at[m] = run.steps
             run.blank_from(m, run.steps)
@@ -354,8 +383,10 @@ def _train_loop(run: _Run) -> None:
 def _stacked(models: list[nn.Module], flip: set[str]):
     """(params, buffers, trainable names): every tensor stacked over members; names in ``flip`` transposed."""
     per_model = [dict(mod.named_parameters()) for mod in models]
-    params = {k: torch.stack([pm[k].detach().T if k in flip else pm[k].detach() for pm in per_model]).clone()
-              for k in per_model[0]}  # fmt: skip
+    params = {
+        k: torch.stack([pm[k].detach().T if k in flip else pm[k].detach() for pm in per_model]).clone()
+        for k in per_model[0]
+    }
     per_buf = [dict(mod.named_buffers()) for mod in models]
     buffers = {k: torch.stack([pb[k] for pb in per_buf]).clone() for k in per_buf[0]}
     trainable = [k for k, p in per_model[0].items() if p.requires_grad]
@@ -433,8 +464,10 @@ def _train_vectorized(run: _Run, method: str) -> None:
     models, m = run.models, len(run.models)
     device = next(models[0].parameters()).device
     per = any(d is not run.datas[0] for d in run.datas)
-    split = {f: torch.stack([getattr(d, f) for d in run.datas]) if per else getattr(run.datas[0], f)
-             for f in ("x_train", "y_train", "x_test", "y_test")}  # fmt: skip
+    split = {
+        f: torch.stack([getattr(d, f) for d in run.datas]) if per else getattr(run.datas[0], f)
+        for f in ("x_train", "y_train", "x_test", "y_test")
+    }
     split = {f: t.to(device) for f, t in split.items()}
     x, y = split["x_train"], split["y_train"]
     n = x.shape[1 if per else 0]

@@ -106,8 +106,10 @@ class FunctionalOptimizer:
         hypers = (self.lr, self.weight_decay, self.momentum, self.beta1, self.beta2)
         self.uniform = all(bool((h == h[0]).all()) for h in hypers)
         self._scalars = tuple(float(h[0]) for h in hypers)  # lr, wd, momentum, beta1, beta2 when uniform
-        self._shaped = {key: [_b(getattr(self, key), p) for p in self.params]
-                        for key in ("weight_decay", "momentum", "beta1", "beta2")}  # fmt: skip
+        self._shaped = {
+            key: [_b(getattr(self, key), p) for p in self.params]
+            for key in ("weight_decay", "momentum", "beta1", "beta2")
+        }
 
     @torch.no_grad()
     def step(self, grads: list[torch.Tensor], lr_scale: float = 1.0) -> None:

@@ -18,6 +18,7 @@ from torch import nn
 
 from phenomena.data.dataset import Dataset
 from phenomena.errors import DivergedError
+from phenomena.result import Series
 
 
 @dataclasses.dataclass
@@ -40,6 +41,11 @@ class History:
         """The first logged step at which ``predicate(value)`` holds, or None."""
         steps, values = self.curves.get(name, ([], []))
         return next((s for s, v in zip(steps, values, strict=True) if predicate(v)), None)
+
+    def series(self, suffix: str = "") -> dict[str, Series]:
+        """Every curve as a :class:`~phenomena.result.Series`, named ``name + suffix`` (e.g. ``"_sgd"`` for one
+        of several conditions of a run)."""
+        return {name + suffix: Series(list(s), list(v)) for name, (s, v) in self.curves.items()}
 
 
 @dataclasses.dataclass

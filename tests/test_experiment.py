@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from phenomena.runner.context import RunContext
+from phenomena.experiment import RunContext
 
 
 def _ctx(workers):
