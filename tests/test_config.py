@@ -6,10 +6,17 @@ import pytest
 
 from phenomena.config import (
     apply_overrides,
+    at_least,
+    at_most,
+    between,
     canonical_json,
+    config,
+    describe_fields,
+    field,
     field_keys,
     from_dict,
     parse_override,
+    positive,
     require,
     run_id,
     to_dict,
@@ -135,3 +142,82 @@ def test_parse_override():
     assert parse_override(" a.b = 3 ") == ("a.b", "3")
     with pytest.raises(ConfigError):
         parse_override("=3")
+
+
+# -- declarative fields: constraints and help are data, checked generically with the dotted key --------------
+
+
+@config
+class Section:
+    steps: int = field(10, positive, help="optimizer steps")
+    lr: float = field(0.1, positive, help="learning rate")
+    wd: float = field(0.0, at_least(0), help="weight decay")
+    frac: float = field(0.5, between(0, 1), help="a fraction")
+    betas: tuple[float, float] = field((0.9, 0.99), between(0, 1, "[)"), help="betas")
+    batch: int | None = field(None, positive, help="none = full batch")
+    clip: float = field(1.0, at_most(10), help="clip")
+
+    def __post_init__(self):
+        require(self.steps >= 2 * self.wd, "sec.steps must be at least twice sec.wd")  # a cross-field rule
+
+
+@config
+class Top:
+    sec: Section = Section()
+    seed: int = field(0, help="seed")
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ({"sec.steps": 0}, "sec.steps must be a positive integer; got 0"),
+        ({"sec.lr": -0.5}, "sec.lr must be positive; got -0.5"),
+        ({"sec.wd": -1}, "sec.wd must be >= 0; got -1.0"),
+        ({"sec.frac": 1}, "sec.frac must lie in (0, 1); got 1.0"),
+        ({"sec.frac": 0}, "sec.frac must lie in (0, 1); got 0.0"),
+        ({"sec.betas": "0.9,1.0"}, "sec.betas must lie in [0, 1); got (0.9, 1.0)"),
+        ({"sec.batch": 0}, "sec.batch must be a positive integer; got 0"),
+        ({"sec.clip": 11}, "sec.clip must be <= 10; got 11.0"),
+        ({"sec.steps": 3, "sec.wd": 2}, "sec.steps must be at least twice sec.wd"),
+    ],
+)
+def test_field_constraints_name_the_dotted_key_the_rule_and_the_value(override, message):
+    with pytest.raises(ConfigError) as e:
+        apply_overrides(Top(), override)
+    assert str(e.value) == message
+
+
+def test_values_on_the_boundary_of_a_closed_side_and_none_pass():
+    cfg = apply_overrides(Top(), {"sec.betas": "0,0.5", "sec.batch": "none", "sec.wd": 0, "sec.clip": 10})
+    assert cfg.sec.betas == (0.0, 0.5) and cfg.sec.batch is None and cfg.sec.clip == 10.0
+    with pytest.raises(ConfigError, match=r"^steps must be a positive integer; got -1$"):
+        Section(steps=-1)  # built directly, a section names its own field
+    with pytest.raises(ConfigError, match="sec.lr must be positive"):
+        from_dict(Top, {"sec": {"lr": -1.0}})  # a stored config is checked as strictly as an override
+
+
+def test_describe_fields_lists_type_value_constraint_and_help_in_order():
+    fields = describe_fields(Top())
+    assert [f.key for f in fields] == [
+        "sec.steps",
+        "sec.lr",
+        "sec.wd",
+        "sec.frac",
+        "sec.betas",
+        "sec.batch",
+        "sec.clip",
+        "seed",
+    ]
+    by_key = {f.key: f for f in fields}
+    assert by_key["sec.frac"].constraints == ("in (0, 1)",) and by_key["sec.frac"].help == "a fraction"
+    assert by_key["sec.betas"].type == "tuple[float, float]" and by_key["sec.batch"].type == "int | None"
+    assert by_key["sec.wd"].constraints == (">= 0",) and by_key["seed"].constraints == ()
+
+
+def test_keys_a_run_does_not_read_do_not_enter_its_run_id():
+    base = Top()
+    changed = apply_overrides(base, {"sec.clip": 5})
+    assert run_id("e", base, "v") != run_id("e", changed, "v")
+    assert run_id("e", base, "v", unused=["sec.clip"]) == run_id("e", changed, "v", unused=["sec.clip"])
+    assert run_id("e", base, "v", unused=["sec"]) == run_id("e", apply_overrides(base, {"sec.lr": 1}), "v", ["sec"])
+    assert run_id("e", base, "v", unused=["sec"]) != run_id("e", apply_overrides(base, {"seed": 1}), "v", ["sec"])
