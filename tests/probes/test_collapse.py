@@ -38,8 +38,9 @@ def numpy_reference(h, y, w, b, num_classes):
 
     norms_and_angles(mt, "means")
     var = [np.mean([np.sum((h[i] - mu[k]) ** 2) for i in range(n) if y[i] == k]) for k in range(c)]
-    out["cdnv"] = np.mean([(var[i] + var[j]) / (2 * np.sum((mu[i] - mu[j]) ** 2))
-                           for i in range(c) for j in range(i + 1, c)])
+    out["cdnv"] = np.mean(
+        [(var[i] + var[j]) / (2 * np.sum((mu[i] - mu[j]) ** 2)) for i in range(c) for j in range(i + 1, c)]
+    )
     if w is not None:
         w, b = np.asarray(w, dtype=np.float64), np.asarray(b, dtype=np.float64)
         norms_and_angles(w, "weights")
@@ -86,9 +87,18 @@ def test_collapsed_simplex_etf_scores_zero(counts):
     w = 2.5 * m
     b = -(w @ mu_g)
     out = neural_collapse(h, y, w, b)
-    for key in ["nc1", "nc2_equinorm_means", "nc2_equiangular_means", "nc2_angle_std_means",
-                "nc2_equinorm_weights", "nc2_equiangular_weights", "nc2_angle_std_weights", "nc3", "cdnv",
-                "sw_trace"]:
+    for key in [
+        "nc1",
+        "nc2_equinorm_means",
+        "nc2_equiangular_means",
+        "nc2_angle_std_means",
+        "nc2_equinorm_weights",
+        "nc2_equiangular_weights",
+        "nc2_angle_std_weights",
+        "nc3",
+        "cdnv",
+        "sw_trace",
+    ]:
         assert abs(out[key]) <= 1e-10, (key, out[key])
     assert out["nc4"] == 0.0
     assert out["sb_trace"] == pytest.approx(16.0, rel=1e-12)  # unit-norm rows scaled by 4
@@ -132,14 +142,16 @@ def test_hand_computed_case():
     wn = [1.0, 1.0, math.sqrt(2)]
     wmean = sum(wn) / 3
     assert out["nc2_equinorm_weights"] == pytest.approx(
-        math.sqrt(sum((v - wmean) ** 2 for v in wn) / 2) / wmean, rel=1e-12)
+        math.sqrt(sum((v - wmean) ** 2 for v in wn) / 2) / wmean, rel=1e-12
+    )
     wcos = [0.0, -1 / math.sqrt(2), -1 / math.sqrt(2)]
     assert out["nc2_equiangular_weights"] == pytest.approx(sum(abs(v + 0.5) for v in wcos) / 3, rel=1e-12)
     # ‖W‖_F = 2, ‖M̃‖_F = √12.
     mt = [(-1, -1), (2, -1), (-1, 2)]
     wl = [(1, 0), (0, 1), (-1, -1)]
-    nc3 = sum((a / 2 - m / math.sqrt(12)) ** 2 for wr, mr in zip(wl, mt, strict=True)
-              for a, m in zip(wr, mr, strict=True))
+    nc3 = sum(
+        (a / 2 - m / math.sqrt(12)) ** 2 for wr, mr in zip(wl, mt, strict=True) for a, m in zip(wr, mr, strict=True)
+    )
     assert out["nc3"] == pytest.approx(nc3, rel=1e-12)
     # Classifier predictions 2,0,0,0,1,1 against nearest centres 0,0,1,1,2,2: 5 of 6 differ.
     assert out["nc4"] == pytest.approx(5 / 6)

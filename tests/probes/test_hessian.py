@@ -15,9 +15,9 @@ from torch import nn
 from torch.func import functional_call
 
 from phenomena.errors import UserError
-from phenomena.probes import _estimators as est
-from phenomena.probes._operators import CurvatureOperator, ggn_operator, hessian_operator, hessian_vector_product
+from phenomena.probes import estimators as est
 from phenomena.probes.hessian import hessian_density, hessian_eigenvalues, hessian_trace
+from phenomena.probes.operators import CurvatureOperator, ggn_operator, hessian_operator, hessian_vector_product
 
 DT = torch.float64
 
@@ -80,9 +80,7 @@ def test_several_batches_give_the_same_operator_as_one_concatenated_batch():
     for make in (hessian_operator, ggn_operator):
         one, many = make(model, F.cross_entropy, (x, y)), make(model, F.cross_entropy, parts)
         assert np.allclose(one @ vs.numpy(), many @ vs.numpy(), rtol=0, atol=1e-13)
-    t1 = hessian_trace(
-        model, F.cross_entropy, (x, y), n_probes=12, generator=torch.Generator().manual_seed(0)
-    )
+    t1 = hessian_trace(model, F.cross_entropy, (x, y), n_probes=12, generator=torch.Generator().manual_seed(0))
     t2 = hessian_trace(model, F.cross_entropy, parts, n_probes=12, generator=torch.Generator().manual_seed(0))
     assert t1.estimate == pytest.approx(t2.estimate, abs=1e-12)
     e1 = hessian_eigenvalues(model, F.cross_entropy, (x, y), k=2, generator=torch.Generator().manual_seed(0))
@@ -178,13 +176,9 @@ def test_warm_start_needs_fewer_products_after_a_training_step():
             opt.step()
 
     gd(30)
-    before = hessian_eigenvalues(
-        model, F.cross_entropy, (x, y), k=1, generator=torch.Generator().manual_seed(5)
-    )
+    before = hessian_eigenvalues(model, F.cross_entropy, (x, y), k=1, generator=torch.Generator().manual_seed(5))
     gd(1)
-    cold = hessian_eigenvalues(
-        model, F.cross_entropy, (x, y), k=1, generator=torch.Generator().manual_seed(6)
-    )
+    cold = hessian_eigenvalues(model, F.cross_entropy, (x, y), k=1, generator=torch.Generator().manual_seed(6))
     warm = hessian_eigenvalues(model, F.cross_entropy, (x, y), k=1, warm_start=before)
     assert cold.converged and warm.converged
     assert warm.values[0] == pytest.approx(cold.values[0], rel=1e-6)
@@ -306,9 +300,7 @@ def test_lanczos_quadrature_reproduces_the_moments_of_its_start_vector():
             assert np.sum(weights * nodes**p) == pytest.approx(exact, rel=1e-9, abs=1e-14)
     nodes, weights = est.gauss_quadrature(*est.lanczos(lambda u: H @ u, v, 26))
     exact = torch.linalg.eigvalsh(H).numpy()
-    assert all(
-        np.min(np.abs(exact - t)) < 1e-9 for t in nodes[weights > 1e-12]
-    )  # full run: exact eigenvalues
+    assert all(np.min(np.abs(exact - t)) < 1e-9 for t in nodes[weights > 1e-12])  # full run: exact eigenvalues
 
 
 def test_density_moments_estimate_the_normalized_traces():
@@ -339,9 +331,7 @@ def test_batchnorm_in_training_mode_is_supported_and_the_model_is_untouched():
     H = exact_hessian(copy.deepcopy(model), F.cross_entropy, x, y)  # train mode: batch statistics
     assert torch.allclose(hessian_operator(model, F.cross_entropy, (x, y)).to_dense(), H, atol=1e-12)
     J, H_out = jacobian_and_output_hessian(copy.deepcopy(model), F.cross_entropy, x, y)
-    assert torch.allclose(
-        ggn_operator(model, F.cross_entropy, (x, y)).to_dense(), J.T @ H_out @ J, atol=1e-12
-    )
+    assert torch.allclose(ggn_operator(model, F.cross_entropy, (x, y)).to_dense(), J.T @ H_out @ J, atol=1e-12)
     hessian_eigenvalues(model, F.cross_entropy, (x, y), k=2, curvature="ggn")
     assert model.training
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())

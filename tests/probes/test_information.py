@@ -69,8 +69,9 @@ def test_adaptive_binning_equal_mass_and_bruteforce():
     a = torch.randn(600, 2, generator=gen, dtype=torch.float64) ** 3  # heavy tails
     ids = bin_codes(a[:, :1], num_bins=6, strategy="adaptive")
     assert torch.bincount(ids).tolist() == [100] * 6
-    assert binned_information(a[:, 0], torch.zeros(600), num_bins=6, strategy="adaptive")["i_xt"] == \
-        pytest.approx(math.log2(6), abs=1e-12)
+    assert binned_information(a[:, 0], torch.zeros(600), num_bins=6, strategy="adaptive")["i_xt"] == pytest.approx(
+        math.log2(6), abs=1e-12
+    )
     # Oracle: per-unit rank-based bins (distinct values, N divisible by num_bins): bin = rank // (N / bins).
     ranks = np.argsort(np.argsort(a.numpy(), axis=0), axis=0)
     y = (a[:, 0] > 0).long()
@@ -86,8 +87,7 @@ def test_shwartz_ziv_digitize_convention_is_29_intervals():
     ours = bin_codes(a, num_bins=29, bin_range=(-1, 1))
     ref = torch.tensor(np.unique(digitized, axis=0, return_inverse=True)[1].ravel())
     # Same partition of the examples: the map between the two id sets is a bijection.
-    assert len(set(zip(ours.tolist(), ref.tolist(), strict=True))) == len(set(ours.tolist())) == \
-        len(set(ref.tolist()))
+    assert len(set(zip(ours.tolist(), ref.tolist(), strict=True))) == len(set(ours.tolist())) == len(set(ref.tolist()))
 
 
 def test_data_processing_inequality_along_deterministic_chain():
@@ -108,6 +108,7 @@ def test_data_processing_inequality_along_deterministic_chain():
 
 def saxe_kde(x, labels, var, lower=False):
     """A line-by-line NumPy port of Saxe et al.'s kde.py + ComputeMI notebook (nats → bits)."""
+
     def entropy_kl(v, variance):
         n, dims = v.shape
         d2 = np.sum(v**2, 1)[:, None] + np.sum(v**2, 1)[None, :] - 2 * v @ v.T
@@ -152,7 +153,7 @@ def test_kde_on_gaussian_channel_brackets_true_information():
     grid = np.linspace(mu.min() - 10 * math.sqrt(var), mu.max() + 10 * math.sqrt(var), 4001)
     dens = np.zeros_like(grid)
     for chunk in np.array_split(mu, 20):
-        dens += np.exp(-(grid[:, None] - chunk[None, :]) ** 2 / (2 * var)).sum(1)
+        dens += np.exp(-((grid[:, None] - chunk[None, :]) ** 2) / (2 * var)).sum(1)
     dens /= n * math.sqrt(2 * math.pi * var)
     integrand = -dens * np.log(np.where(dens > 0, dens, 1.0))
     h_mixture = float(np.sum((integrand[1:] + integrand[:-1]) / 2 * np.diff(grid)))

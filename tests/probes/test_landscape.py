@@ -71,9 +71,7 @@ def test_random_direction_follows_the_definition(normalization):
         elif normalization == "layer":
             assert torch.allclose(d[n], raw[n] * w.norm() / raw[n].norm(), rtol=1e-14)
         else:
-            for j in range(
-                w.shape[0]
-            ):  # each output filter: a row of fc.weight, an out-channel of conv.weight
+            for j in range(w.shape[0]):  # each output filter: a row of fc.weight, an out-channel of conv.weight
                 assert torch.allclose(d[n][j], raw[n][j] * w[j].norm() / raw[n][j].norm(), rtol=1e-14)
                 assert float(d[n][j].norm()) == pytest.approx(float(w[j].norm()), rel=1e-12)
 
@@ -91,9 +89,7 @@ def test_slice_values_equal_losses_of_explicitly_perturbed_copies():
     g = torch.Generator().manual_seed(0)
     d1 = {n: torch.randn(p.shape, generator=g, dtype=DT) for n, p in model.named_parameters()}
     d2 = {n: torch.randn(p.shape, generator=g, dtype=DT) for n, p in model.named_parameters()}
-    s1 = loss_slice(
-        model, F.cross_entropy, (x, y), [d1], normalization=None, ignore=None, points=5, metric_fn=accuracy
-    )
+    s1 = loss_slice(model, F.cross_entropy, (x, y), [d1], normalization=None, ignore=None, points=5, metric_fn=accuracy)
     s2 = loss_slice(
         model, F.cross_entropy, (x, y), [d1, d2], normalization=None, ignore=None, points=3, span=(-0.5, 1.0)
     )

@@ -19,8 +19,9 @@ def seeded(build, seed):
 
 
 def mlp(seed=0):
-    return seeded(lambda: nn.Sequential(nn.Linear(3, 10), nn.Tanh(), nn.Linear(10, 10), nn.Tanh(),
-                                        nn.Linear(10, 2)), seed)
+    return seeded(
+        lambda: nn.Sequential(nn.Linear(3, 10), nn.Tanh(), nn.Linear(10, 10), nn.Tanh(), nn.Linear(10, 2)), seed
+    )
 
 
 def gen(seed):

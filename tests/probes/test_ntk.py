@@ -28,8 +28,11 @@ def explicit_jacobian(model, x, names=None):
         out = model(x[a : a + 1]).reshape(-1)
         for i in range(out.numel()):
             grads = torch.autograd.grad(out[i], ps, retain_graph=True, allow_unused=True)
-            rows.append(torch.cat([(g if g is not None else torch.zeros_like(p)).reshape(-1)
-                                   for g, p in zip(grads, ps, strict=True)]))
+            rows.append(
+                torch.cat(
+                    [(g if g is not None else torch.zeros_like(p)).reshape(-1) for g, p in zip(grads, ps, strict=True)]
+                )
+            )
     return torch.stack(rows).reshape(len(x), -1, rows[0].numel())
 
 
@@ -57,8 +60,9 @@ def seeded(build, seed):
 
 
 def mlp(seed=0):
-    return seeded(lambda: nn.Sequential(nn.Linear(5, 12), nn.Tanh(), nn.Linear(12, 12), nn.Tanh(),
-                                        nn.Linear(12, 3)), seed)
+    return seeded(
+        lambda: nn.Sequential(nn.Linear(5, 12), nn.Tanh(), nn.Linear(12, 12), nn.Tanh(), nn.Linear(12, 3)), seed
+    )
 
 
 @pytest.fixture(scope="module")
@@ -84,8 +88,7 @@ def test_batching_gives_identical_results(mlp_case, method, batch_size):
     net, x1, x2, ref12, ref11 = mlp_case
     for trace in (False, True):
         whole = empirical_ntk(net, x1, x2, method=method, trace=trace)
-        assert_close(empirical_ntk(net, x1, x2, method=method, trace=trace, batch_size=batch_size), whole,
-                     1e-12)
+        assert_close(empirical_ntk(net, x1, x2, method=method, trace=trace, batch_size=batch_size), whole, 1e-12)
         sym = empirical_ntk(net, x1, method=method, trace=trace, batch_size=batch_size)
         assert_close(sym, empirical_ntk(net, x1, method=method, trace=trace), 1e-12)
     # the mirrored blocks: Θ(x_b, x_a)_ij = Θ(x_a, x_b)_ji, and the NK x NK matrix is PSD
@@ -210,15 +213,13 @@ def test_bad_inputs():
 
 
 def test_nngp_default_is_input_of_last_linear():
-    net = seeded(lambda: nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 8), nn.ReLU(),
-                                       nn.Linear(8, 3)), 6)
+    net = seeded(lambda: nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 8), nn.ReLU(), nn.Linear(8, 3)), 6)
     x1, x2 = torch.randn(5, 4, generator=gen(11), dtype=F64), torch.randn(3, 4, generator=gen(12), dtype=F64)
     with torch.no_grad():
         p1, p2 = net[:4](x1), net[:4](x2)
     assert_close(empirical_nngp(net, x1, x2), p1 @ p2.T / 8)
     assert_close(empirical_nngp(net, x1, layer="2"), net[:2](x1).detach() @ net[:2](x1).detach().T / 16)
-    assert_close(empirical_nngp(lambda x: net[:2](x), x1, x2),
-                 net[:2](x1).detach() @ net[:2](x2).detach().T / 16)
+    assert_close(empirical_nngp(lambda x: net[:2](x), x1, x2), net[:2](x1).detach() @ net[:2](x2).detach().T / 16)
     assert all(not m._forward_hooks for m in net.modules())
 
 

@@ -29,9 +29,17 @@ def mlp(seed, width=8, depth=3, activation="relu"):
 def cnn(seed):
     g = torch.Generator().manual_seed(seed)
     model = nn.Sequential(
-        nn.Conv2d(2, 5, 3), nn.BatchNorm2d(5), nn.ReLU(), nn.Conv2d(5, 6, 3, padding=1), nn.ReLU(),
-        nn.MaxPool2d(2), nn.Flatten(), nn.Linear(6 * 2 * 2, 7), nn.Tanh(), nn.Linear(7, 3),
-    ).to(DT)  # fmt: skip
+        nn.Conv2d(2, 5, 3),
+        nn.BatchNorm2d(5),
+        nn.ReLU(),
+        nn.Conv2d(5, 6, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(6 * 2 * 2, 7),
+        nn.Tanh(),
+        nn.Linear(7, 3),
+    ).to(DT)
     with torch.no_grad():
         for t in [*model.parameters(), model[1].running_mean]:
             t.copy_(torch.randn(t.shape, generator=g, dtype=DT))
@@ -110,9 +118,7 @@ def _objective(a, b):
 def test_weight_matching_is_the_brute_force_optimum_for_one_hidden_layer():
     for seed in range(3):
         a, b = mlp(2 * seed, width=4, depth=1), mlp(2 * seed + 1, width=4, depth=1)
-        best = max(
-            _objective(a, permute(b, {"layers.0": torch.tensor(p)})) for p in itertools.permutations(range(4))
-        )
+        best = max(_objective(a, permute(b, {"layers.0": torch.tensor(p)})) for p in itertools.permutations(range(4)))
         m = weight_matching(a, b)
         assert _objective(a, m.model) == pytest.approx(best, rel=1e-12)
         # the reported objective counts only permuted parameters: it differs from ours by the output bias term
@@ -124,10 +130,13 @@ def _manual_objective(a, b, p, q):
     """Σ <θ_a, π(θ_b)> for a 2-hidden-layer MLP, permuting model_b's tensors by hand (no library code)."""
     sa, sb = a.state_dict(), b.state_dict()
     pb = {
-        "layers.0.weight": sb["layers.0.weight"][p], "layers.0.bias": sb["layers.0.bias"][p],
-        "layers.2.weight": sb["layers.2.weight"][q][:, p], "layers.2.bias": sb["layers.2.bias"][q],
-        "layers.4.weight": sb["layers.4.weight"][:, q], "layers.4.bias": sb["layers.4.bias"],
-    }  # fmt: skip
+        "layers.0.weight": sb["layers.0.weight"][p],
+        "layers.0.bias": sb["layers.0.bias"][p],
+        "layers.2.weight": sb["layers.2.weight"][q][:, p],
+        "layers.2.bias": sb["layers.2.bias"][q],
+        "layers.4.weight": sb["layers.4.weight"][:, q],
+        "layers.4.bias": sb["layers.4.bias"],
+    }
     return float(sum((sa[k] * pb[k]).sum() for k in pb))
 
 

@@ -61,8 +61,7 @@ def test_participation_ratio_closed_form_on_diagonal_covariance(n, d, r):
 
 def test_participation_ratio_matches_eigendecomposition_and_bounds():
     gen = torch.Generator().manual_seed(3)
-    x = torch.randn(200, 7, generator=gen, dtype=torch.float64) @ torch.randn(7, 7, generator=gen,
-                                                                              dtype=torch.float64)
+    x = torch.randn(200, 7, generator=gen, dtype=torch.float64) @ torch.randn(7, 7, generator=gen, dtype=torch.float64)
     lam = np.linalg.eigvalsh(np.cov(x.numpy().T))
     assert participation_ratio(x) == pytest.approx(lam.sum() ** 2 / (lam**2).sum(), rel=1e-12)
     line = torch.arange(10.0)[:, None] * torch.tensor([[1.0, -2.0, 0.5]])

@@ -45,8 +45,9 @@ def unbiased_hsic_bruteforce(k, lm):
 
 
 def unbiased_cka_bruteforce(k, lm):
-    return unbiased_hsic_bruteforce(k, lm) / math.sqrt(unbiased_hsic_bruteforce(k, k)
-                                                        * unbiased_hsic_bruteforce(lm, lm))
+    return unbiased_hsic_bruteforce(k, lm) / math.sqrt(
+        unbiased_hsic_bruteforce(k, k) * unbiased_hsic_bruteforce(lm, lm)
+    )
 
 
 @pytest.mark.parametrize("kernel", ["linear", "rbf"])
@@ -176,8 +177,9 @@ def song_unbiased_hsic(x, y):
     np.fill_diagonal(k, 0)
     np.fill_diagonal(lm, 0)
     one = np.ones(n)
-    return (np.trace(k @ lm) + (one @ k @ one) * (one @ lm @ one) / ((n - 1) * (n - 2))
-            - 2 / (n - 2) * one @ k @ lm @ one) / (n * (n - 3))
+    return (
+        np.trace(k @ lm) + (one @ k @ one) * (one @ lm @ one) / ((n - 1) * (n - 2)) - 2 / (n - 2) * one @ k @ lm @ one
+    ) / (n * (n - 3))
 
 
 def test_minibatch_cka_converges_to_population_and_full_unbiased_value():
@@ -207,8 +209,13 @@ def test_minibatch_cka_converges_to_population_and_full_unbiased_value():
     estimate = mb.compute()
     assert estimate == pytest.approx(m[0] / math.sqrt(m[1] * m[2]), rel=1e-10)
     # Delta-method standard error of the ratio of means over independent batches.
-    grad = np.array([1 / math.sqrt(m[1] * m[2]), -m[0] / (2 * m[1] * math.sqrt(m[1] * m[2])),
-                     -m[0] / (2 * m[2] * math.sqrt(m[1] * m[2]))])
+    grad = np.array(
+        [
+            1 / math.sqrt(m[1] * m[2]),
+            -m[0] / (2 * m[1] * math.sqrt(m[1] * m[2])),
+            -m[0] / (2 * m[2] * math.sqrt(m[1] * m[2])),
+        ]
+    )
     se = math.sqrt(grad @ np.cov(t.T) @ grad / num_batches)
     assert 0 < se < 0.05
     assert abs(estimate - population) < 4 * se

@@ -1,81 +1,128 @@
 """Probes: pure measurements on (model, data) or (features, labels).
 
 A probe never trains and never writes files; it takes explicit generators for anything random. Probes that take
-a model share conventions: ``loss_fn(outputs, targets)`` is a mean over the batch; ``batches`` is one
-``(inputs, targets)`` pair or a list of them (the data set's loss is their example-weighted mean); ``params``
-restricts to a subset of parameters by name. The user's model is never modified.
+a model share conventions, all implemented once in ``phenomena.probes.core``: ``loss_fn(outputs, targets)`` is a
+mean over the batch; ``batches`` is one ``(inputs, targets)`` pair or a list of them (the data set's loss is
+their example-weighted mean, see ``as_batches``); ``params`` restricts to a subset of the trainable parameters,
+in one of the ``ParamFilter`` forms accepted by every probe: None (all), a parameter name (``"fc1.weight"``) or
+module name (``"fc1"``), a module of the model (``model.fc1``), a predicate on parameter names, or an iterable of
+names and modules (see ``select_params``). The user's model is never modified (probes evaluate a
+``core.FunctionalModel`` snapshot of it).
+
+Modules: ``core`` (parameter selection, data and determinism checks, the functional model), ``operators``
+(matrix-free Hessian and Gauss-Newton operators), ``estimators`` (trace estimators and Lanczos on any matrix-vector
+product), and one module per family of probes (``hessian``, ``landscape``, ``connectivity``, ``permutation``,
+``ntk``, ``linearization``, ``similarity``, ``collapse``, ``rank``, ``information``, ``fourier``).
 """
 
-from __future__ import annotations
+from phenomena.probes.collapse import CollapseAccumulator as CollapseAccumulator
+from phenomena.probes.collapse import classifier_cosines as classifier_cosines
+from phenomena.probes.collapse import mse_decomposition as mse_decomposition
+from phenomena.probes.collapse import neural_collapse as neural_collapse
+from phenomena.probes.collapse import neural_collapse_from_batches as neural_collapse_from_batches
+from phenomena.probes.connectivity import Barrier as Barrier
+from phenomena.probes.connectivity import barrier_heights as barrier_heights
+from phenomena.probes.connectivity import interpolation_barrier as interpolation_barrier
+from phenomena.probes.connectivity import reset_batchnorm as reset_batchnorm
+from phenomena.probes.core import ParamFilter as ParamFilter
+from phenomena.probes.core import as_batches as as_batches
+from phenomena.probes.core import select_param_names as select_param_names
+from phenomena.probes.core import select_params as select_params
+from phenomena.probes.fourier import fourier_ipr as fourier_ipr
+from phenomena.probes.hessian import EigenResult as EigenResult
+from phenomena.probes.hessian import SpectralDensity as SpectralDensity
+from phenomena.probes.hessian import TraceEstimate as TraceEstimate
+from phenomena.probes.hessian import hessian_density as hessian_density
+from phenomena.probes.hessian import hessian_eigenvalues as hessian_eigenvalues
+from phenomena.probes.hessian import hessian_trace as hessian_trace
+from phenomena.probes.information import bin_codes as bin_codes
+from phenomena.probes.information import binned_information as binned_information
+from phenomena.probes.information import kde_information as kde_information
+from phenomena.probes.landscape import Interpolation as Interpolation
+from phenomena.probes.landscape import LossSlice as LossSlice
+from phenomena.probes.landscape import interpolate as interpolate
+from phenomena.probes.landscape import loss_slice as loss_slice
+from phenomena.probes.landscape import normalize_direction as normalize_direction
+from phenomena.probes.landscape import random_direction as random_direction
+from phenomena.probes.linearization import LinearizedModel as LinearizedModel
+from phenomena.probes.linearization import linearize as linearize
+from phenomena.probes.ntk import empirical_nngp as empirical_nngp
+from phenomena.probes.ntk import empirical_ntk as empirical_ntk
+from phenomena.probes.ntk import kernel_alignment as kernel_alignment
+from phenomena.probes.ntk import kernel_distance as kernel_distance
+from phenomena.probes.ntk import kernel_relative_change as kernel_relative_change
+from phenomena.probes.ntk import kernel_velocity as kernel_velocity
+from phenomena.probes.operators import CurvatureOperator as CurvatureOperator
+from phenomena.probes.operators import ggn_operator as ggn_operator
+from phenomena.probes.operators import hessian_operator as hessian_operator
+from phenomena.probes.operators import hessian_vector_product as hessian_vector_product
+from phenomena.probes.permutation import Matching as Matching
+from phenomena.probes.permutation import PermutationGroup as PermutationGroup
+from phenomena.probes.permutation import activation_matching as activation_matching
+from phenomena.probes.permutation import permutation_spec as permutation_spec
+from phenomena.probes.permutation import permute as permute
+from phenomena.probes.permutation import random_permutation as random_permutation
+from phenomena.probes.permutation import weight_matching as weight_matching
+from phenomena.probes.rank import effective_rank as effective_rank
+from phenomena.probes.rank import participation_ratio as participation_ratio
+from phenomena.probes.similarity import CKAMatrix as CKAMatrix
+from phenomena.probes.similarity import MinibatchCKA as MinibatchCKA
+from phenomena.probes.similarity import cka as cka
+from phenomena.probes.similarity import cka_matrix as cka_matrix
 
-import importlib
-
-# public name -> (module, attribute); imported on first use, so importing one probe does not pull in the
-# dependencies of all of them (scipy.sparse.linalg, torch.func, ...)
-_EXPORTS = {
-    "activation_matching": ("phenomena.probes.permutation", "activation_matching"),
-    "Barrier": ("phenomena.probes.connectivity", "Barrier"),
-    "barrier_heights": ("phenomena.probes.connectivity", "barrier_heights"),
-    "bin_codes": ("phenomena.probes.information", "bin_codes"),
-    "binned_information": ("phenomena.probes.information", "binned_information"),
-    "cka": ("phenomena.probes.similarity", "cka"),
-    "cka_matrix": ("phenomena.probes.similarity", "cka_matrix"),
-    "CKAMatrix": ("phenomena.probes.similarity", "CKAMatrix"),
-    "CollapseAccumulator": ("phenomena.probes.collapse", "CollapseAccumulator"),
-    "classifier_cosines": ("phenomena.probes.collapse", "classifier_cosines"),
-    "CurvatureOperator": ("phenomena.probes._operators", "CurvatureOperator"),
-    "effective_rank": ("phenomena.probes.rank", "effective_rank"),
-    "EigenResult": ("phenomena.probes.hessian", "EigenResult"),
-    "empirical_nngp": ("phenomena.probes.ntk", "empirical_nngp"),
-    "empirical_ntk": ("phenomena.probes.ntk", "empirical_ntk"),
-    "fourier_ipr": ("phenomena.probes.fourier", "fourier_ipr"),
-    "ggn_operator": ("phenomena.probes._operators", "ggn_operator"),
-    "hessian_density": ("phenomena.probes.hessian", "hessian_density"),
-    "hessian_eigenvalues": ("phenomena.probes.hessian", "hessian_eigenvalues"),
-    "hessian_operator": ("phenomena.probes._operators", "hessian_operator"),
-    "hessian_trace": ("phenomena.probes.hessian", "hessian_trace"),
-    "hessian_vector_product": ("phenomena.probes._operators", "hessian_vector_product"),
-    "interpolate": ("phenomena.probes.landscape", "interpolate"),
-    "Interpolation": ("phenomena.probes.landscape", "Interpolation"),
-    "interpolation_barrier": ("phenomena.probes.connectivity", "interpolation_barrier"),
-    "kde_information": ("phenomena.probes.information", "kde_information"),
-    "kernel_alignment": ("phenomena.probes.ntk", "kernel_alignment"),
-    "kernel_distance": ("phenomena.probes.ntk", "kernel_distance"),
-    "kernel_relative_change": ("phenomena.probes.ntk", "kernel_relative_change"),
-    "kernel_velocity": ("phenomena.probes.ntk", "kernel_velocity"),
-    "linearize": ("phenomena.probes.linearization", "linearize"),
-    "LinearizedModel": ("phenomena.probes.linearization", "LinearizedModel"),
-    "loss_slice": ("phenomena.probes.landscape", "loss_slice"),
-    "LossSlice": ("phenomena.probes.landscape", "LossSlice"),
-    "Matching": ("phenomena.probes.permutation", "Matching"),
-    "MinibatchCKA": ("phenomena.probes.similarity", "MinibatchCKA"),
-    "mse_decomposition": ("phenomena.probes.collapse", "mse_decomposition"),
-    "neural_collapse": ("phenomena.probes.collapse", "neural_collapse"),
-    "neural_collapse_from_batches": ("phenomena.probes.collapse", "neural_collapse_from_batches"),
-    "normalize_direction": ("phenomena.probes.landscape", "normalize_direction"),
-    "participation_ratio": ("phenomena.probes.rank", "participation_ratio"),
-    "permutation_spec": ("phenomena.probes.permutation", "permutation_spec"),
-    "PermutationGroup": ("phenomena.probes.permutation", "PermutationGroup"),
-    "permute": ("phenomena.probes.permutation", "permute"),
-    "random_direction": ("phenomena.probes.landscape", "random_direction"),
-    "random_permutation": ("phenomena.probes.permutation", "random_permutation"),
-    "reset_batchnorm": ("phenomena.probes.connectivity", "reset_batchnorm"),
-    "SpectralDensity": ("phenomena.probes.hessian", "SpectralDensity"),
-    "TraceEstimate": ("phenomena.probes.hessian", "TraceEstimate"),
-    "weight_matching": ("phenomena.probes.permutation", "weight_matching"),
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        module, attr = _EXPORTS[name]
-        value = getattr(importlib.import_module(module), attr)
-        globals()[name] = value  # cache: later lookups are plain attribute reads
-        return value
-    raise AttributeError(f"module 'phenomena.probes' has no attribute {name!r}")
-
-
-def __dir__():
-    return __all__
+__all__ = [
+    "Barrier",
+    "CKAMatrix",
+    "CollapseAccumulator",
+    "CurvatureOperator",
+    "EigenResult",
+    "Interpolation",
+    "LinearizedModel",
+    "LossSlice",
+    "Matching",
+    "MinibatchCKA",
+    "ParamFilter",
+    "PermutationGroup",
+    "SpectralDensity",
+    "TraceEstimate",
+    "activation_matching",
+    "as_batches",
+    "barrier_heights",
+    "bin_codes",
+    "binned_information",
+    "cka",
+    "cka_matrix",
+    "classifier_cosines",
+    "effective_rank",
+    "empirical_nngp",
+    "empirical_ntk",
+    "fourier_ipr",
+    "ggn_operator",
+    "hessian_density",
+    "hessian_eigenvalues",
+    "hessian_operator",
+    "hessian_trace",
+    "hessian_vector_product",
+    "interpolate",
+    "interpolation_barrier",
+    "kde_information",
+    "kernel_alignment",
+    "kernel_distance",
+    "kernel_relative_change",
+    "kernel_velocity",
+    "linearize",
+    "loss_slice",
+    "mse_decomposition",
+    "neural_collapse",
+    "neural_collapse_from_batches",
+    "normalize_direction",
+    "participation_ratio",
+    "permutation_spec",
+    "permute",
+    "random_direction",
+    "random_permutation",
+    "reset_batchnorm",
+    "select_param_names",
+    "select_params",
+    "weight_matching",
+]

@@ -54,8 +54,9 @@ def _features(features, what: str = "features") -> torch.Tensor:
     if not isinstance(features, torch.Tensor):
         raise UserError(f"{what} must be a torch.Tensor of shape (N, d), got {type(features).__name__}.")
     if features.ndim < 2:
-        raise UserError(f"{what} must have shape (N, d) (or (N, ...), flattened per example), "
-                        f"got shape {tuple(features.shape)}.")
+        raise UserError(
+            f"{what} must have shape (N, d) (or (N, ...), flattened per example), got shape {tuple(features.shape)}."
+        )
     # Finiteness is checked on the small accumulated statistics instead (NaN and inf propagate into them),
     # which spares a full pass over the features.
     return features.detach().reshape(features.shape[0], -1).to(_DTYPE)
@@ -85,8 +86,10 @@ def _classifier(weight, bias, num_classes: int, dim: int) -> tuple[torch.Tensor,
     if not isinstance(weight, torch.Tensor) or weight.ndim != 2:
         raise UserError("classifier_weight must be a (C, d) tensor, e.g. the last nn.Linear's .weight.")
     if tuple(weight.shape) != (num_classes, dim):
-        raise UserError(f"classifier_weight has shape {tuple(weight.shape)} but the features imply "
-                        f"({num_classes}, {dim}) (C classes, d feature dimensions).")
+        raise UserError(
+            f"classifier_weight has shape {tuple(weight.shape)} but the features imply "
+            f"({num_classes}, {dim}) (C classes, d feature dimensions)."
+        )
     w = weight.detach().to(_DTYPE)
     if bias is None:
         b = torch.zeros(num_classes, dtype=_DTYPE, device=w.device)
@@ -165,8 +168,9 @@ class CollapseAccumulator:
             self._scatter = torch.zeros(dim, dim, dtype=_DTYPE, device=device)
             return
         if dim != self._means.shape[1]:
-            raise UserError(f"features have {dim} dimensions per example but earlier batches had "
-                            f"{self._means.shape[1]}.")
+            raise UserError(
+                f"features have {dim} dimensions per example but earlier batches had {self._means.shape[1]}."
+            )
         extra = num_classes - self._means.shape[0]
         if extra > 0:
             self._counts = torch.cat([self._counts, self._counts.new_zeros(extra)])
@@ -176,8 +180,10 @@ class CollapseAccumulator:
     def update(self, features: torch.Tensor, labels: torch.Tensor) -> None:
         """Pass 1: add a batch of features (N, d) (or (N, ...), flattened) with integer labels (N,)."""
         if self._agreement_seen:
-            raise UserError("update() was called after update_agreement(): pass 1 (update) must see every "
-                            "batch before pass 2 (update_agreement) starts.")
+            raise UserError(
+                "update() was called after update_agreement(): pass 1 (update) must see every "
+                "batch before pass 2 (update_agreement) starts."
+            )
         h = _features(features)
         y = _labels(labels, h.shape[0]).to(h.device)
         if h.shape[0] == 0:
@@ -189,7 +195,8 @@ class CollapseAccumulator:
         mb = sums / nb.clamp(min=1)[:, None]
         dev = h - mb[y]
         ss_b = torch.zeros(size, dtype=_DTYPE, device=h.device).index_add_(
-            0, y, torch.linalg.vector_norm(dev, dim=1).square())
+            0, y, torch.linalg.vector_norm(dev, dim=1).square()
+        )
         _check_finite(ss_b)
         # Chan et al.'s merge of (n_a, μ_a, S_a) with (n_b, μ_b, S_b):
         # S = S_a + S_b + n_a n_b/n (μ_a−μ_b)(μ_a−μ_b)ᵀ; within-class scatters of different classes
@@ -214,14 +221,17 @@ class CollapseAccumulator:
             self._grow(size, self._means.shape[1], self._means.device)
         empty = torch.nonzero(self._counts == 0).flatten().tolist()
         if empty:
-            raise UserError(f"classes {empty} have no examples; every class 0..{size - 1} needs at least one "
-                            "(pass num_classes to match the labels that occur).")
+            raise UserError(
+                f"classes {empty} have no examples; every class 0..{size - 1} needs at least one "
+                "(pass num_classes to match the labels that occur)."
+            )
         if size < 2:
             raise UserError("neural collapse needs at least 2 classes, got 1.")
         return size
 
-    def update_agreement(self, features: torch.Tensor, classifier_weight: torch.Tensor,
-                         classifier_bias: torch.Tensor | None = None) -> None:
+    def update_agreement(
+        self, features: torch.Tensor, classifier_weight: torch.Tensor, classifier_bias: torch.Tensor | None = None
+    ) -> None:
         """Pass 2 (for NC4): count examples whose classifier and nearest-class-centre predictions differ.
 
         Call it on the same batches as pass 1, after all :meth:`update` calls. ``classifier_weight`` is (C, d)
@@ -236,8 +246,9 @@ class CollapseAccumulator:
         # argmin_c ‖h − μ_c‖² = argmin_c (‖μ_c‖² − 2 hᵀμ_c); ‖h‖² is common to all classes.
         self._agreement_mismatch += int((logits.argmax(1) != ncc_scores.argmin(1)).sum())
 
-    def compute(self, classifier_weight: torch.Tensor | None = None,
-                classifier_bias: torch.Tensor | None = None) -> dict[str, float]:
+    def compute(
+        self, classifier_weight: torch.Tensor | None = None, classifier_bias: torch.Tensor | None = None
+    ) -> dict[str, float]:
         """The metrics as a dict of floats (keys below); classifier keys only when a weight is given.
 
         Keys: ``nc1``, ``nc2_equinorm_means``, ``nc2_equiangular_means``, ``nc2_angle_std_means``, ``cdnv``,
@@ -271,8 +282,11 @@ class CollapseAccumulator:
         dist2 = torch.cdist(means, means, compute_mode="donot_use_mm_for_euclid_dist") ** 2
         iu = torch.triu_indices(c, c, offset=1, device=means.device)
         pair_d2 = dist2[iu[0], iu[1]]
-        out["cdnv"] = (float(((variances[iu[0]] + variances[iu[1]]) / (2 * pair_d2)).mean())
-                       if bool((pair_d2 > 0).all()) else math.nan)
+        out["cdnv"] = (
+            float(((variances[iu[0]] + variances[iu[1]]) / (2 * pair_d2)).mean())
+            if bool((pair_d2 > 0).all())
+            else math.nan
+        )
         out["sw_trace"] = float(sigma_w.trace())
         out["sb_trace"] = float((centred * centred).sum() / c)
 
@@ -284,21 +298,30 @@ class CollapseAccumulator:
             out["nc3"] = float(((w / wn - centred / mn) ** 2).sum()) if wn > 0 and mn > 0 else math.nan
         if self._agreement_seen:
             if self._agreement_seen != self.num_examples:
-                raise UserError(f"update_agreement() saw {self._agreement_seen} examples but update() saw "
-                                f"{self.num_examples}: pass 2 must cover the same data as pass 1.")
+                raise UserError(
+                    f"update_agreement() saw {self._agreement_seen} examples but update() saw "
+                    f"{self.num_examples}: pass 2 must cover the same data as pass 1."
+                )
             out["nc4"] = self._agreement_mismatch / self._agreement_seen
 
         undefined = sorted(k for k, v in out.items() if math.isnan(v))
         if undefined:
-            warnings.warn(f"neural collapse metrics {undefined} are undefined here (coinciding class means "
-                          "or a zero classifier) and are NaN.", RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                f"neural collapse metrics {undefined} are undefined here (coinciding class means "
+                "or a zero classifier) and are NaN.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         return out
 
 
-def neural_collapse(features: torch.Tensor, labels: torch.Tensor,
-                    classifier_weight: torch.Tensor | None = None,
-                    classifier_bias: torch.Tensor | None = None,
-                    num_classes: int | None = None) -> dict[str, float]:
+def neural_collapse(
+    features: torch.Tensor,
+    labels: torch.Tensor,
+    classifier_weight: torch.Tensor | None = None,
+    classifier_bias: torch.Tensor | None = None,
+    num_classes: int | None = None,
+) -> dict[str, float]:
     """Neural collapse metrics NC1-NC4 and the CDNV of features held in memory (Papyan, Han & Donoho 2020).
 
     See the module docstring for the exact definitions (NC1 = Tr(Σ_W Σ_B⁺)/C with a rank-(C−1)
@@ -334,9 +357,12 @@ def neural_collapse(features: torch.Tensor, labels: torch.Tensor,
     return acc.compute(classifier_weight, classifier_bias)
 
 
-def neural_collapse_from_batches(batches, classifier_weight: torch.Tensor | None = None,
-                                 classifier_bias: torch.Tensor | None = None,
-                                 num_classes: int | None = None) -> dict[str, float]:
+def neural_collapse_from_batches(
+    batches,
+    classifier_weight: torch.Tensor | None = None,
+    classifier_bias: torch.Tensor | None = None,
+    num_classes: int | None = None,
+) -> dict[str, float]:
     """Neural collapse metrics streamed over batches of (features, labels), never holding all features.
 
     With a classifier weight, the data is read twice (NC4 needs the final class means), so ``batches`` must be
@@ -375,11 +401,15 @@ def _reiterable(batches, need_two: bool) -> Callable[[], Iterable]:
     try:
         one_shot = iter(batches) is batches
     except TypeError:
-        raise UserError("batches must be a list of (features, labels) pairs, one such pair, or a "
-                        "zero-argument callable returning an iterable of them.") from None
+        raise UserError(
+            "batches must be a list of (features, labels) pairs, one such pair, or a "
+            "zero-argument callable returning an iterable of them."
+        ) from None
     if one_shot and need_two:
-        raise UserError("batches is a one-shot iterator but NC4 needs two passes over the data; pass a list "
-                        "or a zero-argument callable that returns a fresh iterable.")
+        raise UserError(
+            "batches is a one-shot iterator but NC4 needs two passes over the data; pass a list "
+            "or a zero-argument callable that returns a fresh iterable."
+        )
     return lambda: batches
 
 

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from phenomena.errors import UserError
-from phenomena.probes._operators import as_batches, check_deterministic
+from phenomena.probes.core import as_batches, check_deterministic
 from phenomena.probes.landscape import _grid, _reduce, interpolate
 
 _BATCHNORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
@@ -104,7 +104,7 @@ def interpolation_barrier(
             raise UserError("reset_bn was given but the model has no BatchNorm layer; leave it None.")
         path = interpolate(model_a, model_b, loss_fn, batches, points, metric_fn=metric_fn)
         return _barrier(path.alphas, path.loss, path.metric, False)
-    check_deterministic(model_a)
+    check_deterministic(model_a, "interpolation_barrier")
     data = as_batches(batches)
     reset_data = data if reset_bn is None else as_batches(reset_bn)
     grid = _grid((0.0, 1.0), points)

@@ -9,7 +9,7 @@ part), for any ``nn.Module``, matrix-free.
   per-probe nodes and weights plus a smoothed density with a band over probes.
 
 Every function takes ``curvature="hessian"`` or ``"ggn"`` (generalized Gauss-Newton ``J^T H_out J``) and the
-shared conventions of ``phenomena.probes._operators`` (``batches``, ``params``, mean losses).
+shared conventions of ``phenomena.probes.core`` (``batches``, ``params``, mean losses).
 """
 
 from __future__ import annotations
@@ -27,14 +27,9 @@ from scipy.sparse.linalg import ArpackNoConvergence, eigsh
 from torch import Tensor, nn
 
 from phenomena.errors import UserError
-from phenomena.probes import _estimators as est
-from phenomena.probes._operators import (
-    CurvatureOperator,
-    ParamFilter,
-    ParamSpace,
-    group_by_module,
-    select_param_names,
-)
+from phenomena.probes import estimators as est
+from phenomena.probes.core import ParamFilter, ParamSpace, group_by_module, select_param_names
+from phenomena.probes.operators import CurvatureOperator
 
 _WHICH = {"largest": "LA", "smallest": "SA", "both": "BE"}
 
@@ -178,20 +173,14 @@ def hessian_eigenvalues(
     solve = partial(_solve, k=k, which=which, tol=tol, max_hvps=max_hvps, generator=generator, ncv=ncv)
     if not layerwise:
         if warm_start is not None and not isinstance(warm_start, EigenResult):
-            raise UserError(
-                "warm_start must be an EigenResult from a previous call (a dict only with layerwise)."
-            )
+            raise UserError("warm_start must be an EigenResult from a previous call (a dict only with layerwise).")
         op = CurvatureOperator(model, loss_fn, batches, params, kind=curvature)
         start = _start_vector(op.space, warm_start, v0)
         return solve(op, start, warm=warm_start is not None, clip=False)
     if v0 is not None:
-        raise UserError(
-            "v0 cannot be combined with layerwise=True; use warm_start with a previous layerwise result."
-        )
+        raise UserError("v0 cannot be combined with layerwise=True; use warm_start with a previous layerwise result.")
     if warm_start is not None and not isinstance(warm_start, Mapping):
-        raise UserError(
-            "with layerwise=True, warm_start must be the dict returned by a previous layerwise call."
-        )
+        raise UserError("with layerwise=True, warm_start must be the dict returned by a previous layerwise call.")
     out = {}
     for module, names in group_by_module(select_param_names(model, params)).items():
         op = CurvatureOperator(model, loss_fn, batches, names, kind=curvature)
@@ -219,7 +208,7 @@ def hessian_trace(
     exactly, and Hutchinson runs on the deflated remainder; far lower variance when a few eigenvalues
     dominate, as in trained networks. Its stderr is the Hutchinson stderr of the deflated part, which is
     exact in square given the sketch because the sketch part has no error of its own (see
-    ``_estimators.hutchpp``). The estimate is unbiased; stderr^2 is unbiased for its variance.
+    ``estimators.hutchpp``). The estimate is unbiased; stderr^2 is unbiased for its variance.
 
     Returns:
         ``TraceEstimate(estimate, stderr)``.
@@ -293,13 +282,9 @@ def hessian_density(
     hi = max(float(x.max()) for x in nodes)
     if sigma is None:
         sigma = (hi - lo) / min(lanczos_steps, op.space.dim) if hi > lo else max(abs(hi), 1.0) * 1e-3
-    grid = (
-        np.linspace(lo - 3 * sigma, hi + 3 * sigma, n_grid) if grid is None else np.asarray(grid, np.float64)
-    )
+    grid = np.linspace(lo - 3 * sigma, hi + 3 * sigma, n_grid) if grid is None else np.asarray(grid, np.float64)
     per_probe = np.stack([est.smooth(x, w, grid, sigma) for x, w in zip(nodes, weights, strict=True)])
-    stderr = (
-        per_probe.std(axis=0, ddof=1) / math.sqrt(n_probes) if n_probes > 1 else np.full(len(grid), np.nan)
-    )
+    stderr = per_probe.std(axis=0, ddof=1) / math.sqrt(n_probes) if n_probes > 1 else np.full(len(grid), np.nan)
     return SpectralDensity(
         tuple(nodes),
         tuple(weights),
@@ -316,9 +301,7 @@ def _start_vector(space: ParamSpace, warm_start: EigenResult | None, v0: Any) ->
     """The float64 start vector for Lanczos from a previous result or an explicit vector, or None."""
     if warm_start is not None:
         if warm_start.space != space:
-            raise UserError(
-                "warm_start was computed on different parameters (names or shapes) than this call."
-            )
+            raise UserError("warm_start was computed on different parameters (names or shapes) than this call.")
         if len(warm_start.values) == 0:
             return None
         return warm_start.vectors.sum(dim=0).numpy()
@@ -371,9 +354,7 @@ def _solve(
         if v0 is None:
             v0 = torch.randn(n, generator=generator, dtype=torch.float64).numpy()
         try:
-            values, vectors = eigsh(
-                op, k=wanted, which=_WHICH[which], tol=tol, v0=v0, ncv=ncv, maxiter=maxiter
-            )
+            values, vectors = eigsh(op, k=wanted, which=_WHICH[which], tol=tol, v0=v0, ncv=ncv, maxiter=maxiter)
         except ArpackNoConvergence as err:
             values, vectors, converged = err.eigenvalues, err.eigenvectors, False
             warnings.warn(

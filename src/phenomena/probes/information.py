@@ -74,8 +74,13 @@ def _entropy_bits(ids: torch.Tensor) -> float:
     return float(-(p * torch.log2(p)).sum())
 
 
-def bin_codes(activations: torch.Tensor, num_bins: int | None = None, strategy: str = "fixed",
-              bin_range: tuple[float, float] | None = None, bin_size: float | None = None) -> torch.Tensor:
+def bin_codes(
+    activations: torch.Tensor,
+    num_bins: int | None = None,
+    strategy: str = "fixed",
+    bin_range: tuple[float, float] | None = None,
+    bin_size: float | None = None,
+) -> torch.Tensor:
     """Discretize activations and return one symbol id per example (equal ids ⇔ equal binned vectors).
 
     Args:
@@ -97,8 +102,7 @@ def bin_codes(activations: torch.Tensor, num_bins: int | None = None, strategy: 
         raise UserError(f"unknown binning strategy {strategy!r}; choose one of {', '.join(_STRATEGIES)}.")
     if bin_size is not None:
         if num_bins is not None or bin_range is not None or strategy != "fixed":
-            raise UserError("bin_size replaces num_bins and bin_range (strategy='fixed' only); give one or the "
-                            "other.")
+            raise UserError("bin_size replaces num_bins and bin_range (strategy='fixed' only); give one or the other.")
         if not (isinstance(bin_size, int | float) and math.isfinite(bin_size) and bin_size > 0):
             raise UserError(f"bin_size must be a positive number, got {bin_size!r}.")
         a = _activations(activations)
@@ -117,8 +121,11 @@ def bin_codes(activations: torch.Tensor, num_bins: int | None = None, strategy: 
             if not hi > lo:
                 raise UserError(f"bin_range must be (low, high) with high > low, got {bin_range!r}.")
         width = (hi - lo) / num_bins
-        codes = (torch.zeros_like(a, dtype=torch.long) if width == 0
-                 else torch.floor((a - lo) / width).clamp(0, num_bins - 1).to(torch.long))
+        codes = (
+            torch.zeros_like(a, dtype=torch.long)
+            if width == 0
+            else torch.floor((a - lo) / width).clamp(0, num_bins - 1).to(torch.long)
+        )
     else:
         if bin_range is not None:
             raise UserError("bin_range applies to strategy='fixed' only; adaptive bins follow the data.")
@@ -142,9 +149,14 @@ def _pack(codes: torch.Tensor, num_bins: int) -> torch.Tensor:
     return _symbols(codes)
 
 
-def binned_information(activations: torch.Tensor, labels: torch.Tensor, num_bins: int | None = None,
-                       strategy: str = "fixed", bin_range: tuple[float, float] | None = None,
-                       bin_size: float | None = None) -> dict[str, float]:
+def binned_information(
+    activations: torch.Tensor,
+    labels: torch.Tensor,
+    num_bins: int | None = None,
+    strategy: str = "fixed",
+    bin_range: tuple[float, float] | None = None,
+    bin_size: float | None = None,
+) -> dict[str, float]:
     """I(X;T) and I(T;Y) in bits by binning (Shwartz-Ziv & Tishby 2017), X the input identity.
 
     Args:
@@ -164,8 +176,13 @@ def binned_information(activations: torch.Tensor, labels: torch.Tensor, num_bins
     y = _label_ids(labels, t.numel())
     h_t, h_y = _entropy_bits(t), _entropy_bits(y)
     h_ty = _entropy_bits(t * (int(y.max()) + 1) + y)
-    return {"i_xt": h_t, "i_ty": max(h_t + h_y - h_ty, 0.0), "h_t": h_t, "h_y": h_y,
-            "num_codes": float(int(t.max()) + 1)}
+    return {
+        "i_xt": h_t,
+        "i_ty": max(h_t + h_y - h_ty, 0.0),
+        "h_t": h_t,
+        "h_y": h_y,
+        "num_codes": float(int(t.max()) + 1),
+    }
 
 
 def _kde_neg_mean_log(t: torch.Tensor, two_var: float, chunk: int = 1024) -> float:
@@ -175,18 +192,19 @@ def _kde_neg_mean_log(t: torch.Tensor, two_var: float, chunk: int = 1024) -> flo
     sq = (t * t).sum(1)
     total = t.new_zeros(())
     for start in range(0, n, chunk):
-        d2 = torch.addmm(sq[start:start + chunk, None] + sq[None, :], t[start:start + chunk], t.T, alpha=-2.0)
+        d2 = torch.addmm(sq[start : start + chunk, None] + sq[None, :], t[start : start + chunk], t.T, alpha=-2.0)
         # The self-distance must be exactly 0: with small σ² the expansion's rounding error (~eps‖t‖²) would
         # otherwise drop the self term and push I(X;T) above log2 N. With it, every row's largest term is
         # exp(0) = 1 (up to rounding), so the plain sum cannot overflow or underflow to log(0); in-place ops
         # keep this O(N²) loop at one buffer.
-        d2[:, start:start + chunk].fill_diagonal_(0.0)
+        d2[:, start : start + chunk].fill_diagonal_(0.0)
         total = total + d2.mul_(-1.0 / two_var).exp_().sum(1).log_().sum()
     return float(math.log(n) - total / n)
 
 
-def kde_information(activations: torch.Tensor, labels: torch.Tensor, noise_variance: float = 1e-3,
-                    bound: str = "upper") -> dict[str, float]:
+def kde_information(
+    activations: torch.Tensor, labels: torch.Tensor, noise_variance: float = 1e-3, bound: str = "upper"
+) -> dict[str, float]:
     """I(X;T) and I(T;Y) in bits for T plus Gaussian noise, by pairwise-distance bounds (Kolchinsky & Tracey).
 
     This is Saxe et al. 2018's estimator (``kde.py``): the noise of variance ``noise_variance`` (σ², default

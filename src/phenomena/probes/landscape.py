@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from phenomena.errors import UserError
-from phenomena.probes._operators import (
+from phenomena.probes.core import (
     FunctionalModel,
     ParamFilter,
     as_batches,
@@ -93,9 +93,7 @@ def normalize_direction(
         elif normalization is None:
             out[name] = d.clone()
         elif normalization == "filter" and d.ndim >= 2:
-            out[name] = d * _ratio(w.flatten(1).norm(dim=1), d.flatten(1).norm(dim=1)).view(
-                -1, *[1] * (d.ndim - 1)
-            )
+            out[name] = d * _ratio(w.flatten(1).norm(dim=1), d.flatten(1).norm(dim=1)).view(-1, *[1] * (d.ndim - 1))
         else:
             out[name] = d * _ratio(w.norm(), d.norm())
     return out
@@ -155,7 +153,8 @@ def loss_slice(
         span, points: the coordinate range and number of points per axis.
         metric_fn: optional ``metric_fn(outputs, targets) -> scalar`` mean over the batch (e.g. accuracy).
         ignore: "biasbn" (zero direction on parameters with <= 1 dim) or None.
-        params: which parameters the random directions move (others stay fixed).
+        params: which parameters the random directions move (others stay fixed); a ``ParamFilter`` (see
+            ``phenomena.probes.core``).
         generator: torch generator for the random directions.
 
     Returns:
@@ -166,15 +165,13 @@ def loss_slice(
         ...                generator=torch.Generator().manual_seed(0))
         >>> plt.contour(s.alphas, s.betas, s.loss.T)
     """
-    check_deterministic(model)
+    check_deterministic(model, "loss_slice")
     data = as_batches(batches)
     grid = _grid(span, points)
     weights = {n: p.detach() for n, p in model.named_parameters()}
     if isinstance(directions, int) and not isinstance(directions, bool):
         if directions not in (1, 2):
-            raise UserError(
-                f"directions must be 1 or 2 (or a list of one or two direction dicts), got {directions}."
-            )
+            raise UserError(f"directions must be 1 or 2 (or a list of one or two direction dicts), got {directions}.")
         dirs = [
             random_direction(model, normalization, ignore, params=params, generator=generator)
             for _ in range(directions)
@@ -238,7 +235,7 @@ def interpolate(
         >>> path = interpolate(net_a, net_b, F.cross_entropy, (x, y), points=11)
         >>> barrier = path.loss.max() - (path.loss[0] + path.loss[-1]) / 2
     """
-    check_deterministic(model_a)
+    check_deterministic(model_a, "interpolate")
     data = as_batches(batches)
     grid = _grid(span, points)
     sa = {**dict(model_a.named_parameters()), **dict(model_a.named_buffers())}
@@ -250,9 +247,7 @@ def interpolate(
     b = {n: t.detach().to(a[n]) for n, t in sb.items()}
     values = []
     for alpha in grid:
-        state = {
-            n: (1 - alpha) * a[n] + alpha * b[n] if a[n].is_floating_point() else a[n].clone() for n in a
-        }
+        state = {n: (1 - alpha) * a[n] + alpha * b[n] if a[n].is_floating_point() else a[n].clone() for n in a}
         values.append(_evaluate_state(model_a, state, data, loss_fn, metric_fn))
     loss = np.asarray([v[0] for v in values])
     metric = np.asarray([v[1] for v in values]) if metric_fn is not None else None

@@ -16,7 +16,7 @@ from torch import Tensor, nn
 from torch.func import functional_call, jvp
 
 from phenomena.errors import UserError
-from phenomena.probes.ntk import ParamSpec, _select_params
+from phenomena.probes.core import ParamFilter, select_params
 
 
 class LinearizedModel(nn.Module):
@@ -77,16 +77,18 @@ class LinearizedModel(nn.Module):
         return self.network(*args, **kwargs)
 
 
-def linearize(model: nn.Module, params0: Mapping[str, Tensor] | None = None, *,
-              params: ParamSpec = None) -> LinearizedModel:
+def linearize(
+    model: nn.Module, params0: Mapping[str, Tensor] | None = None, *, params: ParamFilter = None
+) -> LinearizedModel:
     """Linearise ``model`` in its parameters around θ₀: f_lin(x; θ) = f(x; θ₀) + J(x; θ₀)(θ − θ₀).
 
     Args:
         model: any ``nn.Module``; it is copied, never modified.
         params0: the expansion point θ₀ as {name: tensor}; defaults to the model's current parameters.
             Names must be among the linearised parameters, and shapes must match.
-        params: which parameters to linearise (names or a predicate on names; default all trainable ones);
-            the others are frozen at their current values.
+        params: which parameters to linearise, a ``ParamFilter`` (default all trainable ones; a parameter or
+            module name, a module, a predicate on names, or an iterable of names and modules; see
+            ``phenomena.probes.core``); the others are frozen at their current values.
 
     Returns:
         A :class:`LinearizedModel`; at θ = θ₀ it equals the network, and it is exact for any θ when the
@@ -99,15 +101,16 @@ def linearize(model: nn.Module, params0: Mapping[str, Tensor] | None = None, *,
     """
     if not isinstance(model, nn.Module):
         raise UserError("linearize needs an nn.Module.")
-    chosen = _select_params(model, params)
+    chosen = select_params(model, params)
     theta0 = {n: p.detach() for n, p in chosen.items()}
     if params0 is not None:
         if not isinstance(params0, Mapping):
             raise UserError("params0 must be a mapping from parameter names to tensors.")
         unknown = [n for n in params0 if n not in chosen]
         if unknown:
-            raise UserError(f"params0 names {unknown[:5]} are not linearised parameters; valid names are "
-                            f"{sorted(chosen)[:20]}.")
+            raise UserError(
+                f"params0 names {unknown[:5]} are not linearised parameters; valid names are {sorted(chosen)[:20]}."
+            )
         for n, t in params0.items():
             if not isinstance(t, Tensor) or t.shape != chosen[n].shape:
                 raise UserError(f"params0[{n!r}] must be a tensor of shape {tuple(chosen[n].shape)}.")

@@ -20,8 +20,9 @@ The empirical neural tangent kernel (Jacot et al. 2018) of a network f(x; θ) wi
 - ``"auto"`` estimates each method's FLOPs with the formulas above (the forward cost [FP] measured with
   ``torch.utils.flop_counter`` on one example) and runs the cheapest.
 
-Parameters are ``model.named_parameters()`` with ``requires_grad=True`` (or the ``params`` subset); the
-model is evaluated with ``torch.func.functional_call`` together with its buffers and is never mutated
+Parameters are ``model.named_parameters()`` with ``requires_grad=True`` (or the ``params`` subset, selected as
+everywhere by ``phenomena.probes.core.select_params``); the model is evaluated through the core's
+``FunctionalModel`` snapshot (``torch.func.functional_call`` with its buffers) and is never mutated
 (``"structured"`` and ``empirical_nngp`` register forward hooks for one call and remove them).
 """
 
@@ -32,70 +33,26 @@ from collections.abc import Callable, Iterable
 
 import torch
 from torch import Tensor, nn
-from torch.func import functional_call, jacrev, jvp, vjp, vmap
-from torch.nn.modules.batchnorm import _BatchNorm
-from torch.nn.modules.dropout import _DropoutNd
+from torch.func import jacrev, jvp, vjp, vmap
 from torch.utils.flop_counter import FlopCounterMode
 
 from phenomena.errors import UserError
+from phenomena.probes.core import (
+    FunctionalModel,
+    ParamFilter,
+    check_deterministic,
+    select_param_names,
+    select_params,
+)
 
 _METHODS = ("auto", "jacobian", "ntvp", "structured")
-ParamSpec = Iterable[str] | Callable[[str], bool] | str | None
-
-
-def _select_params(model: nn.Module, params: ParamSpec = None) -> dict[str, Tensor]:
-    """Trainable named parameters of ``model``, restricted by names or a predicate on names."""
-    named = {n: p for n, p in model.named_parameters() if p.requires_grad}
-    if params is None:
-        chosen = named
-    elif callable(params):
-        chosen = {n: p for n, p in named.items() if params(n)}
-    else:
-        names = [params] if isinstance(params, str) else list(params)
-        unknown = [n for n in names if n not in named]
-        if unknown:
-            raise UserError(f"unknown or frozen parameter name(s) {unknown[:5]}; trainable parameters are "
-                            f"{sorted(named)[:20]}{' ...' if len(named) > 20 else ''}.")
-        chosen = {n: named[n] for n in names}
-    if not chosen:
-        raise UserError("no trainable parameters selected; check `params` and the requires_grad flags.")
-    return chosen
-
-
-def _check_deterministic(model: nn.Module, what: str) -> None:
-    # BatchNorm in training mode couples examples (and updates running stats); dropout is random. Either
-    # makes a per-example kernel ill-defined, so refuse rather than silently switch the mode.
-    for name, m in model.named_modules():
-        if m.training and isinstance(m, (_BatchNorm, _DropoutNd)):
-            raise UserError(f"{what} needs a deterministic model, but module {name!r} ({type(m).__name__}) "
-                            "is in training mode; call model.eval() first.")
-
-
-class _Functional:
-    """The model as a pure function of a dict of tensors; whatever is not passed keeps its current value."""
-
-    def __init__(self, model: nn.Module):
-        self.model = model
-        self.const = {n: t.detach() for n, t in model.named_parameters()}
-        self.const.update({n: b.detach() for n, b in model.named_buffers()})
-
-    def batch(self, p: dict[str, Tensor], x: Tensor) -> Tensor:
-        const = {n: t for n, t in self.const.items() if n not in p}
-        out = functional_call(self.model, (p, const), (x,))
-        if not isinstance(out, Tensor) or out.ndim == 0 or out.shape[0] != x.shape[0]:
-            raise UserError("the model must return one tensor whose first dimension is the batch size.")
-        return out.reshape(x.shape[0], -1)
-
-    def single(self, p: dict[str, Tensor], x: Tensor) -> Tensor:
-        return self.batch(p, x.unsqueeze(0))[0]
 
 
 def _check_x(x: Tensor, name: str, ref: Tensor | None = None) -> None:
     if not isinstance(x, Tensor) or x.ndim < 1 or x.shape[0] == 0:
         raise UserError(f"{name} must be a tensor of inputs with a non-empty leading batch dimension.")
     if ref is not None and x.shape[1:] != ref.shape[1:]:
-        raise UserError(f"{name} has per-example shape {tuple(x.shape[1:])} but x1 has "
-                        f"{tuple(ref.shape[1:])}.")
+        raise UserError(f"{name} has per-example shape {tuple(x.shape[1:])} but x1 has {tuple(ref.shape[1:])}.")
 
 
 def _pname(layer: str, leaf: str) -> str:
@@ -109,9 +66,9 @@ def _blocks(n: int, size: int) -> list[slice]:
 # --- per-method block computations -------------------------------------------------------------------
 
 
-def _jacobians(fn: _Functional, theta: dict[str, Tensor], x: Tensor) -> dict[str, Tensor]:
+def _jacobians(fn: FunctionalModel, theta: dict[str, Tensor], x: Tensor) -> dict[str, Tensor]:
     """Per-example Jacobians, name -> (B, K, numel)."""
-    jac = vmap(jacrev(fn.single), in_dims=(None, 0))(theta, x)
+    jac = vmap(jacrev(fn.example_output), in_dims=(None, 0))(theta, x)
     return {n: j.reshape(j.shape[0], j.shape[1], -1) for n, j in jac.items()}
 
 
@@ -131,16 +88,15 @@ def _contract(j1: dict[str, Tensor], j2: dict[str, Tensor], trace: bool) -> Tens
     return acc.reshape(b1, k, -1, k).permute(0, 2, 1, 3)
 
 
-def _ntvp_block(fn: _Functional, theta: dict[str, Tensor], x1: Tensor, x2: Tensor, k: int,
-                trace: bool) -> Tensor:
+def _ntvp_block(fn: FunctionalModel, theta: dict[str, Tensor], x1: Tensor, x2: Tensor, k: int, trace: bool) -> Tensor:
     basis = torch.eye(k, dtype=next(iter(theta.values())).dtype, device=x1.device)
 
     def row(xa: Tensor) -> Tensor:
-        _, pullback = vjp(lambda p: fn.single(p, xa), theta)
+        _, pullback = vjp(lambda p: fn.example_output(p, xa), theta)
 
         def col(e: Tensor) -> Tensor:
             (v,) = pullback(e)  # v = J(xa)ᵀ e, one parameter-space vector
-            return jvp(lambda p: fn.batch(p, x2), (theta,), (v,))[1]  # J(x2) v: (B2, K)
+            return jvp(lambda p: fn.batch_outputs(p, x2), (theta,), (v,))[1]  # J(x2) v: (B2, K)
 
         return vmap(col)(basis)  # (K_i, B2, K_j)
 
@@ -151,15 +107,20 @@ def _ntvp_block(fn: _Functional, theta: dict[str, Tensor], x1: Tensor, x2: Tenso
 class _Structured:
     """Kernel blocks from layer inputs h and output cotangents δ of the eligible ``nn.Linear`` layers."""
 
-    def __init__(self, model: nn.Module, fn: _Functional, chosen: dict[str, Tensor]):
+    def __init__(self, model: nn.Module, fn: FunctionalModel, chosen: dict[str, Tensor]):
         self.fn, self.model = fn, model
         counts: dict[int, int] = {}
         for _, p in model.named_parameters(remove_duplicate=False):
             counts[id(p)] = counts.get(id(p), 0) + 1
         chosen_ids = {id(p) for p in chosen.values()}
-        self.layers = {name: m for name, m in model.named_modules()
-                       if isinstance(m, nn.Linear) and type(m).forward is nn.Linear.forward
-                       and id(m.weight) in chosen_ids and counts[id(m.weight)] == 1}
+        self.layers = {
+            name: m
+            for name, m in model.named_modules()
+            if isinstance(m, nn.Linear)
+            and type(m).forward is nn.Linear.forward
+            and id(m.weight) in chosen_ids
+            and counts[id(m.weight)] == 1
+        }
         self.chosen = chosen
         self._finalize()
 
@@ -173,22 +134,29 @@ class _Structured:
     def inputs(self, x: Tensor) -> dict[str, Tensor] | None:
         """Inputs h (B, in) of every layer, or None for a layer not called exactly once on (B, in)."""
         seen: dict[str, list[Tensor]] = {ln: [] for ln in self.layers}
-        handles = [m.register_forward_hook(lambda _m, inp, _out, ln=ln: seen[ln].append(inp[0].detach()))
-                   for ln, m in self.layers.items()]
+        handles = [
+            m.register_forward_hook(lambda _m, inp, _out, ln=ln: seen[ln].append(inp[0].detach()))
+            for ln, m in self.layers.items()
+        ]
         try:
-            self.fn.batch({n: p.detach() for n, p in self.chosen.items()}, x)
+            self.fn.batch_outputs({n: p.detach() for n, p in self.chosen.items()}, x)
         finally:
             for h in handles:
                 h.remove()
-        return {ln: (v[0] if len(v) == 1 and v[0].shape == (x.shape[0], self.layers[ln].in_features)
-                     else None) for ln, v in seen.items()}
+        return {
+            ln: (v[0] if len(v) == 1 and v[0].shape == (x.shape[0], self.layers[ln].in_features) else None)
+            for ln, v in seen.items()
+        }
 
     def probes(self) -> dict[str, Tensor]:
         # ∂f/∂bias is the output cotangent δ; a layer without a bias gets a zero one to differentiate.
         out = {}
         for ln, m in self.layers.items():
-            b = m.bias if m.bias is not None else torch.zeros(m.out_features, dtype=m.weight.dtype,
-                                                              device=m.weight.device)
+            b = (
+                m.bias
+                if m.bias is not None
+                else torch.zeros(m.out_features, dtype=m.weight.dtype, device=m.weight.device)
+            )
             out[_pname(ln, "bias")] = b.detach()
         return out
 
@@ -209,7 +177,7 @@ class _Structured:
             return
         names = {ln: _pname(ln, "weight") for ln in self.layers}
         p = {names[ln]: m.weight.detach() for ln, m in self.layers.items()} | self.probes()
-        out, pullback = vjp(lambda q: self.fn.single(q, x[0]), p)
+        out, pullback = vjp(lambda q: self.fn.example_output(q, x[0]), p)
         u = torch.randn(out.shape, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
         (g,) = pullback(u.to(device=out.device, dtype=out.dtype))
         eps = torch.finfo(out.dtype).eps
@@ -226,7 +194,7 @@ class _Structured:
         if any(v is None for v in h.values()):
             raise RuntimeError("a Linear layer changed how it is called between batches.")
         p = self.probes() | self.rest
-        jac = vmap(jacrev(self.fn.single), in_dims=(None, 0))(p, x)
+        jac = vmap(jacrev(self.fn.example_output), in_dims=(None, 0))(p, x)
         delta = {ln: jac[_pname(ln, "bias")] for ln in self.layers}
         rest = {n: jac[n].reshape(x.shape[0], jac[n].shape[1], -1) for n in self.rest}
         return h, delta, rest
@@ -240,7 +208,7 @@ class _Structured:
             if trace:
                 k = (a.reshape(a.shape[0], -1) @ b.reshape(b.shape[0], -1).T) * coef
             else:
-                g = (a.reshape(-1, a.shape[-1]) @ b.reshape(-1, b.shape[-1]).T)
+                g = a.reshape(-1, a.shape[-1]) @ b.reshape(-1, b.shape[-1]).T
                 k = g.reshape(a.shape[0], a.shape[1], b.shape[0], b.shape[1]).permute(0, 2, 1, 3)
                 k = k * coef[:, :, None, None]
             acc = k if acc is None else acc + k
@@ -250,14 +218,16 @@ class _Structured:
 def _costs(fn, theta, structured, x1, n2, nb1, k, trace) -> dict[str, float]:
     """FLOP estimates per method (Novak et al. 2022 cost model; see the module docstring)."""
     with FlopCounterMode(display=False) as counter, torch.no_grad():
-        fn.batch(theta, x1[:1])
+        fn.batch_outputs(theta, x1[:1])
     n_all = sum(p.numel() for p in fn.model.parameters())
     fp = max(float(counter.get_total_flops()), 2.0 * n_all)
     n1, kf = len(x1), (k if trace else k * k)
     p_sel = sum(t.numel() for t in theta.values())
     build = (n1 + nb1 * n2) * (fp + 2 * k * fp)
-    costs = {"jacobian": build + 2.0 * n1 * n2 * p_sel * kf,
-             "ntvp": n1 * (fp + 2 * k * fp) + 2.0 * n1 * k * n2 * fp + nb1 * n2 * fp}
+    costs = {
+        "jacobian": build + 2.0 * n1 * n2 * p_sel * kf,
+        "ntvp": n1 * (fp + 2 * k * fp) + 2.0 * n1 * k * n2 * fp + nb1 * n2 * fp,
+    }
     if structured is not None and structured.layers:
         p_rest = sum(t.numel() for t in structured.rest.values())
         per_pair = p_rest * kf + sum(m.out_features * kf + m.in_features for m in structured.layers.values())
@@ -265,8 +235,16 @@ def _costs(fn, theta, structured, x1, n2, nb1, k, trace) -> dict[str, float]:
     return costs
 
 
-def empirical_ntk(model: nn.Module, x1: Tensor, x2: Tensor | None = None, *, method: str = "auto",
-                  trace: bool = False, batch_size: int | None = None, params: ParamSpec = None) -> Tensor:
+def empirical_ntk(
+    model: nn.Module,
+    x1: Tensor,
+    x2: Tensor | None = None,
+    *,
+    method: str = "auto",
+    trace: bool = False,
+    batch_size: int | None = None,
+    params: ParamFilter = None,
+) -> Tensor:
     """Empirical neural tangent kernel Θ(x, x') = J(x) J(x')ᵀ of any model, over its parameters.
 
     Args:
@@ -282,7 +260,9 @@ def empirical_ntk(model: nn.Module, x1: Tensor, x2: Tensor | None = None, *, met
         batch_size: examples per block of x1 and x2 (bounds memory at about batch_size·K·P numbers);
             ``None`` computes everything in one block. Results do not depend on it; the x2 side of each
             block is recomputed for every x1 block, so small blocks trade time for memory.
-        params: restrict to these parameter names (or a predicate on names); others stay fixed.
+        params: the parameters θ to differentiate, a ``ParamFilter`` (None for all trainable ones, a
+            parameter or module name, a module, a predicate on names, or an iterable of names and modules;
+            see ``phenomena.probes.core``); the others stay fixed.
 
     Returns:
         (N1, N2, K, K) tensor Θ[a, b, i, j] = ⟨∂f_i(x1_a)/∂θ, ∂f_j(x2_b)/∂θ⟩, or (N1, N2) if ``trace``.
@@ -299,21 +279,20 @@ def empirical_ntk(model: nn.Module, x1: Tensor, x2: Tensor | None = None, *, met
     _check_x(x1, "x1")
     if x2 is not None:
         _check_x(x2, "x2", x1)
-    _check_deterministic(model, "empirical_ntk")
-    chosen = _select_params(model, params)
-    theta = {n: p.detach() for n, p in chosen.items()}
-    dtype = next(iter(theta.values())).dtype
+    check_deterministic(model, "empirical_ntk", per_example=True)
+    chosen = select_params(model, params)
+    fn = FunctionalModel(model, list(chosen))
+    theta, dtype = fn.theta, fn.dtype
     for x in (x1,) if x2 is None else (x1, x2):
         if x.is_floating_point() and x.dtype != dtype:
             raise UserError(f"inputs have dtype {x.dtype} but the model's parameters have {dtype}; cast one.")
-    fn = _Functional(model)
     same = x2 is None
     xb = x1 if same else x2
     n1, n2 = len(x1), len(xb)
     size = batch_size or max(n1, n2)
     blocks1, blocks2 = _blocks(n1, size), _blocks(n2, size)
     with torch.no_grad():
-        k = fn.batch(theta, x1[:1]).shape[1]
+        k = fn.batch_outputs(theta, x1[:1]).shape[1]
         structured = None
         if method in ("structured", "auto"):
             structured = _Structured(model, fn, chosen)
@@ -353,8 +332,7 @@ def _layer_input(model: nn.Module, layer: str | nn.Module | None, x: Tensor) -> 
     if layer is None:
         targets = {n: m for n, m in model.named_modules() if isinstance(m, nn.Linear)}
         if not targets:
-            raise UserError("the model has no nn.Linear layer; pass `layer` (a module name) or a features "
-                            "function.")
+            raise UserError("the model has no nn.Linear layer; pass `layer` (a module name) or a features function.")
     else:
         if isinstance(layer, str):
             try:
@@ -367,8 +345,9 @@ def _layer_input(model: nn.Module, layer: str | nn.Module | None, x: Tensor) -> 
             raise UserError("`layer` must be a submodule of the model or its name.")
         targets = {"layer": target}
     calls: list[tuple[str, Tensor]] = []
-    handles = [m.register_forward_hook(lambda _m, inp, _o, n=n: calls.append((n, inp[0].detach())))
-               for n, m in targets.items()]
+    handles = [
+        m.register_forward_hook(lambda _m, inp, _o, n=n: calls.append((n, inp[0].detach()))) for n, m in targets.items()
+    ]
     try:
         with torch.no_grad():
             model(x)
@@ -383,8 +362,13 @@ def _layer_input(model: nn.Module, layer: str | nn.Module | None, x: Tensor) -> 
     return feats
 
 
-def empirical_nngp(model: nn.Module | Callable[[Tensor], Tensor], x1: Tensor, x2: Tensor | None = None, *,
-                   layer: str | nn.Module | None = None) -> Tensor:
+def empirical_nngp(
+    model: nn.Module | Callable[[Tensor], Tensor],
+    x1: Tensor,
+    x2: Tensor | None = None,
+    *,
+    layer: str | nn.Module | None = None,
+) -> Tensor:
     """Empirical NNGP kernel: the Gram matrix of last-layer features, normalised by their dimension.
 
     K(x, x') = ⟨φ(x), φ(x')⟩ / D. With an ``nn.Module``, φ(x) is the input to the readout layer, captured
@@ -410,7 +394,7 @@ def empirical_nngp(model: nn.Module | Callable[[Tensor], Tensor], x1: Tensor, x2
     if x2 is not None:
         _check_x(x2, "x2", x1)
     if isinstance(model, nn.Module):
-        _check_deterministic(model, "empirical_nngp")
+        check_deterministic(model, "empirical_nngp", per_example=True)
 
         def features(x):
             return _layer_input(model, layer, x)
@@ -431,7 +415,7 @@ def empirical_nngp(model: nn.Module | Callable[[Tensor], Tensor], x1: Tensor, x2
 
 def _center(t: Tensor, axes: tuple[int, int]) -> Tensor:
     a, b = axes
-    return (t - t.mean(a, keepdim=True) - t.mean(b, keepdim=True) + t.mean((a, b), keepdim=True))
+    return t - t.mean(a, keepdim=True) - t.mean(b, keepdim=True) + t.mean((a, b), keepdim=True)
 
 
 def kernel_alignment(K: Tensor, y: Tensor, *, centered: bool = True) -> float:
@@ -460,8 +444,9 @@ def kernel_alignment(K: Tensor, y: Tensor, *, centered: bool = True) -> float:
         raise UserError("K must be an (N, N) or (N, N, C, C) kernel tensor.")
     n = K.shape[0]
     if not isinstance(y, Tensor) or y.ndim not in (1, 2) or y.shape[0] != n:
-        raise UserError(f"y must be (N,) labels or (N, C) targets with N = {n}, got shape "
-                        f"{tuple(getattr(y, 'shape', ()))}.")
+        raise UserError(
+            f"y must be (N,) labels or (N, C) targets with N = {n}, got shape {tuple(getattr(y, 'shape', ()))}."
+        )
     if not y.is_floating_point():
         if y.ndim != 1 or (y < 0).any():
             raise UserError("integer labels must be a 1-D tensor of non-negative class indices.")
@@ -471,15 +456,17 @@ def kernel_alignment(K: Tensor, y: Tensor, *, centered: bool = True) -> float:
         Kt, L, axes = K, Y @ Y.T, (0, 1)
     else:
         if K.shape[2] != Y.shape[1] or K.shape[3] != Y.shape[1]:
-            raise UserError(f"a per-logit kernel with C = {K.shape[2]} needs targets with {K.shape[2]} "
-                            f"columns, got {Y.shape[1]}.")
+            raise UserError(
+                f"a per-logit kernel with C = {K.shape[2]} needs targets with {K.shape[2]} columns, got {Y.shape[1]}."
+            )
         Kt, L, axes = K.permute(0, 2, 1, 3), torch.einsum("ai,bj->aibj", Y, Y), (0, 2)
     if centered:
         Kt, L = _center(Kt, axes), _center(L, axes)
     nk, nl = torch.linalg.norm(Kt.reshape(-1)), torch.linalg.norm(L.reshape(-1))
     if nk == 0 or nl == 0:
-        raise UserError("alignment is undefined: the (centred) kernel or target kernel is zero, e.g. all "
-                        "labels are equal.")
+        raise UserError(
+            "alignment is undefined: the (centred) kernel or target kernel is zero, e.g. all labels are equal."
+        )
     return float((Kt * L).sum() / (nk * nl))
 
 
@@ -519,9 +506,17 @@ def kernel_relative_change(K0: Tensor, K1: Tensor) -> float:
     return float(torch.linalg.norm(b - a) / torch.linalg.norm(a))
 
 
-def kernel_velocity(model0: nn.Module, model1: nn.Module, x: Tensor, *, dt: float = 1.0, trace: bool = True,
-                    method: str = "auto", batch_size: int | None = None,
-                    params: ParamSpec = None) -> dict[str, float]:
+def kernel_velocity(
+    model0: nn.Module,
+    model1: nn.Module,
+    x: Tensor,
+    *,
+    dt: float = 1.0,
+    trace: bool = True,
+    method: str = "auto",
+    batch_size: int | None = None,
+    params: ParamFilter = None,
+) -> dict[str, float]:
     """Kernel velocity between two checkpoints: the eNTK of each on ``x``, then how far the kernel moved.
 
     Following Fort et al. (2020), v = S(K_t, K_{t+dt}) / dt with S the :func:`kernel_distance`; the
@@ -531,7 +526,8 @@ def kernel_velocity(model0: nn.Module, model1: nn.Module, x: Tensor, *, dt: floa
         model0, model1: the network at two times (same architecture).
         x: inputs (N, ...) on which both kernels are computed.
         dt: time between the checkpoints (steps or epochs), > 0.
-        trace, method, batch_size, params: passed to :func:`empirical_ntk`.
+        trace, method, batch_size, params: passed to :func:`empirical_ntk` (``params`` is resolved to parameter
+            names on ``model0``, so a module of ``model0`` selects the same parameters of ``model1``).
 
     Returns:
         ``{"distance": S, "relative_change": ‖K1 − K0‖/‖K0‖, "velocity": S / dt}``.
@@ -543,7 +539,9 @@ def kernel_velocity(model0: nn.Module, model1: nn.Module, x: Tensor, *, dt: floa
     """
     if not (isinstance(dt, (int, float)) and dt > 0 and math.isfinite(dt)):
         raise UserError(f"dt must be a positive finite number, got {dt!r}.")
-    kw = {"trace": trace, "method": method, "batch_size": batch_size, "params": params}
+    # resolved on model0, so that module objects (or a predicate) select the same names in both checkpoints
+    names = select_param_names(model0, params)
+    kw = {"trace": trace, "method": method, "batch_size": batch_size, "params": names}
     k0, k1 = empirical_ntk(model0, x, **kw), empirical_ntk(model1, x, **kw)
     s = kernel_distance(k0, k1)
     return {"distance": s, "relative_change": kernel_relative_change(k0, k1), "velocity": s / dt}

@@ -55,8 +55,9 @@ def effective_rank(features: torch.Tensor, center: bool = False) -> float:
     s = torch.linalg.svdvals(x)
     total = s.sum()
     if not total > 0:
-        raise UserError("features are all zero" + (" after centring" if center else "")
-                        + ", so the effective rank is undefined.")
+        raise UserError(
+            "features are all zero" + (" after centring" if center else "") + ", so the effective rank is undefined."
+        )
     p = s / total
     p = p[p > 0]
     return float(torch.exp(-(p * p.log()).sum()))

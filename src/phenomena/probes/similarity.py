@@ -84,8 +84,10 @@ def _rbf_gram(x: torch.Tensor, sigma: float, what: str) -> torch.Tensor:
     # Kornblith et al.'s gram_rbf: bandwidth² = threshold² · median of all N² squared distances.
     med = _median(d2)
     if med <= 0:
-        raise UserError(f"the median pairwise distance of {what} is zero (most of its rows coincide), so the "
-                        "RBF bandwidth is undefined; use kernel='linear'.")
+        raise UserError(
+            f"the median pairwise distance of {what} is zero (most of its rows coincide), so the "
+            "RBF bandwidth is undefined; use kernel='linear'."
+        )
     return torch.exp(-d2 / (2.0 * sigma**2 * med))
 
 
@@ -114,8 +116,9 @@ def _gram_hsic(k: torch.Tensor, lm: torch.Tensor, estimator: str):
     return (kc * lc).sum(), (kc * kc).sum(), (lc * lc).sum()
 
 
-def cka(x: torch.Tensor, y: torch.Tensor, kernel: str = "linear", estimator: str = "biased",
-        sigma: float | None = None) -> float:
+def cka(
+    x: torch.Tensor, y: torch.Tensor, kernel: str = "linear", estimator: str = "biased", sigma: float | None = None
+) -> float:
     """Centred kernel alignment between two representations of the same N examples (Kornblith et al. 2019).
 
     Args:
@@ -143,8 +146,7 @@ def cka(x: torch.Tensor, y: torch.Tensor, kernel: str = "linear", estimator: str
         raise UserError(f"unknown CKA kernel {kernel!r}; choose one of {', '.join(_KERNELS)}.")
     if estimator not in _ESTIMATORS:
         raise UserError(f"unknown CKA estimator {estimator!r}; choose one of {', '.join(_ESTIMATORS)}.")
-    if isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor) and x.ndim and y.ndim \
-            and x.shape[0] != y.shape[0]:
+    if isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor) and x.ndim and y.ndim and x.shape[0] != y.shape[0]:
         raise UserError(f"x and y must hold the same examples, got {x.shape[0]} and {y.shape[0]} rows.")
     xc, yc = _centred(x, "x"), _centred(y, "y")
     n = xc.shape[0]
@@ -167,8 +169,10 @@ def cka(x: torch.Tensor, y: torch.Tensor, kernel: str = "linear", estimator: str
         hxy, hxx, hyy = _gram_hsic(_rbf_gram(xc, s, "x"), _rbf_gram(yc, s, "y"), estimator)
     for what, h in (("x", hxx), ("y", hyy)):
         if not h > 0:
-            raise UserError(f"the {estimator} HSIC of {what} with itself is not positive ({float(h):.3g}), "
-                            "so CKA is undefined for this input.")
+            raise UserError(
+                f"the {estimator} HSIC of {what} with itself is not positive ({float(h):.3g}), "
+                "so CKA is undefined for this input."
+            )
     return float(hxy / torch.sqrt(hxx * hyy))
 
 
@@ -205,11 +209,12 @@ class MinibatchCKA:
             if n is None:
                 n = xc.shape[0]
             if xc.shape[0] != n:
-                raise UserError(f"every representation in a batch must have the same examples; {what}[{i}] "
-                                f"has {xc.shape[0]} rows, expected {n}.")
+                raise UserError(
+                    f"every representation in a batch must have the same examples; {what}[{i}] "
+                    f"has {xc.shape[0]} rows, expected {n}."
+                )
             if n < 4:
-                raise UserError(f"minibatch CKA needs batches of at least 4 examples (unbiased HSIC), got "
-                                f"{n}.")
+                raise UserError(f"minibatch CKA needs batches of at least 4 examples (unbiased HSIC), got {n}.")
             grams.append(_u_centre_gram(xc @ xc.T).flatten())
         return torch.stack(grams), n
 
@@ -230,8 +235,9 @@ class MinibatchCKA:
             self._xy, self._xx, self._yy, self._single = xy, xx, yy, single
         else:
             if xy.shape != self._xy.shape:
-                raise UserError(f"update() got {tuple(xy.shape)} representation pairs, earlier batches had "
-                                f"{tuple(self._xy.shape)}.")
+                raise UserError(
+                    f"update() got {tuple(xy.shape)} representation pairs, earlier batches had {tuple(self._xy.shape)}."
+                )
             self._xy += xy
             self._xx += xx
             self._yy += yy
@@ -247,8 +253,11 @@ class MinibatchCKA:
         if bool(bad.any()):
             rows = torch.nonzero(~(self._xx > 0)).flatten().tolist()
             cols = torch.nonzero(~(self._yy > 0)).flatten().tolist()
-            warnings.warn(f"CKA is undefined (zero variance) for xs {rows} and ys {cols}; those entries are "
-                          "NaN.", RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                f"CKA is undefined (zero variance) for xs {rows} and ys {cols}; those entries are NaN.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         return float(out[0, 0]) if self._single else out
 
 
@@ -273,14 +282,18 @@ def _record(model: torch.nn.Module, inputs, names: list[str] | None) -> dict[str
         missing = [n for n in names if n not in modules]
         if missing:
             leaves = [n for n, m in modules.items() if n and not any(True for _ in m.children())]
-            raise UserError(f"unknown layer names {missing}; valid names include {leaves[:12]} (any name "
-                            "from model.named_modules(), '' for the model output).")
+            raise UserError(
+                f"unknown layer names {missing}; valid names include {leaves[:12]} (any name "
+                "from model.named_modules(), '' for the model output)."
+            )
         chosen = list(names)
     seen: dict[str, list] = {n: [] for n in chosen}
     handles = []
     for n in chosen:
+
         def hook(_module, _inp, out, n=n):
             seen[n].append(out.detach() if isinstance(out, torch.Tensor) else None)
+
         handles.append(modules[n].register_forward_hook(hook))
     try:
         with torch.no_grad():
@@ -298,17 +311,22 @@ def _select(seen: dict[str, list], batch_size: int, explicit: bool, which: str) 
         if ok:
             out[name] = outs[0]
         elif explicit:
-            raise UserError(f"layer {name!r} of model {which} must be called exactly once per forward pass "
-                            "and return a tensor with the batch dimension first (it was called "
-                            f"{len(outs)} times).")
+            raise UserError(
+                f"layer {name!r} of model {which} must be called exactly once per forward pass "
+                "and return a tensor with the batch dimension first (it was called "
+                f"{len(outs)} times)."
+            )
     if not out:
-        raise UserError(f"model {which} has no leaf module that returns a batch tensor exactly once per "
-                        "forward pass; name the layers explicitly.")
+        raise UserError(
+            f"model {which} has no leaf module that returns a batch tensor exactly once per "
+            "forward pass; name the layers explicitly."
+        )
     return out
 
 
-def cka_matrix(model_a: torch.nn.Module, model_b: torch.nn.Module, inputs_batches, layers_a=None,
-               layers_b=None) -> CKAMatrix:
+def cka_matrix(
+    model_a: torch.nn.Module, model_b: torch.nn.Module, inputs_batches, layers_a=None, layers_b=None
+) -> CKAMatrix:
     """Linear minibatch CKA between every layer of ``model_a`` and every layer of ``model_b``.
 
     The models are run as they are (call ``.eval()`` first if they have dropout or batch norm) under
@@ -335,8 +353,7 @@ def cka_matrix(model_a: torch.nn.Module, model_b: torch.nn.Module, inputs_batche
     batches = list(inputs_batches)
     if not batches:
         raise UserError("inputs_batches is empty; pass at least one batch of inputs.")
-    names = {"a": None if layers_a is None else list(layers_a),
-             "b": None if layers_b is None else list(layers_b)}
+    names = {"a": None if layers_a is None else list(layers_a), "b": None if layers_b is None else list(layers_b)}
     acc = MinibatchCKA()
     for batch in batches:
         inputs = _batch_inputs(batch)
@@ -354,6 +371,10 @@ def cka_matrix(model_a: torch.nn.Module, model_b: torch.nn.Module, inputs_batche
     if caught:
         dead_a = [n for n, v in zip(names["a"], acc._xx.tolist(), strict=True) if not v > 0]
         dead_b = [n for n, v in zip(names["b"], acc._yy.tolist(), strict=True) if not v > 0]
-        warnings.warn(f"CKA is undefined (constant output) for layers {dead_a} of model a and {dead_b} of "
-                      "model b; those entries are NaN.", RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            f"CKA is undefined (constant output) for layers {dead_a} of model a and {dead_b} of "
+            "model b; those entries are NaN.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     return CKAMatrix(values, names["a"], names["b"])

@@ -30,6 +30,7 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from phenomena.errors import UserError
+from phenomena.probes.core import as_batches, select_param_names
 
 SCOPES = ("layerwise", "global")
 
@@ -127,19 +128,17 @@ class Mask(dict):
 def prunable_names(model: nn.Module, include: Any = None) -> list[str]:
     """Names of the prunable parameters: by default trainable ones with >= 2 dims (weights, not biases).
 
-    ``include`` overrides the default: an iterable of parameter names or a predicate on (name, parameter).
+    ``include`` overrides the default: a predicate on (name, parameter), or any non-predicate form of the
+    probes' ``params=`` (``phenomena.probes.core.ParamFilter``): a parameter or module name (``"fc1"``: all
+    its trainable parameters, bias included), a module of the model, or an iterable of names and modules.
     """
     params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     if include is None:
         names = [n for n, p in params if p.ndim >= 2]
-    elif callable(include):
+    elif callable(include) and not isinstance(include, nn.Module):
         names = [n for n, p in params if include(n, p)]
     else:
-        wanted = set(include)
-        unknown = wanted - {n for n, _ in params}
-        if unknown:
-            raise UserError(f"include names unknown parameter(s) {sorted(unknown)[:5]}.")
-        names = [n for n, _ in params if n in wanted]
+        names = select_param_names(model, include)
     if not names:
         raise UserError("no prunable parameter: the model has no trainable weight with >= 2 dims selected.")
     return names
@@ -379,12 +378,12 @@ def snip_scores(model: nn.Module, loss_fn: Callable, batches: Any, include: Any 
     """
     names = prunable_names(model, include)
     params = {n: p.detach().clone().requires_grad_(n in names) for n, p in model.named_parameters()}
-    data = _as_batches(batches)
-    total = sum(len(x) for x, _ in data)
+    data = as_batches(batches)
+    total = sum(size for _, _, size in data)
     loss = 0.0
-    for x, y in data:
+    for x, y, size in data:
         buffers = {n: b.clone() for n, b in model.named_buffers()}
-        loss = loss + len(x) / total * loss_fn(functional_call(model, (params, buffers), (x,)), y)
+        loss = loss + size / total * loss_fn(functional_call(model, (params, buffers), (x,)), y)
     grads = torch.autograd.grad(loss, [params[n] for n in names])
     return {n: (g * params[n]).detach().abs() for n, g in zip(names, grads, strict=True)}
 
@@ -488,12 +487,3 @@ def _check_fraction(value: float, what: str) -> float:
 
 def _state(model: nn.Module) -> dict[str, Tensor]:
     return {n: t.detach().clone() for n, t in model.state_dict().items()}
-
-
-def _as_batches(batches: Any) -> list[tuple[Tensor, Any]]:
-    if isinstance(batches, tuple | list) and len(batches) == 2 and isinstance(batches[0], Tensor):
-        batches = [batches]
-    items = list(batches)
-    if not items or not all(isinstance(b, tuple | list) and len(b) == 2 for b in items):
-        raise UserError("batches must be an (inputs, targets) tuple or a non-empty list of such tuples.")
-    return [(x, y) for x, y in items]
