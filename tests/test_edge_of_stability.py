@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from phenomena.catalog.edge_of_stability import analyze, half_squared_error
+from phenomena.catalog.edge_of_stability import ENTRY, analyze, half_squared_error
 from phenomena.probes.hessian import hessian_eigenvalues
 
 
@@ -31,18 +31,28 @@ def test_smoke_through_the_cli_reaches_the_edge_and_draws(cli_json):
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
 
 
+def _sets(overrides: dict) -> list[str]:
+    return [a for k, v in overrides.items() for a in ("-s", f"{k}={v}")]
+
+
 def test_a_step_size_whose_threshold_is_never_reached_fails_the_plateau_checks(cli_json):
-    # 2/eta = 200 and 100 against an initial sharpness of ~3.5: no edge within the budget
-    res = cli_json("run", "edge-of-stability", "-p", "smoke", "-s", "train.lrs=0.01,0.02",
-                   "-s", "train.steps=200")  # fmt: skip
+    # the declared control: 2/eta = 200 and 100 against an initial sharpness of ~3.5, no edge within the budget
+    (control,) = ENTRY.controls
+    assert control.overrides == {"train.lrs": (0.01, 0.02)}
+    res = cli_json("run", "edge-of-stability", "-p", "smoke", *_sets(control.overrides))
     assert not res["verdict"]["passed"]
     s = res["summary"]
     for i in (1, 2):
         assert s[f"max_ratio_{i}"] < 0.1 and s[f"t_cross_{i}"] is None  # JSON null: never measured
     checks = res["verdict"]["checks"]
-    failed = {c["name"].split(": ", 1)[-1].split(" (")[0] for c in checks if not c["passed"]}
-    assert {"λmax reaches 0.9·2/η", "|median λmax·η/2 after t* − 1|",
-            "share of measurements after t* with λmax·η/2 in [0.85, 1.15]"} <= failed  # fmt: skip
+    failed = {c["name"] for c in checks if not c["passed"]}
+    assert all(any(name.startswith(p) for name in failed) for p in control.must_fail), failed
+    short = {name.split(": ", 1)[-1].split(" (")[0] for name in failed}
+    assert {
+        "λmax reaches 0.9·2/η",
+        "|median λmax·η/2 after t* − 1|",
+        "share of measurements after t* with λmax·η/2 in [0.85, 1.15]",
+    } <= short
     assert any(c["name"].startswith("plateaus follow") and not c["passed"] for c in checks)
 
 

@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from phenomena.catalog.flat_minima import CONDITIONS, _z
+from phenomena.catalog.flat_minima import CONDITIONS, ENTRY, _z
 
 
 def test_smoke_through_the_cli_measures_every_condition_and_draws(cli_json):
@@ -25,15 +25,22 @@ def test_smoke_through_the_cli_measures_every_condition_and_draws(cli_json):
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
 
 
+def _sets(overrides: dict) -> list[str]:
+    return [a for k, v in overrides.items() for a in ("-s", f"{k}={v}")]
+
+
 def test_identical_conditions_fail_the_verdict_with_ratios_of_exactly_one(cli_json):
-    # same batch for "large" and rho = 0 for SAM: all three runs are the same computation
-    res = cli_json("run", "flat-minima", "-p", "smoke", "-s", "train.large_batch=16", "-s", "train.rho=0",
-                   "-s", "train.loss_target=1.0")  # fmt: skip
+    # the declared control: same batch for "large" and rho = 0 for SAM, all three runs are the same computation
+    (control,) = ENTRY.controls
+    assert control.overrides == {"train.large_batch": 16, "train.rho": 0, "train.loss_target": 1.0}
+    res = cli_json("run", "flat-minima", "-p", "smoke", *_sets(control.overrides))
     s = res["summary"]
     assert s["lambda_ratio_large_small"] == 1.0 and s["lambda_ratio_sam_sgd"] == 1.0
     assert s["trace_z_large_small"] == 0.0 and s["trace_z_sam_sgd"] == 0.0
-    passed = [c["passed"] for c in res["verdict"]["checks"]]
-    assert passed == [True, False, False, False, False]
+    checks = res["verdict"]["checks"]
+    assert [c["passed"] for c in checks] == [True, False, False, False, False]
+    failed = {c["name"] for c in checks if not c["passed"]}
+    assert all(any(name.startswith(p) for name in failed) for p in control.must_fail), failed
 
 
 def test_trace_z_score_combines_independent_standard_errors():

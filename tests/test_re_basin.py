@@ -4,6 +4,8 @@ import json
 
 import pytest
 
+from phenomena.catalog.re_basin import ENTRY
+
 
 def test_smoke_through_the_cli_passes_and_writes_a_figure(cli):
     code, out, err = cli("run", "re-basin", "--preset", "smoke", "--json")
@@ -19,9 +21,17 @@ def test_smoke_through_the_cli_passes_and_writes_a_figure(cli):
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
 
 
+def _sets(overrides: dict) -> list[str]:
+    return [a for k, v in overrides.items() for a in ("-s", f"{k}={v}")]
+
+
 def test_without_alignment_the_verdict_fails(cli_json):
-    res = cli_json("run", "re-basin", "--preset", "smoke", "-s", "match.method=identity")
+    (control,) = ENTRY.controls  # the declared control: the identity permutation
+    assert control.overrides == {"match.method": "identity"}
+    res = cli_json("run", "re-basin", "--preset", "smoke", *_sets(control.overrides))
     assert not res["verdict"]["passed"]
+    failed = {c["name"] for c in res["verdict"]["checks"] if not c["passed"]}
+    assert all(any(name.startswith(p) for name in failed) for p in control.must_fail), failed
     s = res["summary"]
     assert s["ratio_widest"] == pytest.approx(1.0) and s["ratio_narrowest"] == pytest.approx(1.0)
 

@@ -31,26 +31,18 @@ from __future__ import annotations
 import dataclasses
 import math
 import statistics
-import time
 
 import torch
 
-from phenomena.config import require
+from phenomena.config import at_least, between, config, field, positive, require
 from phenomena.data import mnist1d
 from phenomena.errors import DivergedError
+from phenomena.experiment import Control, Entry, RunContext
 from phenomena.models import MLP
 from phenomena.probes.hessian import EigenResult, hessian_eigenvalues
 from phenomena.report import PALETTE, subplots
 from phenomena.result import Check, Result, Series, Verdict
-from phenomena.runner.context import RunContext
 from phenomena.training import Every, History, Progress, StopWhen, fit, make_optimizer
-
-PAPERS = (
-    "Cohen, Kaur, Li, Kolter, Talwalkar 2021 — Gradient descent on neural networks typically occurs at the "
-    "edge of stability",
-    "Damian, Nichani, Lee 2023 — Self-stabilization: the implicit bias of gradient descent at the edge of "
-    "stability",
-)
 
 REACH = 0.9  # t* = first measurement with lambda_max >= REACH * 2/eta
 BAND = (0.85, 1.15)  # "at the edge": lambda_max / (2/eta) in this band
@@ -63,71 +55,74 @@ MAX_PLATEAU_SPREAD = 1.15  # max / min over step sizes of median lambda_max/(2/e
 COLORS = (PALETTE["train"], PALETTE["test"], PALETTE["theory"], PALETTE["accent"], PALETTE["control"])
 
 
-@dataclasses.dataclass(frozen=True)
+@config
 class Data:
-    num_samples: int = 5000  # MNIST-1D examples generated (80% train): the package's frozen set (seed 42)
-    n_train: int = 1000  # the first n_train training examples (locuslab: the first 5k of CIFAR-10)
+    num_samples: int = field(
+        5000, at_least(20), help="MNIST-1D examples generated (80% train): the package's frozen set (seed 42)"
+    )
+    n_train: int = field(
+        1000, positive, help="the first n_train training examples (locuslab: the first 5k of CIFAR-10)"
+    )
 
     def __post_init__(self):
-        require(self.num_samples >= 20, f"data.num_samples must be at least 20; got {self.num_samples}")
         top = int(0.8 * self.num_samples)
-        require(1 <= self.n_train <= top, f"data.n_train must lie in [1, {top}] (80% of data.num_samples); "
-                f"got {self.n_train}")  # fmt: skip
+        require(
+            self.n_train <= top,
+            f"data.n_train must lie in [1, {top}] (80% of data.num_samples); got {self.n_train}",
+        )
 
 
-@dataclasses.dataclass(frozen=True)
+@config
 class Model:
-    width: int = 200  # fc-tanh: two hidden layers of 200
-    depth: int = 2
-    activation: str = "tanh"
-    weight_std: float = 3**-0.5  # W ~ N(0, 1/(3 fan_in)): the variance of nn.Linear's default init
-    bias: bool = True
-
-    def __post_init__(self):
-        require(self.width >= 1 and self.depth >= 1,
-                f"model.width and model.depth must be positive; got {self.width}, {self.depth}")  # fmt: skip
-        require(self.weight_std > 0, f"model.weight_std must be positive; got {self.weight_std}")
+    width: int = field(200, positive, help="hidden units per layer (fc-tanh: two hidden layers of 200)")
+    depth: int = field(2, positive, help="hidden layers")
+    activation: str = field("tanh", help="hidden activation")
+    weight_std: float = field(
+        3**-0.5, positive, help="W ~ N(0, weight_std^2 / fan_in); 3^-0.5 is the variance of nn.Linear's default"
+    )
+    bias: bool = field(True, help="layers have biases")
 
 
-@dataclasses.dataclass(frozen=True)
+@config
 class Train:
-    lrs: tuple[float, ...] = (0.1, 0.15)  # step sizes, each trained from the same init; 2/eta = 20 and 13.3
-    steps: int = 1500  # GD steps per step size
-    stop_at_train_acc: float = 0.0  # stop a step size's run once train accuracy exceeds this (0 = never)
+    lrs: tuple[float, ...] = field(
+        (0.1, 0.15), positive, help="step sizes, each trained from the same init; 2/eta = 20 and 13.3"
+    )
+    steps: int = field(1500, positive, help="GD steps per step size")
+    stop_at_train_acc: float = field(
+        0.0, between(0, 1, "[]"), help="stop a step size's run once train accuracy exceeds this (0 = never)"
+    )
 
     def __post_init__(self):
-        require(len(self.lrs) >= 2 and all(lr > 0 for lr in self.lrs),
-                f"train.lrs must be at least two positive step sizes; got {self.lrs}")  # fmt: skip
+        require(len(self.lrs) >= 2, f"train.lrs must be at least two step sizes; got {self.lrs}")
         require(len(set(self.lrs)) == len(self.lrs), f"train.lrs must be distinct; got {self.lrs}")
-        require(self.steps >= 1, f"train.steps must be a positive integer; got {self.steps}")
-        require(0 <= self.stop_at_train_acc <= 1,
-                f"train.stop_at_train_acc must lie in [0, 1]; got {self.stop_at_train_acc}")  # fmt: skip
 
 
-@dataclasses.dataclass(frozen=True)
+@config
 class Probe:
-    every: int = 20  # steps between sharpness measurements
-    tol: float = 1e-2  # Lanczos relative residual: |error of lambda_max| <= tol * lambda_max
-    max_hvps: int = 400  # cap per measurement (a warm start needs ~6-15)
-
-    def __post_init__(self):
-        require(self.every >= 1, f"probe.every must be a positive integer; got {self.every}")
-        require(0 < self.tol < 1, f"probe.tol must lie in (0, 1); got {self.tol}")
-        require(self.max_hvps >= 10, f"probe.max_hvps must be at least 10; got {self.max_hvps}")
+    every: int = field(20, positive, help="steps between sharpness measurements")
+    tol: float = field(1e-2, between(0, 1), help="Lanczos relative residual: |error of lambda_max| <= tol * lambda_max")
+    max_hvps: int = field(
+        400, at_least(10), help="Hessian-vector products per measurement at most (a warm start needs ~6-15)"
+    )
 
 
-@dataclasses.dataclass(frozen=True)
+@config
 class Config:
     data: Data = Data()
     model: Model = Model()
     train: Train = Train()
     probe: Probe = Probe()
-    seed: int = 0
+    seed: int = field(0, help="the run's seed")
 
 
 PRESETS = {
-    "smoke": Config(data=Data(num_samples=1000, n_train=200), model=Model(width=64),
-                    train=Train(lrs=(0.2, 0.3), steps=400), probe=Probe(every=20)),  # fmt: skip
+    "smoke": Config(
+        data=Data(num_samples=1000, n_train=200),
+        model=Model(width=64),
+        train=Train(lrs=(0.2, 0.3), steps=400),
+        probe=Probe(every=20),
+    ),
     "quick": Config(),
     # locuslab/edge-of-stability README: `gd.py cifar10-5k fc-tanh mse 0.01 100000 --acc_goal 0.99 --neigs 2
     # --eig_freq 50`: 5000 examples, fc-tanh 200-200, the 1/2-sum square loss, GD until 99% train accuracy,
@@ -160,8 +155,9 @@ def load_data(cfg: Config, cache=None):
 def build_model(cfg: Config, seed: int) -> MLP:
     """The fc-tanh network of ``cfg.model`` on MNIST-1D's 40 inputs, initialized from ``seed``."""
     m = cfg.model
-    return MLP(40, 10, width=m.width, depth=m.depth, activation=m.activation, bias=m.bias,
-               weight_std=m.weight_std, seed=seed)  # fmt: skip
+    return MLP(
+        40, 10, width=m.width, depth=m.depth, activation=m.activation, bias=m.bias, weight_std=m.weight_std, seed=seed
+    )
 
 
 def train_one(cfg: Config, data, lr: float, seed: int, bar=None) -> History:
@@ -183,9 +179,16 @@ def train_one(cfg: Config, data, lr: float, seed: int, bar=None) -> History:
             history.log(state.step - 1, {"loss": value})
 
     def measure(state) -> None:
-        res = hessian_eigenvalues(state.model, half_squared_error, batch, k=1, tol=cfg.probe.tol,
-                                  warm_start=previous[-1] if previous else None, max_hvps=cfg.probe.max_hvps,
-                                  generator=generator)  # fmt: skip
+        res = hessian_eigenvalues(
+            state.model,
+            half_squared_error,
+            batch,
+            k=1,
+            tol=cfg.probe.tol,
+            warm_start=previous[-1] if previous else None,
+            max_hvps=cfg.probe.max_hvps,
+            generator=generator,
+        )
         if len(res.values):
             previous.append(res)
         with torch.no_grad():
@@ -252,46 +255,75 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     series: dict[str, Series] = {}
     with ctx.progress(cfg.train.steps * len(cfg.train.lrs), desc="edge of stability") as bar:
         for i, lr in enumerate(cfg.train.lrs, 1):
-            start = time.perf_counter()
             history = train_one(cfg, data, lr, seed, bar)
-            seconds = time.perf_counter() - start
             steps, lam = history.curves["sharpness"]
             loss = history.curves["loss"][1]
             stats = analyze(steps, lam, loss, lr)
-            stats.update(steps_run=float(len(loss)), hvps=sum(history.curves["hvps"][1]),
-                         final_train_acc=history.last("train_acc"), train_seconds=seconds)  # fmt: skip
+            stats.update(
+                steps_run=float(len(loss)),
+                hvps=sum(history.curves["hvps"][1]),
+                final_train_acc=history.last("train_acc"),
+            )
             summary.update({f"{k}_{i}": v for k, v in stats.items()})
-            for name, (s, v) in history.curves.items():
-                series[f"{name}_{i}"] = Series(list(s), list(v))
+            series.update(history.series(f"_{i}"))
     plateaus = [summary[f"plateau_ratio_{i}"] for i in range(1, len(cfg.train.lrs) + 1)]
     spread = max(plateaus) / min(plateaus)
     summary["plateau_spread"] = math.nan if any(map(math.isnan, plateaus)) else spread
-    return Result("edge-of-stability", cfg, summary=summary, series=series)
+    return ctx.result(cfg, summary, series)
 
 
 def verdict(result: Result) -> Verdict:
     s = result.summary
     checks = []
     for i, lr in enumerate(result.config.train.lrs, 1):
-        at = f"η={lr:.4g} (2/η={2 / lr:.3g})"
+        at = _at(lr)
         t = s[f"t_cross_{i}"]
         deviation = abs(s[f"plateau_ratio_{i}"] - 1)
         checks += [
-            Check(f"{at}: λmax reaches {REACH}·2/η (max λmax·η/2; t* = {_step(t)})",
-                  s[f"max_ratio_{i}"], ">=", REACH),
-            Check(f"{at}: progressive sharpening, λmax at t* / its minimum before",
-                  s[f"sharpening_{i}"], ">=", MIN_SHARPENING, note=f"at init {s[f'sharpness_init_{i}']:.3g}"),
-            Check(f"{at}: |median λmax·η/2 after t* − 1|", deviation, "<=", MAX_PLATEAU_DEVIATION,
-                  note="the sharpness hovers at 2/η instead of growing on"),
-            Check(f"{at}: share of measurements after t* with λmax·η/2 in [{BAND[0]}, {BAND[1]}]",
-                  s[f"edge_share_{i}"], ">=", MIN_EDGE_SHARE, note="the edge lasts a large part of the run"),
-            Check(f"{at}: loss keeps falling, mean over the last 5% of steps / loss at t*",
-                  s[f"loss_ratio_{i}"], "<=", MAX_LOSS_RATIO),
-            Check(f"{at}: steps after t* at which the loss rises", s[f"loss_increases_after_{i}"], ">=",
-                  MIN_LOSS_INCREASES, note=f"{s[f'loss_increases_before_{i}']:.0f} before t*"),
-        ]  # fmt: skip
-    checks.append(Check("plateaus follow 2/η: max / min over η of median λmax·η/2 after t*",
-                        s["plateau_spread"], "<=", MAX_PLATEAU_SPREAD))  # fmt: skip
+            Check(f"{at}: λmax reaches {REACH}·2/η (max λmax·η/2; t* = {_step(t)})", s[f"max_ratio_{i}"], ">=", REACH),
+            Check(
+                f"{at}: progressive sharpening, λmax at t* / its minimum before",
+                s[f"sharpening_{i}"],
+                ">=",
+                MIN_SHARPENING,
+                note=f"at init {s[f'sharpness_init_{i}']:.3g}",
+            ),
+            Check(
+                f"{at}: |median λmax·η/2 after t* − 1|",
+                deviation,
+                "<=",
+                MAX_PLATEAU_DEVIATION,
+                note="the sharpness hovers at 2/η instead of growing on",
+            ),
+            Check(
+                f"{at}: share of measurements after t* with λmax·η/2 in [{BAND[0]}, {BAND[1]}]",
+                s[f"edge_share_{i}"],
+                ">=",
+                MIN_EDGE_SHARE,
+                note="the edge lasts a large part of the run",
+            ),
+            Check(
+                f"{at}: loss keeps falling, mean over the last 5% of steps / loss at t*",
+                s[f"loss_ratio_{i}"],
+                "<=",
+                MAX_LOSS_RATIO,
+            ),
+            Check(
+                f"{at}: steps after t* at which the loss rises",
+                s[f"loss_increases_after_{i}"],
+                ">=",
+                MIN_LOSS_INCREASES,
+                note=f"{s[f'loss_increases_before_{i}']:.0f} before t*",
+            ),
+        ]
+    checks.append(
+        Check(
+            "plateaus follow 2/η: max / min over η of median λmax·η/2 after t*",
+            s["plateau_spread"],
+            "<=",
+            MAX_PLATEAU_SPREAD,
+        )
+    )
     return Verdict(tuple(checks))
 
 
@@ -306,8 +338,9 @@ def figure(result: Result):
         steps, values = result.curve(f"sharpness_{i}")
         sharp_ax.plot(steps, values, ".-", color=color, markersize=2.5, linewidth=0.7, label=label)
         sharp_ax.axhline(2 / lr, color=color, linestyle="--", linewidth=0.9, label=f"2/η={2 / lr:.3g}")
-        ratio_ax.plot(steps, [v * lr / 2 for v in values], ".-", color=color, markersize=2.5, linewidth=0.7,
-                      label=label)  # fmt: skip
+        ratio_ax.plot(
+            steps, [v * lr / 2 for v in values], ".-", color=color, markersize=2.5, linewidth=0.7, label=label
+        )
         if not math.isnan(s[f"t_cross_{i}"]):
             for ax in (loss_ax, sharp_ax, ratio_ax):
                 ax.axvline(s[f"t_cross_{i}"], color=color, linestyle=":", linewidth=0.8)
@@ -319,11 +352,54 @@ def figure(result: Result):
     for ax in (loss_ax, sharp_ax, ratio_ax):
         ax.legend(loc="best")
     cfg = result.config
-    fig.suptitle(f"edge of stability: full-batch GD, MNIST-1D ({cfg.data.n_train} examples), "
-                 f"{cfg.model.activation} MLP {cfg.model.depth}x{cfg.model.width}, square loss")  # fmt: skip
+    fig.suptitle(
+        f"edge of stability: full-batch GD, MNIST-1D ({cfg.data.n_train} examples), "
+        f"{cfg.model.activation} MLP {cfg.model.depth}x{cfg.model.width}, square loss"
+    )
     fig.tight_layout()
     return fig
 
 
+def _at(lr: float) -> str:
+    """How a step size's checks begin: ``η=0.1 (2/η=20)``."""
+    return f"η={lr:.4g} (2/η={2 / lr:.3g})"
+
+
 def _step(value: float) -> str:
     return "never" if math.isnan(value) else f"{int(value)}"
+
+
+NEVER_REACHED = (0.01, 0.02)  # the control's step sizes: 2/η = 200 and 100, far above the sharpness in budget
+
+ENTRY = Entry(
+    name="edge-of-stability",
+    summary="full-batch gradient descent raises the sharpness to 2/η, then hovers there",
+    papers=(
+        "Cohen, Kaur, Li, Kolter, Talwalkar 2021 — Gradient descent on neural networks typically occurs at the "
+        "edge of stability",
+        "Damian, Nichani, Lee 2023 — Self-stabilization: the implicit bias of gradient descent at the edge of "
+        "stability",
+    ),
+    config=Config,
+    presets=PRESETS,
+    costs=COSTS,
+    run=run,
+    verdict=verdict,
+    figure=figure,
+    controls=(
+        Control(
+            "threshold never reached",
+            {"train.lrs": NEVER_REACHED},
+            must_fail=(
+                *(
+                    f"{_at(lr)}: {check}"
+                    for lr in NEVER_REACHED
+                    for check in ("λmax reaches", "|median λmax·η/2 after t* − 1|", "share of measurements after t*")
+                ),
+                "plateaus follow",
+            ),
+            why="step sizes so small that 2/η lies far above the sharpness the budget reaches: there is no edge, "
+            "so no plateau at 2/η to follow",
+        ),
+    ),
+)

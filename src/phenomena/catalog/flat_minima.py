@@ -24,33 +24,23 @@ Test accuracies and generalization gaps are reported in the summary, not checked
 
 from __future__ import annotations
 
-import dataclasses
 import math
-import time
 from typing import Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from phenomena.config import require
+from phenomena.config import at_least, between, config, field, positive
 from phenomena.data import mnist1d
+from phenomena.experiment import Control, Entry, RunContext
 from phenomena.models import MLP
 from phenomena.probes.hessian import hessian_eigenvalues, hessian_trace
 from phenomena.probes.landscape import loss_slice
 from phenomena.report import PALETTE, subplots
 from phenomena.result import Check, Result, Series, Verdict
-from phenomena.runner.context import RunContext
 from phenomena.training import LogMetrics, Progress, StopWhen, evaluate, fit, make_optimizer
 from phenomena.training.sam import SAM
-
-PAPERS = (
-    "Keskar, Mudigere, Nocedal, Smelyanskiy, Tang 2017 — On large-batch training for deep learning: "
-    "generalization gap and sharp minima",
-    "Foret, Kleiner, Mobahi, Neyshabur 2021 — Sharpness-aware minimization for efficiently improving "
-    "generalization",
-    "Li, Xu, Taylor, Studer, Goldstein 2018 — Visualizing the loss landscape of neural nets",
-)
 
 # SGD at the small batch, SGD at the large batch, SAM (over the same SGD) at the small batch
 CONDITIONS = ("small", "large", "sam")
@@ -60,68 +50,50 @@ MIN_TRACE_Z = 3.0  # trace differences must exceed this many combined standard e
 COLORS = {"small": PALETTE["train"], "large": PALETTE["test"], "sam": PALETTE["theory"]}
 
 
-@dataclasses.dataclass(frozen=True)
+@config
 class Data:
-    num_samples: int = 5000  # MNIST-1D examples generated, 80% train / 20% test (seed 42: the frozen set)
+    num_samples: int = field(
+        5000, at_least(20), help="MNIST-1D examples generated, 80% train / 20% test (seed 42: the frozen set)"
+    )
 
-    def __post_init__(self):
-        require(self.num_samples >= 20, f"data.num_samples must be at least 20; got {self.num_samples}")
 
-
-@dataclasses.dataclass(frozen=True)
+@config
 class Model:
-    width: int = 128
-    depth: int = 2
-    activation: str = "relu"
-
-    def __post_init__(self):
-        require(self.width >= 1 and self.depth >= 1,
-                f"model.width and model.depth must be positive; got {self.width}, {self.depth}")  # fmt: skip
+    width: int = field(128, positive, help="hidden units per layer")
+    depth: int = field(2, positive, help="hidden layers")
+    activation: str = field("relu", help="hidden activation")
 
 
-@dataclasses.dataclass(frozen=True)
+@config
 class Train:
-    optimizer: Literal["sgd", "adam"] = "sgd"  # the base optimizer of all three conditions (and of SAM)
-    lr: float = 0.1
-    momentum: float = 0.0  # SGD only
-    small_batch: int = 32
-    large_batch: int = 1000
-    rho: float = 0.05  # SAM's radius (Foret et al.'s default)
-    loss_target: float = 0.05  # train each condition until its full training loss is at most this
-    max_steps: int = 20_000  # budget per condition
-    check_every: int = 100  # steps between evaluations of the training loss (and accuracies)
-
-    def __post_init__(self):
-        require(self.lr > 0, f"train.lr must be positive; got {self.lr}")
-        require(0 <= self.momentum < 1, f"train.momentum must lie in [0, 1); got {self.momentum}")
-        for name in ("small_batch", "large_batch", "max_steps", "check_every"):
-            value = getattr(self, name)
-            require(value >= 1, f"train.{name} must be a positive integer; got {value}")
-        require(self.rho >= 0, f"train.rho must be >= 0; got {self.rho}")
-        require(self.loss_target > 0, f"train.loss_target must be positive; got {self.loss_target}")
+    optimizer: Literal["sgd", "adam"] = field("sgd", help="the base optimizer of all three conditions (and of SAM)")
+    lr: float = field(0.1, positive, help="learning rate")
+    momentum: float = field(0.0, between(0, 1, "[)"), help="SGD momentum (sgd only)")
+    small_batch: int = field(32, positive, help="batch size of the small-batch and SAM conditions")
+    large_batch: int = field(1000, positive, help="batch size of the large-batch condition")
+    rho: float = field(0.05, at_least(0), help="SAM's radius (Foret et al.'s default)")
+    loss_target: float = field(0.05, positive, help="train each condition until its full training loss is at most this")
+    max_steps: int = field(20_000, positive, help="budget of steps per condition")
+    check_every: int = field(100, positive, help="steps between evaluations of the training loss (and accuracies)")
 
 
-@dataclasses.dataclass(frozen=True)
+@config
 class Probe:
-    tol: float = 1e-3  # Lanczos relative residual for lambda_max
-    trace_probes: int = 30  # Hutch++ products for Tr H
-    slice_span: float = 0.5  # alpha in [-span, span]; Li et al. plot [-1, 1], the basin lies well inside
-    slice_points: int = 21
-
-    def __post_init__(self):
-        require(0 < self.tol < 1, f"probe.tol must lie in (0, 1); got {self.tol}")
-        require(self.trace_probes >= 4, f"probe.trace_probes must be at least 4; got {self.trace_probes}")
-        require(self.slice_span > 0, f"probe.slice_span must be positive; got {self.slice_span}")
-        require(self.slice_points >= 3, f"probe.slice_points must be at least 3; got {self.slice_points}")
+    tol: float = field(1e-3, between(0, 1), help="Lanczos relative residual for lambda_max")
+    trace_probes: int = field(30, at_least(4), help="Hutch++ products for Tr H")
+    slice_span: float = field(
+        0.5, positive, help="alpha in [-span, span]; Li et al. plot [-1, 1], the basin lies well inside"
+    )
+    slice_points: int = field(21, at_least(3), help="points of the 1-D loss slice")
 
 
-@dataclasses.dataclass(frozen=True)
+@config
 class Config:
     data: Data = Data()
     model: Model = Model()
     train: Train = Train()
     probe: Probe = Probe()
-    seed: int = 0
+    seed: int = field(0, help="the run's seed")
 
 
 PRESETS = {
@@ -140,8 +112,15 @@ PRESETS = {
     "paper": Config(
         data=Data(num_samples=25_000),
         model=Model(width=512, depth=3),
-        train=Train(optimizer="adam", lr=1e-3, small_batch=256, large_batch=2000, loss_target=0.01,
-                    max_steps=200_000, check_every=500),  # fmt: skip
+        train=Train(
+            optimizer="adam",
+            lr=1e-3,
+            small_batch=256,
+            large_batch=2000,
+            loss_target=0.01,
+            max_steps=200_000,
+            check_every=500,
+        ),
         probe=Probe(trace_probes=60, slice_points=41),
     ),
 }
@@ -184,22 +163,37 @@ def train_condition(cfg: Config, data, condition: str, ctx: RunContext, bar=None
     if bar is not None:
         callbacks.append(Progress(bar, show=("train_loss",), every=t.check_every))
     # the same batch stream for every condition: SAM and SGD at the small batch see the same minibatches
-    history, state = fit(model, data, F.cross_entropy, optimizer, t.max_steps, batch_size=batch,
-                         generator=ctx.generator("batches"), callbacks=callbacks)  # fmt: skip
+    history, state = fit(
+        model,
+        data,
+        F.cross_entropy,
+        optimizer,
+        t.max_steps,
+        batch_size=batch,
+        generator=ctx.generator("batches"),
+        callbacks=callbacks,
+    )
     return model, history, state
 
 
 def measure_solution(cfg: Config, model: torch.nn.Module, data, ctx: RunContext) -> dict:
     """Curvature, slice and accuracies of a trained model, on the whole training set (and test accuracy)."""
     batch = (data.x_train, data.y_train)
-    eig = hessian_eigenvalues(model, F.cross_entropy, batch, k=1, tol=cfg.probe.tol,
-                              generator=ctx.generator("eig"))  # fmt: skip
-    trace = hessian_trace(model, F.cross_entropy, batch, n_probes=cfg.probe.trace_probes,
-                          generator=ctx.generator("trace"))  # fmt: skip
+    eig = hessian_eigenvalues(model, F.cross_entropy, batch, k=1, tol=cfg.probe.tol, generator=ctx.generator("eig"))
+    trace = hessian_trace(
+        model, F.cross_entropy, batch, n_probes=cfg.probe.trace_probes, generator=ctx.generator("trace")
+    )
     span = cfg.probe.slice_span
     # one generator seed for all models: the same Gaussian draw, filter-normalized to each model's weights
-    sl = loss_slice(model, F.cross_entropy, batch, directions=1, span=(-span, span),
-                    points=cfg.probe.slice_points, generator=ctx.generator("slice"))  # fmt: skip
+    sl = loss_slice(
+        model,
+        F.cross_entropy,
+        batch,
+        directions=1,
+        span=(-span, span),
+        points=cfg.probe.slice_points,
+        generator=ctx.generator("slice"),
+    )
     train_loss, train_acc = evaluate(model, data.x_train, data.y_train, F.cross_entropy)
     test_loss, test_acc = evaluate(model, data.x_test, data.y_test, F.cross_entropy)
     center = len(sl.loss) // 2
@@ -224,18 +218,14 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     series: dict[str, Series] = {}
     with ctx.progress(cfg.train.max_steps * len(CONDITIONS), desc="flat minima") as bar:
         for cond in CONDITIONS:
-            start = time.perf_counter()
             model, history, state = train_condition(cfg, data, cond, ctx, bar)
-            seconds = time.perf_counter() - start
             bar.update(cfg.train.max_steps * (CONDITIONS.index(cond) + 1) - bar.n)  # early stops skip ahead
             stats = measure_solution(cfg, model, data, ctx)
             batch = cfg.train.large_batch if cond == "large" else cfg.train.small_batch
             slice_loss = stats.pop("slice")
-            stats.update(steps_run=float(state.step), epochs=state.step * batch / data.n_train,
-                         train_seconds=seconds, batch_size=float(batch))  # fmt: skip
+            stats.update(steps_run=float(state.step), epochs=state.step * batch / data.n_train, batch_size=float(batch))
             summary.update({f"{k}_{cond}": v for k, v in stats.items()})
-            for name, (steps, values) in history.curves.items():
-                series[f"{name}_{cond}"] = Series(list(steps), list(values))
+            series.update(history.series(f"_{cond}"))
             series[f"slice_{cond}"] = Series(list(range(len(slice_loss))), [float(v) for v in slice_loss])
     s = summary
     summary.update(
@@ -249,51 +239,90 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         test_acc_sam_minus_sgd=s["test_acc_sam"] - s["test_acc_small"],
         max_final_train_loss=max(s[f"train_loss_{c}"] for c in CONDITIONS),
     )
-    return Result("flat-minima", cfg, summary=summary, series=series)
+    return ctx.result(cfg, summary, series)
 
 
 def verdict(result: Result) -> Verdict:
     s, t = result.summary, result.config.train
-    return Verdict((
-        Check("every condition reaches the train-loss target (max final train loss)",
-              s["max_final_train_loss"], "<=", t.loss_target, note="solutions are compared at equal loss"),
-        Check(f"λmax ratio, large batch ({t.large_batch}) / small batch ({t.small_batch})",
-              s["lambda_ratio_large_small"], ">=", MIN_LARGE_SMALL),
-        Check("Tr H, large − small batch, in standard errors", s["trace_z_large_small"], ">=", MIN_TRACE_Z,
-              note=f"ratio {s['trace_ratio_large_small']:.3g}"),
-        Check(f"λmax ratio, SAM (ρ={t.rho:g}) / SGD at batch {t.small_batch}",
-              s["lambda_ratio_sam_sgd"], "<=", MAX_SAM_SGD),
-        Check("Tr H, SAM − SGD, in standard errors", s["trace_z_sam_sgd"], "<=", -MIN_TRACE_Z,
-              note=f"ratio {s['trace_ratio_sam_sgd']:.3g}"),
-    ))  # fmt: skip
+    return Verdict(
+        (
+            Check(
+                "every condition reaches the train-loss target (max final train loss)",
+                s["max_final_train_loss"],
+                "<=",
+                t.loss_target,
+                note="solutions are compared at equal loss",
+            ),
+            Check(
+                f"λmax ratio, large batch ({t.large_batch}) / small batch ({t.small_batch})",
+                s["lambda_ratio_large_small"],
+                ">=",
+                MIN_LARGE_SMALL,
+            ),
+            Check(
+                "Tr H, large − small batch, in standard errors",
+                s["trace_z_large_small"],
+                ">=",
+                MIN_TRACE_Z,
+                note=f"ratio {s['trace_ratio_large_small']:.3g}",
+            ),
+            Check(
+                f"λmax ratio, SAM (ρ={t.rho:g}) / SGD at batch {t.small_batch}",
+                s["lambda_ratio_sam_sgd"],
+                "<=",
+                MAX_SAM_SGD,
+            ),
+            Check(
+                "Tr H, SAM − SGD, in standard errors",
+                s["trace_z_sam_sgd"],
+                "<=",
+                -MIN_TRACE_Z,
+                note=f"ratio {s['trace_ratio_sam_sgd']:.3g}",
+            ),
+        )
+    )
 
 
 def figure(result: Result):
     s, cfg = result.summary, result.config
-    labels = {"small": f"SGD, batch {cfg.train.small_batch}", "large": f"SGD, batch {cfg.train.large_batch}",
-              "sam": f"SAM ρ={cfg.train.rho:g}, batch {cfg.train.small_batch}"}  # fmt: skip
+    labels = {
+        "small": f"SGD, batch {cfg.train.small_batch}",
+        "large": f"SGD, batch {cfg.train.large_batch}",
+        "sam": f"SAM ρ={cfg.train.rho:g}, batch {cfg.train.small_batch}",
+    }
     fig, axes = subplots(1, 3, width=3.9)
     slice_ax, lam_ax, trace_ax = axes[0]
     alphas = np.linspace(-cfg.probe.slice_span, cfg.probe.slice_span, cfg.probe.slice_points)
     for cond in CONDITIONS:
         _, values = result.curve(f"slice_{cond}")
         slice_ax.plot(alphas, values, color=COLORS[cond], label=labels[cond])
-    slice_ax.set(xlabel="α (filter-normalized direction)", ylabel="training loss", yscale="log",
-                 title="1-D loss slice at the solution")  # fmt: skip
+    slice_ax.set(
+        xlabel="α (filter-normalized direction)",
+        ylabel="training loss",
+        yscale="log",
+        title="1-D loss slice at the solution",
+    )
     slice_ax.legend(loc="upper center", fontsize=7)
     x = np.arange(len(CONDITIONS))
     colors = [COLORS[c] for c in CONDITIONS]
     lam_ax.bar(x, [s[f"lambda_max_{c}"] for c in CONDITIONS], color=colors)
     lam_ax.set(ylabel="λmax", title="sharpness (top Hessian eigenvalue)")
-    trace_ax.bar(x, [s[f"trace_{c}"] for c in CONDITIONS], color=colors,
-                 yerr=[2 * s[f"trace_stderr_{c}"] for c in CONDITIONS], capsize=4)  # fmt: skip
+    trace_ax.bar(
+        x,
+        [s[f"trace_{c}"] for c in CONDITIONS],
+        color=colors,
+        yerr=[2 * s[f"trace_stderr_{c}"] for c in CONDITIONS],
+        capsize=4,
+    )
     trace_ax.set(ylabel="Tr H (± 2 s.e.)", title="Hessian trace (Hutch++)")
     ticks = [labels[c].replace(", ", "\n") + f"\ntest acc {s[f'test_acc_{c}']:.3f}" for c in CONDITIONS]
     for ax in (lam_ax, trace_ax):
         ax.set_xticks(x, ticks)
     m, t = cfg.model, cfg.train
-    fig.suptitle(f"flat minima: MNIST-1D, {m.activation} MLP {m.depth}x{m.width}, {t.optimizer} lr {t.lr:g}, "
-                 f"each trained to train loss ≤ {t.loss_target:g}")  # fmt: skip
+    fig.suptitle(
+        f"flat minima: MNIST-1D, {m.activation} MLP {m.depth}x{m.width}, {t.optimizer} lr {t.lr:g}, "
+        f"each trained to train loss ≤ {t.loss_target:g}"
+    )
     fig.tight_layout()
     return fig
 
@@ -303,3 +332,37 @@ def _z(s: dict[str, float], a: str, b: str) -> float:
     se = math.hypot(s[f"trace_stderr_{a}"], s[f"trace_stderr_{b}"])
     diff = s[f"trace_{a}"] - s[f"trace_{b}"]
     return diff / se if se > 0 else (0.0 if diff == 0 else math.copysign(math.inf, diff))
+
+
+def unused(cfg: Config) -> tuple[str, ...]:
+    """Momentum is SGD's: an Adam run does not read it."""
+    return ("train.momentum",) if cfg.train.optimizer != "sgd" else ()
+
+
+ENTRY = Entry(
+    name="flat-minima",
+    summary="large batches end in sharper minima than small ones, and SAM ends in flatter ones than SGD",
+    papers=(
+        "Keskar, Mudigere, Nocedal, Smelyanskiy, Tang 2017 — On large-batch training for deep learning: "
+        "generalization gap and sharp minima",
+        "Foret, Kleiner, Mobahi, Neyshabur 2021 — Sharpness-aware minimization for efficiently improving "
+        "generalization",
+        "Li, Xu, Taylor, Studer, Goldstein 2018 — Visualizing the loss landscape of neural nets",
+    ),
+    config=Config,
+    presets=PRESETS,
+    costs=COSTS,
+    run=run,
+    verdict=verdict,
+    figure=figure,
+    controls=(
+        Control(
+            "identical conditions",
+            {"train.large_batch": 16, "train.rho": 0, "train.loss_target": 1.0},
+            must_fail=("λmax ratio, large batch", "Tr H, large − small batch", "λmax ratio, SAM", "Tr H, SAM − SGD"),
+            why="the smoke preset's small batch (16) for the large one and ρ = 0 for SAM: all three conditions are "
+            "the same computation, so every ratio is exactly 1 (the loss target 1.0 only keeps the runs short)",
+        ),
+    ),
+    unused=unused,
+)

@@ -26,28 +26,20 @@ fall roughly monotonically (no barrier exceeds the one at a smaller k by more th
 from __future__ import annotations
 
 import copy
-import dataclasses
-import time
 from typing import Literal
 
 import matplotlib
 import torch
 import torch.nn.functional as F
 
-from phenomena.config import require
+from phenomena.config import at_least, config, field, positive, require
 from phenomena.data import mnist1d
+from phenomena.experiment import Control, Entry, RunContext
 from phenomena.models import MLP
 from phenomena.probes.connectivity import interpolation_barrier
 from phenomena.report import PALETTE, subplots
 from phenomena.result import Check, Result, Series, Verdict
-from phenomena.runner.context import RunContext
 from phenomena.training import fit, make_optimizer
-
-PAPERS = (
-    "Frankle, Dziugaite, Roy, Carbin 2020 — Linear mode connectivity and the lottery ticket hypothesis",
-    "Garipov, Izmailov, Podoprikhin, Vetrov, Wilson 2018 — Loss surfaces, mode connectivity, and fast "
-    "ensembling of DNNs",
-)
 
 MIN_BARRIER_AT_INIT = 0.03  # error: children spawned at initialization must disagree this much
 MAX_FRACTION = 0.25  # barrier at the largest k / barrier at k = 0
@@ -55,57 +47,43 @@ STABLE = 0.02  # Frankle et al.'s tolerance for "stable"
 MONOTONE_SLACK = 0.015  # a later barrier may exceed an earlier one by this much (noise of one pair)
 
 
-@dataclasses.dataclass(frozen=True)
+@config
 class Data:
-    num_samples: int = 5000  # MNIST-1D, 80/20 split
-
-    def __post_init__(self):
-        require(self.num_samples >= 20, f"data.num_samples must be at least 20; got {self.num_samples}")
+    num_samples: int = field(5000, at_least(20), help="MNIST-1D examples generated, 80/20 split")
 
 
-@dataclasses.dataclass(frozen=True)
+@config
 class Model:
-    width: int = 256
-    depth: int = 2
-
-    def __post_init__(self):
-        require(self.width >= 1 and self.depth >= 1, f"model.width and model.depth must be positive; got "
-                f"{self.width}, {self.depth}")  # fmt: skip
+    width: int = field(256, positive, help="hidden units per layer")
+    depth: int = field(2, positive, help="hidden layers")
 
 
-@dataclasses.dataclass(frozen=True)
+@config
 class Train:
-    steps: int = 1500  # T: every child ends here
-    lr: float = 1e-2
-    batch_size: int = 100
-    optimizer: Literal["adam", "sgd"] = "adam"
-    momentum: float = 0.9  # sgd only
-
-    def __post_init__(self):
-        require(self.steps >= 1, f"train.steps must be a positive integer; got {self.steps}")
-        require(self.lr > 0, f"train.lr must be positive; got {self.lr}")
-        require(self.batch_size >= 1, f"train.batch_size must be a positive integer; got {self.batch_size}")
+    steps: int = field(1500, positive, help="T: every child ends here")
+    lr: float = field(1e-2, positive, help="learning rate")
+    batch_size: int = field(100, positive, help="examples per step")
+    optimizer: Literal["adam", "sgd"] = field("adam", help="the optimizer of the parent and the children")
+    momentum: float = field(0.9, help="SGD momentum (sgd only)")
 
 
-@dataclasses.dataclass(frozen=True)
+@config
 class Spawn:
-    steps: tuple[int, ...] = (0, 20, 100, 500)  # the spawn steps k
-    points: int = 11  # values of t on [0, 1]
+    steps: tuple[int, ...] = field((0, 20, 100, 500), at_least(0), help="the spawn steps k, increasing")
+    points: int = field(11, at_least(3), help="values of t on [0, 1]")
 
     def __post_init__(self):
         require(len(self.steps) >= 2, f"spawn.steps needs at least two values of k; got {self.steps}")
-        require(list(self.steps) == sorted(set(self.steps)) and self.steps[0] >= 0,
-                f"spawn.steps must increase from k >= 0; got {self.steps}")  # fmt: skip
-        require(self.points >= 3, f"spawn.points must be at least 3; got {self.points}")
+        require(list(self.steps) == sorted(set(self.steps)), f"spawn.steps must increase; got {self.steps}")
 
 
-@dataclasses.dataclass(frozen=True)
+@config
 class Config:
     data: Data = Data()
     model: Model = Model()
     train: Train = Train()
     spawn: Spawn = Spawn()
-    seed: int = 0
+    seed: int = field(0, help="the run's seed")
 
     def __post_init__(self):
         last, steps = self.spawn.steps[-1], self.train.steps
@@ -113,16 +91,22 @@ class Config:
 
 
 PRESETS = {
-    "smoke": Config(data=Data(num_samples=2000), model=Model(width=128), train=Train(steps=300, lr=2e-2),
-                    spawn=Spawn(steps=(0, 150), points=5)),  # fmt: skip
+    "smoke": Config(
+        data=Data(num_samples=2000),
+        model=Model(width=128),
+        train=Train(steps=300, lr=2e-2),
+        spawn=Spawn(steps=(0, 150), points=5),
+    ),
     "quick": Config(),
     # Frankle et al. 2020's LeNet-300-100 setting (open_lth mnist_lenet_300_100: SGD lr 0.1, batch 128, 40
     # epochs ~ 18,750 steps on 60k MNIST), transposed to MNIST-1D with Adam (stable at init with plain SGD,
     # see the module docstring): 300-100 hidden units, 6000 steps, more spawn points.
-    "paper": Config(model=Model(width=300, depth=2), train=Train(steps=6000),
-                    spawn=Spawn(steps=(0, 10, 20, 50, 100, 200, 500, 1000, 2000), points=25)),  # fmt: skip
+    "paper": Config(
+        model=Model(width=300, depth=2),
+        train=Train(steps=6000),
+        spawn=Spawn(steps=(0, 10, 20, 50, 100, 200, 500, 1000, 2000), points=25),
+    ),
 }
-SWEEP_METRICS = ("barrier_first", "barrier_last", "fraction")
 COSTS = {"smoke": "~3 s", "quick": "~1 min on 2 CPU cores", "paper": "~10 min on CPU"}
 
 
@@ -134,8 +118,7 @@ def error(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 def run(cfg: Config, ctx: RunContext) -> Result:
     data = mnist1d(cfg.data.num_samples, cache_dir=ctx.cache)
     t, ks = cfg.train, list(cfg.spawn.steps)
-    parent = MLP(data.x_train.shape[1], 10, width=cfg.model.width, depth=cfg.model.depth,
-                 seed=ctx.stream_seed("init"))  # fmt: skip
+    parent = MLP(data.x_train.shape[1], 10, width=cfg.model.width, depth=cfg.model.depth, seed=ctx.stream_seed("init"))
     snapshots: dict[int, tuple[dict, dict]] = {}
     momentum = t.momentum if t.optimizer == "sgd" else 0.0
     optimizer = make_optimizer(t.optimizer, parent.parameters(), t.lr, 0.0, momentum=momentum)
@@ -144,9 +127,16 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         if state.step in ks:  # the whole training state: weights and optimizer moments
             snapshots[state.step] = copy.deepcopy((state.model.state_dict(), optimizer.state_dict()))
 
-    start = time.perf_counter()
-    fit(parent, data, F.cross_entropy, optimizer, ks[-1], batch_size=t.batch_size,
-        generator=ctx.generator("batches"), callbacks=[snapshot])  # fmt: skip
+    fit(
+        parent,
+        data,
+        F.cross_entropy,
+        optimizer,
+        ks[-1],
+        batch_size=t.batch_size,
+        generator=ctx.generator("batches"),
+        callbacks=[snapshot],
+    )
     test = (data.x_test, data.y_test)
     summary: dict[str, float] = {}
     series: dict[str, Series] = {}
@@ -160,11 +150,17 @@ def run(cfg: Config, ctx: RunContext) -> Result:
                 child.load_state_dict(weights)
                 opt = make_optimizer(t.optimizer, child.parameters(), t.lr, 0.0, momentum=momentum)
                 opt.load_state_dict(moments)
-                fit(child, data, F.cross_entropy, opt, t.steps - k, batch_size=t.batch_size,
-                    generator=ctx.generator(f"batches {name}"))  # fmt: skip
+                fit(
+                    child,
+                    data,
+                    F.cross_entropy,
+                    opt,
+                    t.steps - k,
+                    batch_size=t.batch_size,
+                    generator=ctx.generator(f"batches {name}"),
+                )
                 children.append(child)
-            path = interpolation_barrier(*children, F.cross_entropy, test, points=cfg.spawn.points,
-                                         metric_fn=error)  # fmt: skip
+            path = interpolation_barrier(*children, F.cross_entropy, test, points=cfg.spawn.points, metric_fn=error)
             barriers.append(path.metric_barrier)
             series[f"test_error_path.k{k}"] = Series(list(range(cfg.spawn.points)), path.metric.tolist())
             summary[f"error_barrier.k{k}"] = path.metric_barrier
@@ -173,25 +169,50 @@ def run(cfg: Config, ctx: RunContext) -> Result:
             bar.update(1)
     series["error_barrier"] = Series(ks, barriers)
     rises = [later - max(barriers[:i]) for i, later in enumerate(barriers) if i > 0]
-    summary.update(barrier_first=barriers[0], barrier_last=barriers[-1],
-                   fraction=barriers[-1] / barriers[0] if barriers[0] > 0 else float("nan"),
-                   largest_rise=max(rises), train_seconds=time.perf_counter() - start)  # fmt: skip
-    return Result("mode-connectivity", cfg, summary=summary, series=series)
+    summary.update(
+        barrier_first=barriers[0],
+        barrier_last=barriers[-1],
+        fraction=barriers[-1] / barriers[0] if barriers[0] > 0 else float("nan"),
+        largest_rise=max(rises),
+    )
+    return ctx.result(cfg, summary, series)
 
 
 def verdict(result: Result) -> Verdict:
     s = result.summary
     ks = result.config.spawn.steps
-    return Verdict((
-        Check(f"error barrier when spawned at k = {ks[0]}", s["barrier_first"], ">=", MIN_BARRIER_AT_INIT,
-              note="children spawned early end in different basins"),
-        Check(f"barrier at k = {ks[-1]} / barrier at k = {ks[0]}", s["fraction"], "<=", MAX_FRACTION,
-              note="stability emerges during training"),
-        Check(f"error barrier when spawned at k = {ks[-1]}", s["barrier_last"], "<", STABLE,
-              note="stable: linearly connected (Frankle et al.'s 2% tolerance)"),
-        Check("largest rise of the barrier over an earlier k", s["largest_rise"], "<=", MONOTONE_SLACK,
-              note="the barrier falls roughly monotonically with k"),
-    ))  # fmt: skip
+    return Verdict(
+        (
+            Check(
+                f"error barrier when spawned at k = {ks[0]}",
+                s["barrier_first"],
+                ">=",
+                MIN_BARRIER_AT_INIT,
+                note="children spawned early end in different basins",
+            ),
+            Check(
+                f"barrier at k = {ks[-1]} / barrier at k = {ks[0]}",
+                s["fraction"],
+                "<=",
+                MAX_FRACTION,
+                note="stability emerges during training",
+            ),
+            Check(
+                f"error barrier when spawned at k = {ks[-1]}",
+                s["barrier_last"],
+                "<",
+                STABLE,
+                note="stable: linearly connected (Frankle et al.'s 2% tolerance)",
+            ),
+            Check(
+                "largest rise of the barrier over an earlier k",
+                s["largest_rise"],
+                "<=",
+                MONOTONE_SLACK,
+                note="the barrier falls roughly monotonically with k",
+            ),
+        )
+    )
 
 
 def figure(result: Result):
@@ -202,8 +223,12 @@ def figure(result: Result):
     steps, values = result.curve("error_barrier")
     left.plot([max(k, 0.5) for k in steps], [100 * v for v in values], color=PALETTE["accent"], marker="o")
     left.axhline(100 * STABLE, color="k", linestyle=":", linewidth=0.8, label="2% (stable)")
-    left.set(xscale="log", xlabel="spawn step k (0 drawn at 0.5)", ylabel="test error barrier (%)",
-             title="instability vs spawn step")  # fmt: skip
+    left.set(
+        xscale="log",
+        xlabel="spawn step k (0 drawn at 0.5)",
+        ylabel="test error barrier (%)",
+        title="instability vs spawn step",
+    )
     left.legend()
     cmap = matplotlib.colormaps["viridis"]
     points = cfg.spawn.points
@@ -215,8 +240,43 @@ def figure(result: Result):
     right.set(xlabel="t (0: child A, 1: child B)", ylabel="test error (%)", title="error along the path")
     right.legend()
     s = result.summary
-    fig.suptitle(f"mode connectivity: MLP {cfg.model.depth}x{cfg.model.width}, {cfg.train.optimizer} lr "
-                 f"{cfg.train.lr:g}, T = {cfg.train.steps} — barrier {100 * s['barrier_first']:.1f}% at k = "
-                 f"{ks[0]}, {100 * s['barrier_last']:.1f}% at k = {ks[-1]}")  # fmt: skip
+    fig.suptitle(
+        f"mode connectivity: MLP {cfg.model.depth}x{cfg.model.width}, {cfg.train.optimizer} lr "
+        f"{cfg.train.lr:g}, T = {cfg.train.steps} — barrier {100 * s['barrier_first']:.1f}% at k = "
+        f"{ks[0]}, {100 * s['barrier_last']:.1f}% at k = {ks[-1]}"
+    )
     fig.tight_layout()
     return fig
+
+
+def unused(cfg: Config) -> tuple[str, ...]:
+    """Momentum is SGD's: an Adam run does not read it."""
+    return ("train.momentum",) if cfg.train.optimizer != "sgd" else ()
+
+
+ENTRY = Entry(
+    name="mode-connectivity",
+    summary="two runs that share their first k steps end linearly connected once k is large enough",
+    papers=(
+        "Frankle, Dziugaite, Roy, Carbin 2020 — Linear mode connectivity and the lottery ticket hypothesis",
+        "Garipov, Izmailov, Podoprikhin, Vetrov, Wilson 2018 — Loss surfaces, mode connectivity, and fast "
+        "ensembling of DNNs",
+    ),
+    config=Config,
+    presets=PRESETS,
+    costs=COSTS,
+    run=run,
+    verdict=verdict,
+    figure=figure,
+    sweep_metrics=("barrier_first", "barrier_last", "fraction"),
+    controls=(
+        Control(
+            "stable from initialization",
+            {"train.optimizer": "sgd", "train.lr": 0.05},
+            must_fail=("error barrier when spawned at k = 0", "barrier at k"),
+            why="plain SGD at a small learning rate is stable from the start (as Frankle et al.'s LeNet): children "
+            "spawned at k = 0 already end linearly connected, so there is no instability to lose",
+        ),
+    ),
+    unused=unused,
+)

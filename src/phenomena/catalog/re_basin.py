@@ -25,99 +25,89 @@ examples (no memorization) give ratios near 0.1-0.2, falling with width; ``quick
 
 from __future__ import annotations
 
-import dataclasses
-import time
 from typing import Literal
 
 import torch
 import torch.nn.functional as F
 
-from phenomena.config import require
+from phenomena.config import at_least, between, config, field, positive, require
 from phenomena.data import mnist1d
+from phenomena.experiment import Control, Entry, RunContext
 from phenomena.models import MLP
 from phenomena.probes.connectivity import interpolation_barrier
 from phenomena.probes.permutation import activation_matching, weight_matching
 from phenomena.report import PALETTE, subplots
 from phenomena.result import Check, Result, Series, Verdict
-from phenomena.runner.context import RunContext
 from phenomena.training import train_ensemble
-
-PAPERS = (
-    "Entezari, Sedghi, Saukh, Neyshabur 2022 — The role of permutation invariance in linear mode "
-    "connectivity of neural networks",
-    "Ainsworth, Hayase, Srinivasa 2023 — Git Re-Basin: merging models modulo permutation symmetries",
-)
 
 MIN_NAIVE_BARRIER = 0.3  # nats of training loss: the unaligned pair must have a barrier worth removing
 MAX_RATIO = 0.25  # matched barrier / naive barrier at the widest width (anchors-repros §8c)
 
 
-@dataclasses.dataclass(frozen=True)
+@config
 class Data:
-    num_samples: int = 20_000  # MNIST-1D examples generated (train_split of them for training)
-    train_split: float = 0.8
-
-    def __post_init__(self):
-        require(self.num_samples >= 20, f"data.num_samples must be at least 20; got {self.num_samples}")
-        require(0 < self.train_split < 1, f"data.train_split must lie in (0, 1); got {self.train_split}")
+    num_samples: int = field(
+        20_000, at_least(20), help="MNIST-1D examples generated (train_split of them for training)"
+    )
+    train_split: float = field(0.8, between(0, 1), help="fraction of the examples used for training")
 
 
-@dataclasses.dataclass(frozen=True)
+@config
 class Model:
-    widths: tuple[int, ...] = (16, 128, 1024)  # one pair of networks per width
-    depth: int = 1  # hidden layers
+    widths: tuple[int, ...] = field(
+        (16, 128, 1024), positive, help="hidden widths, increasing: one pair of networks per width"
+    )
+    depth: int = field(1, positive, help="hidden layers (at least one, to permute)")
 
     def __post_init__(self):
         require(len(self.widths) >= 2, f"model.widths needs at least two widths; got {self.widths}")
-        require(all(w >= 1 for w in self.widths), f"model.widths must be positive; got {self.widths}")
         ws = self.widths
         require(list(ws) == sorted(set(ws)), f"model.widths must increase; got {ws}")
-        require(self.depth >= 1, f"model.depth must be at least 1 (a layer to permute); got {self.depth}")
 
 
-@dataclasses.dataclass(frozen=True)
+@config
 class Train:
-    steps: int = 3000
-    lr: float = 3e-3
-    batch_size: int = 250
-    optimizer: Literal["adam", "sgd"] = "adam"
-    momentum: float = 0.9  # sgd only
-
-    def __post_init__(self):
-        require(self.steps >= 1, f"train.steps must be a positive integer; got {self.steps}")
-        require(self.lr > 0, f"train.lr must be positive; got {self.lr}")
-        require(self.batch_size >= 1, f"train.batch_size must be a positive integer; got {self.batch_size}")
+    steps: int = field(3000, positive, help="optimizer steps per network")
+    lr: float = field(3e-3, positive, help="learning rate")
+    batch_size: int = field(250, positive, help="examples per step")
+    optimizer: Literal["adam", "sgd"] = field("adam", help="the optimizer of both networks")
+    momentum: float = field(0.9, help="SGD momentum (sgd only)")
 
 
-@dataclasses.dataclass(frozen=True)
+@config
 class Match:
-    method: Literal["weight", "activation", "identity"] = "weight"  # identity: no alignment (the control)
-    points: int = 25  # values of t on [0, 1]
+    method: Literal["weight", "activation", "identity"] = field(
+        "weight", help="how net B's hidden units are aligned to net A's; identity: no alignment (the control)"
+    )
+    points: int = field(25, at_least(3), help="values of t on [0, 1]")
 
-    def __post_init__(self):
-        require(self.points >= 3, f"match.points must be at least 3; got {self.points}")
 
-
-@dataclasses.dataclass(frozen=True)
+@config
 class Config:
     data: Data = Data()
     model: Model = Model()
     train: Train = Train()
     match: Match = Match()
-    seed: int = 0
+    seed: int = field(0, help="the run's seed")
 
 
 PRESETS = {
-    "smoke": Config(data=Data(num_samples=2000), model=Model(widths=(8, 64)),
-                    train=Train(steps=300, lr=1e-2, batch_size=100), match=Match(points=9)),  # fmt: skip
+    "smoke": Config(
+        data=Data(num_samples=2000),
+        model=Model(widths=(8, 64)),
+        train=Train(steps=300, lr=1e-2, batch_size=100),
+        match=Match(points=9),
+    ),
     "quick": Config(),
     # Ainsworth et al.'s MNIST MLP (samuela/git-re-basin, mnist_mlp_train.py): 3 hidden layers of 512, Adam
     # 1e-3, batch 500, 100 epochs, weight matching, 25 points; here on MNIST-1D (4000 training examples, where
     # these nets memorize and keep a barrier: see the module docstring), with a narrow width beside it.
-    "paper": Config(data=Data(num_samples=5000), model=Model(widths=(64, 512), depth=3),
-                    train=Train(steps=800, lr=1e-3, batch_size=500)),  # fmt: skip
+    "paper": Config(
+        data=Data(num_samples=5000),
+        model=Model(widths=(64, 512), depth=3),
+        train=Train(steps=800, lr=1e-3, batch_size=500),
+    ),
 }
-SWEEP_METRICS = ("ratio_widest", "naive_barrier_widest", "matched_barrier_widest")
 COSTS = {"smoke": "~3 s", "quick": "~1 min on 2 CPU cores", "paper": "~2 min on CPU"}
 
 
@@ -129,15 +119,24 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     summary: dict[str, float] = {}
     series: dict[str, Series] = {}
     t = cfg.train
-    start = time.perf_counter()
     with ctx.progress(len(cfg.model.widths), desc="re-basin") as bar:
         for width in cfg.model.widths:
+
             def build(seed: int, width: int = width) -> torch.nn.Module:
                 return MLP(data.x_train.shape[1], 10, width=width, depth=cfg.model.depth, seed=seed)
 
-            res = train_ensemble(build, [init, init + 1], data, optimizer=t.optimizer, lr=t.lr,
-                                 momentum=t.momentum if t.optimizer == "sgd" else 0.0, steps=t.steps,
-                                 batch_size=t.batch_size, log_every=t.steps, order_seeds=orders)  # fmt: skip
+            res = train_ensemble(
+                build,
+                [init, init + 1],
+                data,
+                optimizer=t.optimizer,
+                lr=t.lr,
+                momentum=t.momentum if t.optimizer == "sgd" else 0.0,
+                steps=t.steps,
+                batch_size=t.batch_size,
+                log_every=t.steps,
+                order_seeds=orders,
+            )
             a, b = res.models
             if cfg.match.method == "weight":
                 b_aligned = weight_matching(a, b, generator=ctx.generator(f"matching {width}")).model
@@ -163,24 +162,43 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     for name in ("naive_barrier", "matched_barrier", "ratio"):
         series[name] = Series(widths, [summary[f"{name}.w{w}"] for w in widths])
     lo, hi = widths[0], widths[-1]
-    summary.update(ratio_narrowest=summary[f"ratio.w{lo}"], ratio_widest=summary[f"ratio.w{hi}"],
-                   naive_barrier_widest=summary[f"naive_barrier.w{hi}"],
-                   matched_barrier_widest=summary[f"matched_barrier.w{hi}"],
-                   train_seconds=time.perf_counter() - start)  # fmt: skip
-    return Result("re-basin", cfg, summary=summary, series=series)
+    summary.update(
+        ratio_narrowest=summary[f"ratio.w{lo}"],
+        ratio_widest=summary[f"ratio.w{hi}"],
+        naive_barrier_widest=summary[f"naive_barrier.w{hi}"],
+        matched_barrier_widest=summary[f"matched_barrier.w{hi}"],
+    )
+    return ctx.result(cfg, summary, series)
 
 
 def verdict(result: Result) -> Verdict:
     s = result.summary
     widths = result.config.model.widths
-    return Verdict((
-        Check(f"naive barrier at width {widths[-1]} (nats)", s["naive_barrier_widest"], ">=",
-              MIN_NAIVE_BARRIER, note="independently trained nets are not linearly connected as they are"),
-        Check(f"matched / naive barrier at width {widths[-1]}", s["ratio_widest"], "<=", MAX_RATIO,
-              note="aligning hidden units removes most of the barrier"),
-        Check(f"ratio at width {widths[-1]} minus ratio at width {widths[0]}",
-              s["ratio_widest"] - s["ratio_narrowest"], "<", 0.0, note="wider nets are closer to one basin"),
-    ))  # fmt: skip
+    return Verdict(
+        (
+            Check(
+                f"naive barrier at width {widths[-1]} (nats)",
+                s["naive_barrier_widest"],
+                ">=",
+                MIN_NAIVE_BARRIER,
+                note="independently trained nets are not linearly connected as they are",
+            ),
+            Check(
+                f"matched / naive barrier at width {widths[-1]}",
+                s["ratio_widest"],
+                "<=",
+                MAX_RATIO,
+                note="aligning hidden units removes most of the barrier",
+            ),
+            Check(
+                f"ratio at width {widths[-1]} minus ratio at width {widths[0]}",
+                s["ratio_widest"] - s["ratio_narrowest"],
+                "<",
+                0.0,
+                note="wider nets are closer to one basin",
+            ),
+        )
+    )
 
 
 def figure(result: Result):
@@ -202,7 +220,41 @@ def figure(result: Result):
     ax.set(xscale="log", xlabel="width", ylabel="barrier (nats)", title="barrier vs width")
     ax.legend()
     s = result.summary
-    fig.suptitle(f"re-basin ({cfg.match.method} matching): barrier ratio {s['ratio_narrowest']:.2f} at width "
-                 f"{widths[0]}, {s['ratio_widest']:.2f} at width {widths[-1]}")  # fmt: skip
+    fig.suptitle(
+        f"re-basin ({cfg.match.method} matching): barrier ratio {s['ratio_narrowest']:.2f} at width "
+        f"{widths[0]}, {s['ratio_widest']:.2f} at width {widths[-1]}"
+    )
     fig.tight_layout()
     return fig
+
+
+def unused(cfg: Config) -> tuple[str, ...]:
+    """Momentum is SGD's: an Adam run does not read it."""
+    return ("train.momentum",) if cfg.train.optimizer != "sgd" else ()
+
+
+ENTRY = Entry(
+    name="re-basin",
+    summary="two independently trained networks are linearly connected once their hidden units are aligned",
+    papers=(
+        "Entezari, Sedghi, Saukh, Neyshabur 2022 — The role of permutation invariance in linear mode "
+        "connectivity of neural networks",
+        "Ainsworth, Hayase, Srinivasa 2023 — Git Re-Basin: merging models modulo permutation symmetries",
+    ),
+    config=Config,
+    presets=PRESETS,
+    costs=COSTS,
+    run=run,
+    verdict=verdict,
+    figure=figure,
+    sweep_metrics=("ratio_widest", "naive_barrier_widest", "matched_barrier_widest"),
+    controls=(
+        Control(
+            "identity permutation",
+            {"match.method": "identity"},
+            must_fail=("matched / naive barrier", "ratio at width"),
+            why="no alignment: the matched path is the naive one, so the ratio is exactly 1 at every width",
+        ),
+    ),
+    unused=unused,
+)
