@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from phenomena.catalog.infinite_width import Model, build_model, kernel_prediction, relative_gap, train_gd
+from phenomena.catalog.infinite_width import ENTRY, Model, build_model, kernel_prediction, relative_gap, train_gd
 
 
 def test_smoke_through_the_cli_passes_and_draws(cli):
@@ -21,9 +21,18 @@ def test_smoke_through_the_cli_passes_and_draws(cli):
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
 
 
+def _sets(overrides: dict) -> list[str]:
+    return [a for k, v in overrides.items() for a in ("-s", f"{k}={v}")]
+
+
 def test_the_nngp_is_the_wrong_kernel_for_nets_with_every_layer_trained(cli_json):
-    res = cli_json("run", "infinite-width", "-p", "smoke", "-s", "theory=nngp")
+    control = next(c for c in ENTRY.controls if c.name == "nngp")  # the declared control
+    assert control.overrides == {"theory": "nngp"}
+    res = cli_json("run", "infinite-width", "-p", "smoke", *_sets(control.overrides))
     assert not res["verdict"]["passed"]
+    for prefix in control.must_fail:
+        matching = [c["passed"] for c in res["verdict"]["checks"] if c["name"].startswith(prefix)]
+        assert matching and not any(matching), prefix
     s = res["summary"]
     # readout-only dynamics miss part of what training does whatever the width: the gap levels off (NTK:
     # 0.10 -> 0.036 from width 256 to 2048; NNGP: 0.158 -> 0.137)
@@ -32,8 +41,10 @@ def test_the_nngp_is_the_wrong_kernel_for_nets_with_every_layer_trained(cli_json
 
 def _wide_comparison(lr_factor: float) -> float:
     g = torch.Generator().manual_seed(3)
-    x_train, x_test = torch.randn(16, 5, generator=g, dtype=torch.float64), torch.randn(8, 5, generator=g,
-                                                                                          dtype=torch.float64)
+    x_train, x_test = (
+        torch.randn(16, 5, generator=g, dtype=torch.float64),
+        torch.randn(8, 5, generator=g, dtype=torch.float64),
+    )
     y = F.one_hot(torch.arange(16) % 3, 3).double()
     model = Model(depth=1, activation="erf", weight_std=1.0, bias_std=0.05)
     net = build_model(model, 131072, 5, 3, seed=1, dtype=torch.float64)

@@ -9,8 +9,8 @@ import math
 import pytest
 import torch
 
-from phenomena.catalog import get_experiment
-from phenomena.catalog.lazy_training import build_model, effective_lr, loglog_fit, measure_width, verdict
+from phenomena.catalog import get_entry
+from phenomena.catalog.lazy_training import ENTRY, build_model, effective_lr, loglog_fit, measure_width, verdict
 from phenomena.data.dataset import Dataset
 from phenomena.errors import ConfigError
 from phenomena.probes.ntk import empirical_ntk
@@ -24,7 +24,11 @@ def _checks(res: dict) -> list[tuple[str, bool]]:
 def _rejudged(res: dict, rich: bool):
     """The verdict of the same measurements under the other regime's claims."""
     summary = {k: (math.nan if v is None else v) for k, v in res["summary"].items()}
-    return verdict(Result("lazy-training", None, summary={**summary, "rich_regime": float(rich)}))
+    return verdict(Result(ENTRY.name, None, summary={**summary, "rich_regime": float(rich)}))
+
+
+def _sets(overrides: dict) -> list[str]:
+    return [a for k, v in overrides.items() for a in ("-s", f"{k}={v}")]
 
 
 def test_smoke_through_the_cli_passes_and_writes_a_figure(cli, home):
@@ -47,8 +51,13 @@ def test_smoke_through_the_cli_passes_and_writes_a_figure(cli, home):
 
 
 def test_mup_fails_the_lazy_claims_and_passes_the_rich_ones(cli_json):
-    res = cli_json("run", "lazy-training", "-p", "smoke", "-s", "model.parameterization=mup", "-s", "regime=lazy")
+    control = next(c for c in ENTRY.controls if c.name == "mup")  # the declared control, judged on lazy claims
+    assert control.overrides == {"model.parameterization": "mup", "regime": "lazy"}
+    res = cli_json("run", "lazy-training", "-p", "smoke", *_sets(control.overrides))
     assert not res["verdict"]["passed"]
+    for prefix in control.must_fail:
+        matching = [ok for name, ok in _checks(res) if name.startswith(prefix)]
+        assert matching and not any(matching), prefix
     passed = dict(_checks(res))
     assert not passed["lazy regime: NTK change vs width, log-log slope"]  # the μP kernel does not freeze
     assert not passed["lazy regime: linearization gap at width 1024"]  # nor does the net stay linear
@@ -61,16 +70,16 @@ def test_mup_fails_the_lazy_claims_and_passes_the_rich_ones(cli_json):
 def test_mup_network_ntk_is_the_ntk_network_kernel_over_width():
     """Why lr ∝ width: at the same raw weights, Θ_mup = Θ_ntk / n exactly (only the readout multiplier differs,
     σ/n instead of σ/√n, and f_mup = f_ntk / √n)."""
-    exp = get_experiment("lazy-training")
+    entry = get_entry("lazy-training")
     x = torch.randn(5, 40, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     kernels = {}
     for param in ("ntk", "mup"):
-        cfg = exp.config("smoke", {"model.parameterization": param, "model.depth": 2})
+        cfg = entry.resolve("smoke", {"model.parameterization": param, "model.depth": 2})
         kernels[param] = empirical_ntk(build_model(cfg, 24, seed=3).double(), x, trace=True, method="jacobian")
     torch.testing.assert_close(kernels["mup"] * 24, kernels["ntk"], rtol=1e-12, atol=0)
-    cfg = exp.config("smoke", {"model.parameterization": "mup"})
+    cfg = entry.resolve("smoke", {"model.parameterization": "mup"})
     assert effective_lr(cfg, 24) == 24 * cfg.train.lr
-    assert effective_lr(exp.config("smoke"), 24) == exp.config("smoke").train.lr
+    assert effective_lr(entry.resolve("smoke"), 24) == entry.resolve("smoke").train.lr
 
 
 def test_loglog_fit_recovers_a_power_law_and_skips_unmeasured_widths():
@@ -83,22 +92,39 @@ def test_loglog_fit_recovers_a_power_law_and_skips_unmeasured_widths():
 
 
 def test_a_diverging_width_is_recorded_and_fails_the_verdict():
-    exp = get_experiment("lazy-training")
-    cfg = exp.config("smoke", {"model.parameterization": "standard", "train.lr": 1e4, "train.steps": 20,
-                               "train.log_every": 1, "data.n_probe": 4})  # fmt: skip
+    cfg = get_entry("lazy-training").resolve(
+        "smoke",
+        {
+            "model.parameterization": "standard",
+            "train.lr": 1e4,
+            "train.steps": 20,
+            "train.log_every": 1,
+            "data.n_probe": 4,
+        },
+    )
     g = torch.Generator().manual_seed(0)
-    data = Dataset(torch.randn(16, 40, generator=g), torch.randint(0, 10, (16,), generator=g),
-                   torch.randn(4, 40, generator=g), torch.randint(0, 10, (4,), generator=g))  # fmt: skip
+    data = Dataset(
+        torch.randn(16, 40, generator=g),
+        torch.randint(0, 10, (16,), generator=g),
+        torch.randn(4, 40, generator=g),
+        torch.randint(0, 10, (4,), generator=g),
+    )
     values, _ = measure_width(cfg, data, 32, seed=0)
     assert values == {"diverged": 1.0}
-    summary = {"rich_regime": 0.0, "width_max": 32.0, "slope_feature_change": math.nan,
-               "slope_ntk_change": math.nan, "slope_lin_gap": math.nan, "lin_gap_widest": math.nan}  # fmt: skip
-    assert not verdict(Result("lazy-training", cfg, summary=summary)).passed
+    summary = {
+        "rich_regime": 0.0,
+        "width_max": 32.0,
+        "slope_feature_change": math.nan,
+        "slope_ntk_change": math.nan,
+        "slope_lin_gap": math.nan,
+        "lin_gap_widest": math.nan,
+    }
+    assert not verdict(Result(ENTRY.name, cfg, summary=summary)).passed
 
 
 def test_too_few_widths_is_a_config_error():
     with pytest.raises(ConfigError, match="at least 3 distinct"):
-        get_experiment("lazy-training").config("smoke", {"model.widths": "64,64,128"})
+        get_entry("lazy-training").resolve("smoke", {"model.widths": "64,64,128"})
 
 
 @pytest.mark.slow
@@ -108,4 +134,4 @@ def test_quick_preset_is_lazy_and_its_mup_variant_is_rich(cli_json):
     mup = cli_json("run", "lazy-training", "-s", "model.parameterization=mup")
     assert mup["verdict"]["passed"], mup["verdict"]
     assert all("rich regime" in c["name"] for c in mup["verdict"]["checks"])
-    assert dataclasses.is_dataclass(get_experiment("lazy-training").config("quick"))
+    assert dataclasses.is_dataclass(get_entry("lazy-training").resolve("quick"))

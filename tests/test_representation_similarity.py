@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from phenomena.catalog.representation_similarity import diagonal_hits, layer_names
+from phenomena.catalog.representation_similarity import ENTRY, diagonal_hits, layer_names
 from phenomena.models import MLP
 from phenomena.probes.similarity import cka
 
@@ -19,11 +19,20 @@ def test_smoke_through_the_cli_writes_matrices_and_a_figure(cli_json):
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
 
 
+def _sets(overrides: dict) -> list[str]:
+    return [a for k, v in overrides.items() for a in ("-s", f"{k}={v}")]
+
+
 def test_untrained_networks_fail_the_layer_correspondence_check(cli_json):
     # At initialization every layer of a random ReLU MLP looks alike to CKA, so the correspondence is learned.
-    res = cli_json("run", "representation-similarity", "--preset", "smoke", "-s", "train.epochs=0")
+    control = next(c for c in ENTRY.controls if c.name == "untrained")  # the declared control
+    assert control.overrides == {"train.epochs": 0}
+    res = cli_json("run", "representation-similarity", "--preset", "smoke", *_sets(control.overrides))
     checks = res["verdict"]["checks"]
     assert not res["verdict"]["passed"] and not checks[0]["passed"]
+    for prefix in control.must_fail:
+        matching = [c["passed"] for c in checks if c["name"].startswith(prefix)]
+        assert matching and not any(matching), prefix
     assert res["summary"]["diagonal_hits_wide"] < 0.75
 
 

@@ -8,13 +8,19 @@ from pathlib import Path
 import pytest
 import torch
 
-from phenomena.catalog import get_experiment
-from phenomena.catalog.signal_propagation import Point, correlated_inputs, points, theory_curves
+from phenomena.catalog.signal_propagation import ENTRY, Point, correlated_inputs, points, theory_curves
+from phenomena.experiment import RunContext
 from phenomena.kernels import fc
-from phenomena.runner.context import RunContext
 
-PHYSICS = ("q*", "chaotic phase: c*", "chaotic phase: 1 - c*", "ordered phase: c^L", "χ₁ from", "edge of chaos",
-           "ordered phase: fitted")  # fmt: skip
+PHYSICS = (
+    "q*",
+    "chaotic phase: c*",
+    "chaotic phase: 1 - c*",
+    "ordered phase: c^L",
+    "χ₁ from",
+    "edge of chaos",
+    "ordered phase: fitted",
+)
 
 
 def _checks(res: dict) -> dict:
@@ -38,12 +44,17 @@ def test_smoke_through_the_cli_matches_the_maps_and_draws(cli_json):
 
 
 def test_a_too_narrow_network_fails_the_verdict():
-    exp = get_experiment("signal-propagation")
-    cfg = exp.config("smoke", {"width": 16, "depth": 30, "fixed_point_layers": 15})
+    control = next(c for c in ENTRY.controls if c.name == "too narrow")  # the declared control
+    assert control.overrides == {"width": 16, "depth": 30, "fixed_point_layers": 15}
+    cfg = ENTRY.resolve("smoke", control.overrides)
     with tempfile.TemporaryDirectory() as d:
-        res = exp.run(cfg, RunContext("t", 0, Path(d), Path(d), show_progress=False))
-    checks = {c.name.split(" (")[0]: c for c in exp.verdict(res).checks}
-    assert not exp.verdict(res).passed
+        res = ENTRY.run(cfg, RunContext("t", 0, Path(d), Path(d), show_progress=False, experiment=ENTRY.name))
+    verdict = ENTRY.verdict(res)
+    assert not verdict.passed
+    for prefix in control.must_fail:
+        matching = [c for c in verdict.checks if c.name.startswith(prefix)]
+        assert matching and not any(c.passed for c in matching), prefix
+    checks = {c.name.split(" (")[0]: c for c in verdict.checks}
     # at width 16 the finite-width corrections are O(1/16): the fixed points and chi_1 are off
     assert not checks["q* within 3% of the q-map's fixed point"].passed
     assert not checks["chaotic phase: c* within 0.03 of the c-map's fixed point"].passed
@@ -71,8 +82,7 @@ def test_inputs_have_the_asked_lengths_and_correlations():
 
 
 def test_points_put_the_edge_between_the_phases():
-    exp = get_experiment("signal-propagation")
-    pts = points(exp.config("quick"))
+    pts = points(ENTRY.resolve("quick"))
     assert [p.phase for p in pts] == ["ordered", "critical", "chaotic"] * 2
     assert abs(pts[1].weight_var - 1.7609) < 1e-3 and abs(pts[1].chi1 - 1) < 1e-8
 

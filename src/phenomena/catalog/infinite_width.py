@@ -24,29 +24,21 @@ training the readout only (the NNGP kernel), the wrong kernel for these nets: th
 
 from __future__ import annotations
 
-import dataclasses
 import math
-import time
 from typing import Literal
 
 import torch
 import torch.nn.functional as F
 
-from phenomena.config import require
+from phenomena.config import at_least, at_most, config, field, positive, require
 from phenomena.data import mnist1d
 from phenomena.errors import DivergedError
+from phenomena.experiment import Control, Entry, RunContext
 from phenomena.kernels import CLOSED_FORM_ACTIVATIONS, QUADRATURE_ACTIVATIONS, fc, gradient_descent_mse
 from phenomena.models import MLP
 from phenomena.models.layers import ACTIVATIONS
 from phenomena.report import PALETTE, subplots
 from phenomena.result import Check, Result, Series, Verdict
-from phenomena.runner.context import RunContext
-
-PAPERS = (
-    "Jacot, Gabriel, Hongler 2018 — Neural tangent kernel: convergence and generalization in neural networks",
-    "Lee, Xiao, Schoenholz, Bahri, Novak, Sohl-Dickstein, Pennington 2019 — Wide neural networks of any depth "
-    "evolve as linear models under gradient descent",
-)
 
 MAX_SLOPE = -0.3  # log-log slope of the gap vs width (theory -0.5)
 MAX_WIDEST_GAP = 0.1  # gap at the widest width
@@ -54,56 +46,46 @@ MAX_LOSS_RATIO = 0.5  # predicted train loss at the end / at init: training did 
 SUPPORTED = tuple(a for a in ACTIVATIONS if a in set(CLOSED_FORM_ACTIVATIONS) | set(QUADRATURE_ACTIVATIONS))
 
 
-@dataclasses.dataclass(frozen=True)
+@config
 class Data:
-    n_train: int = 256  # the first MNIST-1D training signals
-    n_test: int = 256
-
-    def __post_init__(self):
-        require(self.n_train >= 2 and self.n_test >= 1, "data.n_train must be >= 2 and data.n_test >= 1")
-        require(self.n_train <= 4000 and self.n_test <= 1000, "MNIST-1D has 4000 train and 1000 test signals")
+    n_train: int = field(256, at_least(2), at_most(4000), help="the first MNIST-1D training signals (of 4000)")
+    n_test: int = field(256, positive, at_most(1000), help="the first MNIST-1D test signals (of 1000)")
 
 
-@dataclasses.dataclass(frozen=True)
+@config
 class Model:
-    depth: int = 1  # hidden layers
-    activation: str = "erf"
-    weight_std: float = 1.0  # sigma_w
-    bias_std: float = 0.05  # sigma_b
+    depth: int = field(1, positive, help="hidden layers")
+    activation: str = field("erf", help="an activation with an analytic or quadrature kernel")
+    weight_std: float = field(1.0, positive, help="sigma_w")
+    bias_std: float = field(0.05, at_least(0), help="sigma_b")
 
     def __post_init__(self):
-        require(self.depth >= 1, f"model.depth must be a positive integer; got {self.depth}")
-        require(self.activation in SUPPORTED,
-                f"model.activation must be one of {', '.join(SUPPORTED)}; got {self.activation!r}")  # fmt: skip
-        require(self.weight_std > 0 and self.bias_std >= 0, "model.weight_std must be > 0 and bias_std >= 0")
+        require(
+            self.activation in SUPPORTED,
+            f"model.activation must be one of {', '.join(SUPPORTED)}; got {self.activation!r}",
+        )
 
 
-@dataclasses.dataclass(frozen=True)
+@config
 class Train:
-    lr: float = 10.0  # full-batch GD on the MSE averaged over examples and outputs
-    steps: int = 200
-    log_every: int = 10
-
-    def __post_init__(self):
-        require(self.lr > 0, f"train.lr must be positive; got {self.lr}")
-        require(self.steps >= 1 and self.log_every >= 1, "train.steps and train.log_every must be positive")
+    lr: float = field(10.0, positive, help="full-batch GD on the MSE averaged over examples and outputs")
+    steps: int = field(200, positive, help="GD steps")
+    log_every: int = field(10, positive, help="log the training loss every this many steps")
 
 
-@dataclasses.dataclass(frozen=True)
+@config
 class Config:
     data: Data = Data()
     model: Model = Model()
     train: Train = Train()
-    widths: tuple[int, ...] = (64, 256, 1024, 4096)
-    seeds: int = 3  # initializations per width
-    theory: Literal["ntk", "nngp"] = "ntk"  # the kernel of the prediction (nngp: readout-only training)
-    seed: int = 0
+    widths: tuple[int, ...] = field((64, 256, 1024, 4096), positive, help="hidden widths compared")
+    seeds: int = field(3, positive, help="initializations per width")
+    theory: Literal["ntk", "nngp"] = field("ntk", help="the kernel of the prediction (nngp: readout-only training)")
+    seed: int = field(0, help="the run's seed")
 
     def __post_init__(self):
-        require(len(self.widths) >= 2 and all(w >= 1 for w in self.widths),
-                f"widths must hold at least two positive integers; got {self.widths}")  # fmt: skip
+        require(len(self.widths) >= 2, f"widths must hold at least two widths; got {self.widths}")
         require(len(set(self.widths)) == len(self.widths), f"widths must be distinct; got {self.widths}")
-        require(self.seeds >= 1, f"seeds must be a positive integer; got {self.seeds}")
 
 
 PRESETS = {
@@ -111,17 +93,17 @@ PRESETS = {
     "quick": Config(),
     # After Lee et al. 2019 (Fig. 1: 3-hidden-layer ReLU nets, widths 2^6..2^12+, NTK parameterization,
     # sigma_w^2 = 2, sigma_b = 0.05), on MNIST-1D instead of CIFAR-10; lr 1 is below 2/lambda_max of this kernel.
-    "paper": Config(model=Model(depth=3, activation="relu", weight_std=math.sqrt(2.0)),
-                    train=Train(lr=1.0, steps=1000, log_every=50), widths=(64, 128, 256, 512, 1024, 2048),
-                    seeds=5),  # fmt: skip
+    "paper": Config(
+        model=Model(depth=3, activation="relu", weight_std=math.sqrt(2.0)),
+        train=Train(lr=1.0, steps=1000, log_every=50),
+        widths=(64, 128, 256, 512, 1024, 2048),
+        seeds=5,
+    ),
 }
-SWEEP_METRICS = ("slope", "widest_gap", "loss_ratio")
 COSTS = {"smoke": "~3 s", "quick": "~1-2 min on 1 CPU core", "paper": "~1 h on CPU, minutes on a GPU"}
 
 
-def kernel_prediction(
-    model: Model, theory: str, x_train: torch.Tensor, y_train: torch.Tensor, x_test: torch.Tensor
-):
+def kernel_prediction(model: Model, theory: str, x_train: torch.Tensor, y_train: torch.Tensor, x_test: torch.Tensor):
     """A function (f0_train, f0_test, lr, steps) -> (f_train, f_test) of the infinite-width GD prediction.
 
     The kernels of ``kernels.fc`` (float64) are computed once; ``steps`` may be a list of times. The trained
@@ -134,17 +116,27 @@ def kernel_prediction(
     y = y_train.double()
 
     def predict(f0_train: torch.Tensor, f0_test: torch.Tensor, lr: float, steps):
-        return gradient_descent_mse(k_train, y, steps, k_test, lr=2 * lr, fx_train_0=f0_train.double(),
-                                    fx_test_0=f0_test.double())  # fmt: skip
+        return gradient_descent_mse(
+            k_train, y, steps, k_test, lr=2 * lr, fx_train_0=f0_train.double(), fx_test_0=f0_test.double()
+        )
 
     return predict
 
 
 def build_model(model: Model, width: int, d_in: int, d_out: int, seed: int, dtype=torch.float32) -> MLP:
     """The finite network whose infinite-width limit ``kernels.fc`` computes (NTK parameterization)."""
-    return MLP(d_in, d_out, width=width, depth=model.depth, activation=model.activation, bias=True,
-               parameterization="ntk", weight_std=model.weight_std, bias_std=model.bias_std,
-               seed=seed).to(dtype)  # fmt: skip
+    return MLP(
+        d_in,
+        d_out,
+        width=width,
+        depth=model.depth,
+        activation=model.activation,
+        bias=True,
+        parameterization="ntk",
+        weight_std=model.weight_std,
+        bias_std=model.bias_std,
+        seed=seed,
+    ).to(dtype)
 
 
 def train_gd(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, lr: float, steps: int, log_every: int):
@@ -183,7 +175,6 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     series: dict[str, Series] = {}
     gaps: dict[int, list[float]] = {}
     ratios = []
-    start = time.perf_counter()
     with ctx.progress(len(cfg.widths) * cfg.seeds, desc="infinite width") as bar:
         for width in sorted(cfg.widths):
             for s in range(cfg.seeds):
@@ -210,14 +201,15 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     series["gap"] = Series(widths, mean_gaps)
     series["gap_spread"] = Series(widths, [max(gaps[w]) - min(gaps[w]) for w in widths])
     summary.update({f"gap/{w}": g for w, g in zip(widths, mean_gaps, strict=True)})
-    summary.update({
-        "slope": slope,
-        "widest_gap": mean_gaps[-1],
-        "widest": float(widths[-1]),
-        "loss_ratio": max(ratios),
-        "train_seconds": time.perf_counter() - start,
-    })  # fmt: skip
-    return Result("infinite-width", cfg, summary=summary, series=series)
+    summary.update(
+        {
+            "slope": slope,
+            "widest_gap": mean_gaps[-1],
+            "widest": float(widths[-1]),
+            "loss_ratio": max(ratios),
+        }
+    )
+    return ctx.result(cfg, summary, series)
 
 
 def _slope(xs: list[float], ys: list[float]) -> float:
@@ -228,14 +220,30 @@ def _slope(xs: list[float], ys: list[float]) -> float:
 
 def verdict(result: Result) -> Verdict:
     s = result.summary
-    return Verdict((
-        Check(f"log-log slope of the gap to the {result.config.theory.upper()} prediction vs width", s["slope"],
-              "<=", MAX_SLOPE, note="theory: -1/2"),
-        Check(f"gap at the widest width ({int(s['widest'])})", s["widest_gap"], "<=", MAX_WIDEST_GAP,
-              note="RMS(f_net - f_NTK) / RMS(f_NTK - f_0) on test inputs"),
-        Check("predicted train loss, end / init (the comparison is not trivial)", s["loss_ratio"], "<=",
-              MAX_LOSS_RATIO),
-    ))  # fmt: skip
+    return Verdict(
+        (
+            Check(
+                f"log-log slope of the gap to the {result.config.theory.upper()} prediction vs width",
+                s["slope"],
+                "<=",
+                MAX_SLOPE,
+                note="theory: -1/2",
+            ),
+            Check(
+                f"gap at the widest width ({int(s['widest'])})",
+                s["widest_gap"],
+                "<=",
+                MAX_WIDEST_GAP,
+                note="RMS(f_net - f_NTK) / RMS(f_NTK - f_0) on test inputs",
+            ),
+            Check(
+                "predicted train loss, end / init (the comparison is not trivial)",
+                s["loss_ratio"],
+                "<=",
+                MAX_LOSS_RATIO,
+            ),
+        )
+    )
 
 
 def figure(result: Result):
@@ -244,8 +252,9 @@ def figure(result: Result):
     gap_ax, loss_ax, out_ax = axes[0]
     widths, gaps = result.curve("gap")
     gap_ax.loglog(widths, gaps, "o-", color=PALETTE["train"], label=f"measured (slope {s['slope']:.2f})")
-    gap_ax.loglog(widths, [gaps[0] * (w / widths[0]) ** -0.5 for w in widths], ":", color=PALETTE["theory"],
-                  label="∝ n^(-1/2)")  # fmt: skip
+    gap_ax.loglog(
+        widths, [gaps[0] * (w / widths[0]) ** -0.5 for w in widths], ":", color=PALETTE["theory"], label="∝ n^(-1/2)"
+    )
     gap_ax.set(xlabel="width n", ylabel="relative gap", title=f"net vs {cfg.theory.upper()} prediction (test)")
     gap_ax.legend()
     cmap = [PALETTE["control"], PALETTE["accent"], PALETTE["test"], PALETTE["train"]]
@@ -265,7 +274,36 @@ def figure(result: Result):
     out_ax.plot([lo, hi], [lo, hi], color="k", linewidth=0.7)
     out_ax.set(xlabel="theory output", ylabel="network output", title="test outputs after training")
     out_ax.legend()
-    fig.suptitle(f"infinite width: {cfg.model.depth}-hidden-layer {cfg.model.activation}, "
-                 f"lr {cfg.train.lr:g}, {cfg.train.steps} steps — slope {s['slope']:.2f}")  # fmt: skip
+    fig.suptitle(
+        f"infinite width: {cfg.model.depth}-hidden-layer {cfg.model.activation}, "
+        f"lr {cfg.train.lr:g}, {cfg.train.steps} steps — slope {s['slope']:.2f}"
+    )
     fig.tight_layout()
     return fig
+
+
+ENTRY = Entry(
+    name="infinite-width",
+    summary="as networks widen, their gradient-descent training converges to the analytic NTK prediction",
+    papers=(
+        "Jacot, Gabriel, Hongler 2018 — Neural tangent kernel: convergence and generalization in neural networks",
+        "Lee, Xiao, Schoenholz, Bahri, Novak, Sohl-Dickstein, Pennington 2019 — Wide neural networks of any depth "
+        "evolve as linear models under gradient descent",
+    ),
+    config=Config,
+    presets=PRESETS,
+    costs=COSTS,
+    run=run,
+    verdict=verdict,
+    figure=figure,
+    sweep_metrics=("slope", "widest_gap", "loss_ratio"),
+    controls=(
+        Control(
+            "nngp",
+            {"theory": "nngp"},
+            must_fail=("log-log slope of the gap",),
+            why="the NNGP prediction is that of training the readout only, the wrong kernel for nets with every "
+            "layer trained: the gap levels off instead of falling with width",
+        ),
+    ),
+)

@@ -36,31 +36,22 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 from typing import Literal
 
 import matplotlib
 import numpy as np
 import torch
 
-from phenomena.config import require
+from phenomena.config import at_least, config, field, positive, require
 from phenomena.data import mnist1d
 from phenomena.errors import DivergedError
+from phenomena.experiment import Control, Entry, RunContext
 from phenomena.models import MLP
 from phenomena.probes.linearization import linearize
 from phenomena.probes.ntk import empirical_ntk, kernel_distance, kernel_relative_change
 from phenomena.report import PALETTE, subplots
 from phenomena.result import Check, Result, Series, Verdict
-from phenomena.runner.context import RunContext
 from phenomena.training import LogMetrics, Progress, fit, loss_function, make_optimizer
-
-PAPERS = (
-    "Jacot, Gabriel, Hongler 2018 — Neural tangent kernel: convergence and generalization in neural networks",
-    "Lee, Xiao, Schoenholz, Bahri, Novak, Sohl-Dickstein, Pennington 2019 — Wide neural networks of any depth "
-    "evolve as linear models under gradient descent",
-    "Chizat, Oyallon, Bach 2019 — On lazy training in differentiable programming",
-    "Yang, Hu 2021 — Feature learning in infinite-width neural networks",
-)
 
 # Bands, from the seed spread of the quick preset (see the report in the module's tests): lazy slopes sit well
 # inside them, μP slopes well outside.
@@ -72,66 +63,70 @@ MIN_RICH_SLOPE = -0.2  # rich: feature and NTK change do not decay with width
 MIN_RICH_GAP = 0.1  # rich: the linearization misses at least 10% of what the net learned, even at the widest
 
 
-@dataclasses.dataclass(frozen=True)
+@config
 class Data:
-    n_train: int = 256  # MNIST-1D training points (full batch)
-    n_test: int = 256  # test inputs for the linearization gap
-    n_probe: int = 64  # the first n_probe training inputs: eNTK and feature probes
+    n_train: int = field(256, at_least(10), help="MNIST-1D training points (full batch)")
+    n_test: int = field(256, positive, help="test inputs for the linearization gap")
+    n_probe: int = field(64, at_least(2), help="the first n_probe training inputs: eNTK and feature probes")
 
     def __post_init__(self):
-        require(self.n_train >= 10 and self.n_test >= 1, f"data.n_train must be >= 10 and data.n_test >= 1; "
-                f"got {self.n_train} and {self.n_test}")  # fmt: skip
-        require(2 <= self.n_probe <= self.n_train, f"data.n_probe must lie in [2, data.n_train]; got {self.n_probe}")
+        require(self.n_probe <= self.n_train, f"data.n_probe must lie in [2, data.n_train]; got {self.n_probe}")
 
 
-@dataclasses.dataclass(frozen=True)
+@config
 class Model:
-    widths: tuple[int, ...] = (64, 128, 256, 512, 1024, 2048, 4096)
-    depth: int = 1  # hidden layers
-    activation: str = "relu"
-    weight_std: float = math.sqrt(2.0)  # σ_w of every layer (He scale for ReLU)
-    parameterization: Literal["ntk", "mup", "standard"] = "ntk"
+    widths: tuple[int, ...] = field((64, 128, 256, 512, 1024, 2048, 4096), positive, help="hidden widths compared")
+    depth: int = field(1, positive, help="hidden layers")
+    activation: str = field("relu", help="hidden activation")
+    weight_std: float = field(math.sqrt(2.0), positive, help="σ_w of every layer (He scale for ReLU)")
+    parameterization: Literal["ntk", "mup", "standard"] = field(
+        "ntk", help="ntk (lazy), mup (mean-field, lr ∝ width: rich) or standard"
+    )
 
     def __post_init__(self):
-        require(len(set(self.widths)) >= 3 and min(self.widths) >= 1,
-                f"model.widths needs at least 3 distinct positive widths to fit a slope; got {self.widths}")
-        require(self.depth >= 1, f"model.depth must be at least 1 hidden layer; got {self.depth}")
-        require(self.weight_std > 0, f"model.weight_std must be positive; got {self.weight_std}")
+        require(
+            len(set(self.widths)) >= 3,
+            f"model.widths needs at least 3 distinct positive widths to fit a slope; got {self.widths}",
+        )
 
 
-@dataclasses.dataclass(frozen=True)
+@config
 class Train:
-    steps: int = 300  # full-batch GD steps, the same at every width
-    lr: float = 4.0  # width-independent in the NTK parameterization; multiplied by the width for mup
-    log_every: int = 10
-
-    def __post_init__(self):
-        require(self.steps >= 1, f"train.steps must be a positive integer; got {self.steps}")
-        require(self.lr > 0, f"train.lr must be positive; got {self.lr}")
-        require(self.log_every >= 1, f"train.log_every must be a positive integer; got {self.log_every}")
+    steps: int = field(300, positive, help="full-batch GD steps, the same at every width")
+    lr: float = field(
+        4.0, positive, help="GD learning rate: width-independent for ntk, multiplied by the width for mup"
+    )
+    log_every: int = field(10, positive, help="log the training loss every this many steps")
 
 
-@dataclasses.dataclass(frozen=True)
+@config
 class Config:
     data: Data = Data()
     model: Model = Model()
     train: Train = Train()
-    regime: Literal["auto", "lazy", "rich"] = "auto"  # which claims the verdict checks; auto: rich for mup
-    seed: int = 0
+    regime: Literal["auto", "lazy", "rich"] = field("auto", help="which claims the verdict checks; auto: rich for mup")
+    seed: int = field(0, help="the run's seed")
 
 
 PRESETS = {
-    "smoke": Config(data=Data(n_train=128, n_test=128, n_probe=32), model=Model(widths=(16, 64, 256, 1024)),
-                    train=Train(steps=60)),  # fmt: skip
+    "smoke": Config(
+        data=Data(n_train=128, n_test=128, n_probe=32), model=Model(widths=(16, 64, 256, 1024)), train=Train(steps=60)
+    ),
     "quick": Config(),
     # Lee et al. 2019 (Fig. 1 and the neural-tangents linearization notebooks), transposed from CIFAR-10 to
     # MNIST-1D: three hidden ReLU layers in the NTK parameterization, widths 2^6 … 2^12, a small training set
     # learned by full-batch GD at one width-independent lr, measured against the linearized network.
-    "paper": Config(data=Data(n_train=256, n_test=1000, n_probe=64), model=Model(depth=3),
-                    train=Train(steps=1000, lr=1.0, log_every=50)),  # fmt: skip
+    "paper": Config(
+        data=Data(n_train=256, n_test=1000, n_probe=64),
+        model=Model(depth=3),
+        train=Train(steps=1000, lr=1.0, log_every=50),
+    ),
 }
-COSTS = {"smoke": "~5 s", "quick": "~1 min on 2 CPU cores (the mup variant the same)",
-         "paper": "hours on CPU (3 hidden layers of 4096), ~10 min on a GPU"}  # fmt: skip
+COSTS = {
+    "smoke": "~5 s",
+    "quick": "~1 min on 2 CPU cores (the mup variant the same)",
+    "paper": "hours on CPU (3 hidden layers of 4096), ~10 min on a GPU",
+}
 
 
 def is_rich(cfg: Config) -> bool:
@@ -146,8 +141,17 @@ def effective_lr(cfg: Config, width: int) -> float:
 
 def build_model(cfg: Config, width: int, seed: int) -> MLP:
     m = cfg.model
-    return MLP(40, 10, width=width, depth=m.depth, activation=m.activation, bias=False,
-               parameterization=m.parameterization, weight_std=m.weight_std, seed=seed)  # fmt: skip
+    return MLP(
+        40,
+        10,
+        width=width,
+        depth=m.depth,
+        activation=m.activation,
+        bias=False,
+        parameterization=m.parameterization,
+        weight_std=m.weight_std,
+        seed=seed,
+    )
 
 
 def load_data(cfg: Config, ctx: RunContext):
@@ -155,8 +159,7 @@ def load_data(cfg: Config, ctx: RunContext):
     et al.'s notebooks standardize each image."""
     d = cfg.data
     n = d.n_train + d.n_test
-    data = mnist1d(num_samples=n, train_split=d.n_train / n, seed=ctx.stream_seed("data") % 2**32,
-                   cache_dir=ctx.cache)  # fmt: skip
+    data = mnist1d(num_samples=n, train_split=d.n_train / n, seed=ctx.stream_seed("data") % 2**32, cache_dir=ctx.cache)
     data = data.subset(d.n_train, d.n_test)
 
     def standardize(x: torch.Tensor) -> torch.Tensor:
@@ -178,8 +181,9 @@ def _train(model, data, loss_fn, lr, steps, log_every, bar=None):
     loss_curve = LogMetrics(log_every, lambda m: {"loss": loss_fn(m(data.x_train), data.y_train).item()})
     callbacks = [loss_curve] + ([Progress(bar, every=log_every)] if bar is not None else [])
     try:
-        history, _ = fit(model, data, loss_fn, make_optimizer("sgd", model.parameters(), lr), steps,
-                         callbacks=callbacks)  # fmt: skip
+        history, _ = fit(
+            model, data, loss_fn, make_optimizer("sgd", model.parameters(), lr), steps, callbacks=callbacks
+        )
     except DivergedError:
         return None
     return history
@@ -243,14 +247,12 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     widths = sorted(set(cfg.model.widths))
     seed = ctx.stream_seed("init")
     per_width, series = [], {}
-    start = time.perf_counter()
     with ctx.progress(len(widths) * cfg.train.steps, desc="lazy-training") as bar:
         for width in widths:
             values, curves = measure_width(cfg, data, width, seed, bar)
             per_width.append(values)
             for name, (steps, losses) in curves.items():
                 series[f"train_loss_{name}.w{width}"] = Series(list(steps), list(losses))
-    seconds = time.perf_counter() - start
 
     summary: dict[str, float] = {
         "rich_regime": float(is_rich(cfg)),
@@ -258,7 +260,6 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         "width_max": float(widths[-1]),
         "width_decades": math.log10(widths[-1] / widths[0]),
         "n_diverged": sum(v["diverged"] for v in per_width),
-        "train_seconds": seconds,
     }
     names = MEASURES + ("train_loss", "train_loss_lin", "test_acc", "test_acc_lin")
     for name in names:
@@ -267,57 +268,108 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         summary[f"{name}_widest"] = vals[-1]
         if name in MEASURES:
             summary[f"slope_{name}"], summary[f"r2_{name}"] = loglog_fit(widths, vals)
-    return Result("lazy-training", cfg, summary=summary, series=series)
+    return ctx.result(cfg, summary, series)
 
 
 def verdict(result: Result) -> Verdict:
     s = result.summary
     w = f"width {int(s['width_max'])}"
     if s["rich_regime"]:
-        return Verdict((
-            Check("rich regime: feature change vs width, log-log slope", s["slope_feature_change"], ">=",
-                  MIN_RICH_SLOPE, note="μP features move O(1) at every width"),
-            Check("rich regime: NTK change vs width, log-log slope", s["slope_ntk_change"], ">=", MIN_RICH_SLOPE,
-                  note="the kernel keeps moving"),
-            Check(f"rich regime: linearization gap at {w}", s["lin_gap_widest"], ">=", MIN_RICH_GAP,
-                  note="the linearized model does not track the network"),
-        ))  # fmt: skip
+        return Verdict(
+            (
+                Check(
+                    "rich regime: feature change vs width, log-log slope",
+                    s["slope_feature_change"],
+                    ">=",
+                    MIN_RICH_SLOPE,
+                    note="μP features move O(1) at every width",
+                ),
+                Check(
+                    "rich regime: NTK change vs width, log-log slope",
+                    s["slope_ntk_change"],
+                    ">=",
+                    MIN_RICH_SLOPE,
+                    note="the kernel keeps moving",
+                ),
+                Check(
+                    f"rich regime: linearization gap at {w}",
+                    s["lin_gap_widest"],
+                    ">=",
+                    MIN_RICH_GAP,
+                    note="the linearized model does not track the network",
+                ),
+            )
+        )
     lo, hi = FEATURE_SLOPE_BAND
-    return Verdict((
-        Check("lazy regime: feature change vs width, log-log slope", s["slope_feature_change"], ">=", lo,
-              note="theory −½"),
-        Check("lazy regime: feature change vs width, log-log slope", s["slope_feature_change"], "<=", hi,
-              note="theory −½"),
-        Check("lazy regime: NTK change vs width, log-log slope", s["slope_ntk_change"], "<=", MAX_NTK_SLOPE,
-              note="Lee et al. bound −½; leading order −1"),
-        Check("lazy regime: linearization gap vs width, log-log slope", s["slope_lin_gap"], "<=", MAX_GAP_SLOPE,
-              note="the net approaches its linearization"),
-        Check(f"lazy regime: linearization gap at {w}", s["lin_gap_widest"], "<=", MAX_WIDEST_GAP),
-    ))  # fmt: skip
+    return Verdict(
+        (
+            Check(
+                "lazy regime: feature change vs width, log-log slope",
+                s["slope_feature_change"],
+                ">=",
+                lo,
+                note="theory −½",
+            ),
+            Check(
+                "lazy regime: feature change vs width, log-log slope",
+                s["slope_feature_change"],
+                "<=",
+                hi,
+                note="theory −½",
+            ),
+            Check(
+                "lazy regime: NTK change vs width, log-log slope",
+                s["slope_ntk_change"],
+                "<=",
+                MAX_NTK_SLOPE,
+                note="Lee et al. bound −½; leading order −1",
+            ),
+            Check(
+                "lazy regime: linearization gap vs width, log-log slope",
+                s["slope_lin_gap"],
+                "<=",
+                MAX_GAP_SLOPE,
+                note="the net approaches its linearization",
+            ),
+            Check(f"lazy regime: linearization gap at {w}", s["lin_gap_widest"], "<=", MAX_WIDEST_GAP),
+        )
+    )
 
 
 def figure(result: Result):
     s, cfg = result.summary, result.config
     fig, axes = subplots(1, 3, width=3.9)
     change, gap, curves = axes[0]
-    colors = {"ntk_change": PALETTE["accent"], "feature_change": PALETTE["train"],
-              "weight_change": PALETTE["control"]}  # fmt: skip
-    labels = {"ntk_change": "NTK ‖ΔΘ‖/‖Θ₀‖", "feature_change": "features ‖Δh‖/‖h₀‖",
-              "weight_change": "weights ‖Δθ‖/‖θ₀‖"}  # fmt: skip
+    colors = {"ntk_change": PALETTE["accent"], "feature_change": PALETTE["train"], "weight_change": PALETTE["control"]}
+    labels = {
+        "ntk_change": "NTK ‖ΔΘ‖/‖Θ₀‖",
+        "feature_change": "features ‖Δh‖/‖h₀‖",
+        "weight_change": "weights ‖Δθ‖/‖θ₀‖",
+    }
     widths = result.curve("ntk_change")[0]
     for name, color in colors.items():
         ws, vals = result.curve(name)
         change.plot(ws, vals, "o-", color=color, label=f"{labels[name]} (slope {s[f'slope_{name}']:.2f})")
     _reference(change, widths, result.curve("feature_change")[1], -0.5, "∝ n^-1/2")
     _reference(change, widths, result.curve("ntk_change")[1], -1.0, "∝ n^-1", style=":")
-    change.set(xscale="log", yscale="log", xlabel="width n", ylabel="relative change after training",
-               title="how far training moves the network")  # fmt: skip
+    change.set(
+        xscale="log",
+        yscale="log",
+        xlabel="width n",
+        ylabel="relative change after training",
+        title="how far training moves the network",
+    )
     change.legend(loc="lower left", fontsize=7)
     ws, vals = result.curve("lin_gap")
     gap.plot(ws, vals, "o-", color=PALETTE["test"], label=f"slope {s['slope_lin_gap']:.2f}")
     _reference(gap, ws, vals, -0.5, "∝ n^-1/2")
-    gap.set(xscale="log", yscale="log", xlabel="width n", ylabel="‖f − f_lin‖ / ‖f − f₀‖ (test)",
-            title="network vs its linearization")  # fmt: skip
+    gap.set(
+        xscale="log",
+        yscale="log",
+        xlabel="width n",
+        ylabel="‖f − f_lin‖ / ‖f − f₀‖ (test)",
+        title="network vs its linearization",
+    )
     gap.legend(loc="lower left")
     cmap = matplotlib.colormaps["viridis"]
     for i, width in enumerate(widths):
@@ -327,13 +379,14 @@ def figure(result: Result):
             if name in result.series:
                 steps, losses = result.curve(name)
                 curves.plot(steps, losses, style, color=color, label=f"n={width}" if kind == "net" else None)
-    curves.set(yscale="log", xlabel="GD step", ylabel="training MSE",
-               title="training (solid) vs linearized (dashed)")  # fmt: skip
+    curves.set(yscale="log", xlabel="GD step", ylabel="training MSE", title="training (solid) vs linearized (dashed)")
     curves.legend(loc="upper right", ncol=2)
     regime = "rich" if s["rich_regime"] else "lazy"
     m = cfg.model
-    fig.suptitle(f"lazy training: {m.depth}-hidden-layer {m.activation} MLP, {m.parameterization} "
-                 f"parameterization, {cfg.train.steps} GD steps — {regime} claims")  # fmt: skip
+    fig.suptitle(
+        f"lazy training: {m.depth}-hidden-layer {m.activation} MLP, {m.parameterization} "
+        f"parameterization, {cfg.train.steps} GD steps — {regime} claims"
+    )
     fig.tight_layout()
     return fig
 
@@ -344,5 +397,32 @@ def _reference(ax, widths, values, slope: float, label: str, style: str = "--") 
     if anchor is None:
         return
     w0, v0 = anchor
-    ax.plot(widths, [v0 * (w / w0) ** slope for w in widths], style, color=PALETTE["theory"], linewidth=1,
-            label=label)
+    ax.plot(widths, [v0 * (w / w0) ** slope for w in widths], style, color=PALETTE["theory"], linewidth=1, label=label)
+
+
+ENTRY = Entry(
+    name="lazy-training",
+    summary="in the NTK parameterization, the wider the network, the less its features and kernel move",
+    papers=(
+        "Jacot, Gabriel, Hongler 2018 — Neural tangent kernel: convergence and generalization in neural networks",
+        "Lee, Xiao, Schoenholz, Bahri, Novak, Sohl-Dickstein, Pennington 2019 — Wide neural networks of any depth "
+        "evolve as linear models under gradient descent",
+        "Chizat, Oyallon, Bach 2019 — On lazy training in differentiable programming",
+        "Yang, Hu 2021 — Feature learning in infinite-width neural networks",
+    ),
+    config=Config,
+    presets=PRESETS,
+    costs=COSTS,
+    run=run,
+    verdict=verdict,
+    figure=figure,
+    controls=(
+        Control(
+            "mup",
+            {"model.parameterization": "mup", "regime": "lazy"},
+            must_fail=("lazy regime: NTK change", "lazy regime: linearization gap at"),
+            why="the mean-field (μP) scaling with lr ∝ width stays rich: its kernel keeps moving and the network "
+            "leaves its linearization, so the lazy claims (judged with regime=lazy) fail",
+        ),
+    ),
+)

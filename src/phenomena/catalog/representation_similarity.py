@@ -17,66 +17,52 @@ pairs by at least ``MIN_WIDTH_GAIN``. The narrow networks' diagonal hit rate is 
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
-import time
 
 import torch
 
-from phenomena.config import require
+from phenomena.config import at_least, config, field, positive, require
 from phenomena.data import digits
+from phenomena.experiment import Control, Entry, RunContext
 from phenomena.models import MLP
 from phenomena.probes.similarity import cka_matrix
 from phenomena.report import subplots
 from phenomena.result import Check, Result, Series, Verdict
-from phenomena.runner.context import RunContext
 from phenomena.training import evaluate, fit, loss_function, make_optimizer
-
-PAPERS = (
-    "Kornblith, Norouzi, Lee, Hinton 2019 — Similarity of neural network representations revisited",
-    "Nguyen, Raghu, Kornblith 2021 — Do wide and deep networks learn the same things?",
-)
 
 MIN_DIAGONAL_HITS = 0.75  # "for most layers": 3 of 4 layers, averaged over seed pairs
 MIN_WIDTH_GAIN = 0.02  # mean diagonal CKA, wide minus narrow
 
 
-@dataclasses.dataclass(frozen=True)
+@config
 class Model:
-    narrow: int = 16
-    wide: int = 512
-    depth: int = 3  # hidden layers; CKA compares the hidden activations and the logits (depth + 1 layers)
-    activation: str = "relu"
+    narrow: int = field(16, positive, help="width of the narrow networks")
+    wide: int = field(512, positive, help="width of the wide networks")
+    depth: int = field(
+        3, positive, help="hidden layers; CKA compares the hidden activations and the logits (depth + 1 layers)"
+    )
+    activation: str = field("relu", help="hidden activation")
 
     def __post_init__(self):
-        require(1 <= self.narrow < self.wide, f"model.narrow must be >= 1 and below model.wide; got "
-                f"{self.narrow} and {self.wide}")  # fmt: skip
-        require(self.depth >= 1, f"model.depth must be a positive integer; got {self.depth}")
+        require(self.narrow < self.wide, f"model.narrow must be below model.wide; got {self.narrow} and {self.wide}")
 
 
-@dataclasses.dataclass(frozen=True)
+@config
 class Train:
-    epochs: int = 30
-    lr: float = 1e-3  # Adam
-    batch_size: int = 128
-
-    def __post_init__(self):
-        require(self.epochs >= 0, f"train.epochs must be >= 0; got {self.epochs}")
-        require(self.lr > 0, f"train.lr must be positive; got {self.lr}")
-        require(self.batch_size >= 1, f"train.batch_size must be a positive integer; got {self.batch_size}")
+    epochs: int = field(30, at_least(0), help="training epochs (0: untrained networks)")
+    lr: float = field(1e-3, positive, help="Adam learning rate")
+    batch_size: int = field(128, positive, help="examples per step")
 
 
-@dataclasses.dataclass(frozen=True)
+@config
 class Config:
     model: Model = Model()
     train: Train = Train()
-    seeds: int = 3  # networks per width; every pair of them is compared
-    cka_batch: int = 120  # examples per minibatch of the minibatch CKA (held-out set: 360 digits)
-    seed: int = 0
-
-    def __post_init__(self):
-        require(self.seeds >= 2, f"seeds must be at least 2 (CKA compares pairs); got {self.seeds}")
-        require(self.cka_batch >= 4, f"cka_batch must be at least 4 (unbiased HSIC); got {self.cka_batch}")
+    seeds: int = field(3, at_least(2), help="networks per width; every pair of them is compared")
+    cka_batch: int = field(
+        120, at_least(4), help="examples per minibatch of the unbiased minibatch CKA (held-out set: 360 digits)"
+    )
+    seed: int = field(0, help="the run's seed")
 
 
 PRESETS = {
@@ -86,7 +72,6 @@ PRESETS = {
     # the MLP analogue: 10 seeds, widths 16 and 2048, 100 epochs.
     "paper": Config(model=Model(narrow=16, wide=2048), train=Train(epochs=100), seeds=10),
 }
-SWEEP_METRICS = ("diagonal_hits_wide", "mean_diag_cka_wide", "mean_diag_cka_narrow")
 COSTS = {"smoke": "~2 s", "quick": "~30 s on 2 CPU cores", "paper": "~30 min on CPU"}
 
 
@@ -108,16 +93,28 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     batches = [x for x in torch.split(data.x_test, cfg.cka_batch) if len(x) >= 4]
     summary: dict[str, float] = {}
     series: dict[str, Series] = {}
-    start = time.perf_counter()
     with ctx.progress(2 * cfg.seeds, desc="representation-similarity") as bar:
         for label, width in (("narrow", cfg.model.narrow), ("wide", cfg.model.wide)):
             nets, accs = [], []
             for k in range(cfg.seeds):
-                model = MLP(data.x_train.shape[1], 10, width=width, depth=cfg.model.depth,
-                            activation=cfg.model.activation, seed=ctx.stream_seed(f"init-{label}-{k}"))  # fmt: skip
+                model = MLP(
+                    data.x_train.shape[1],
+                    10,
+                    width=width,
+                    depth=cfg.model.depth,
+                    activation=cfg.model.activation,
+                    seed=ctx.stream_seed(f"init-{label}-{k}"),
+                )
                 optimizer = make_optimizer("adam", model.parameters(), cfg.train.lr)
-                fit(model, data, loss_fn, optimizer, cfg.train.epochs * steps_per_epoch,
-                    batch_size=cfg.train.batch_size, generator=ctx.generator(f"batches-{label}-{k}"))  # fmt: skip
+                fit(
+                    model,
+                    data,
+                    loss_fn,
+                    optimizer,
+                    cfg.train.epochs * steps_per_epoch,
+                    batch_size=cfg.train.batch_size,
+                    generator=ctx.generator(f"batches-{label}-{k}"),
+                )
                 model.eval()
                 nets.append(model)
                 accs.append(evaluate(model, data.x_test, data.y_test, loss_fn)[1])
@@ -129,28 +126,40 @@ def run(cfg: Config, ctx: RunContext) -> Result:
             summary[f"diagonal_hits_{label}"] = sum(diagonal_hits(m) for m in mats) / len(mats)
             summary[f"mean_diag_cka_{label}"] = float(torch.stack([m.diagonal() for m in mats]).mean())
             summary[f"mean_offdiag_cka_{label}"] = float(
-                torch.stack([m[~torch.eye(len(names), dtype=torch.bool)] for m in mats]).mean())
+                torch.stack([m[~torch.eye(len(names), dtype=torch.bool)] for m in mats]).mean()
+            )
             summary[f"test_acc_{label}"] = sum(accs) / len(accs)
     summary["width_gain"] = summary["mean_diag_cka_wide"] - summary["mean_diag_cka_narrow"]
-    summary["seconds"] = time.perf_counter() - start
-    return Result("representation-similarity", cfg, summary=summary, series=series)
+    return ctx.result(cfg, summary, series)
 
 
 def verdict(result: Result) -> Verdict:
     s = result.summary
-    return Verdict((
-        Check("wide nets: each layer most similar to the same layer of another seed (fraction)",
-              s["diagonal_hits_wide"], ">=", MIN_DIAGONAL_HITS,
-              note=f"narrow nets: {s['diagonal_hits_narrow']:.2f}"),
-        Check("mean diagonal CKA, wide minus narrow", s["width_gain"], ">=", MIN_WIDTH_GAIN,
-              note=f"wide {s['mean_diag_cka_wide']:.3f}, narrow {s['mean_diag_cka_narrow']:.3f}"),
-    ))  # fmt: skip
+    return Verdict(
+        (
+            Check(
+                "wide nets: each layer most similar to the same layer of another seed (fraction)",
+                s["diagonal_hits_wide"],
+                ">=",
+                MIN_DIAGONAL_HITS,
+                note=f"narrow nets: {s['diagonal_hits_narrow']:.2f}",
+            ),
+            Check(
+                "mean diagonal CKA, wide minus narrow",
+                s["width_gain"],
+                ">=",
+                MIN_WIDTH_GAIN,
+                note=f"wide {s['mean_diag_cka_wide']:.3f}, narrow {s['mean_diag_cka_narrow']:.3f}",
+            ),
+        )
+    )
 
 
 def mean_matrix(result: Result, label: str) -> torch.Tensor:
     """The seed-pair-averaged CKA matrix of the ``narrow`` or ``wide`` networks, from the result's series."""
-    rows = sorted((k for k in result.series if k.startswith(f"cka_{label}_row")), key=lambda k: int(k[len(
-        f"cka_{label}_row"):]))  # fmt: skip
+    rows = sorted(
+        (k for k in result.series if k.startswith(f"cka_{label}_row")), key=lambda k: int(k[len(f"cka_{label}_row") :])
+    )
     return torch.tensor([result.series[k].values for k in rows])
 
 
@@ -168,10 +177,46 @@ def figure(result: Result):
         ax.grid(False)
         for i in range(depth + 1):
             for j in range(depth + 1):
-                ax.text(j, i, f"{values[i, j]:.2f}", ha="center", va="center", fontsize=7,
-                        color="k" if values[i, j] > 0.6 else "w")  # fmt: skip
-        ax.set(xlabel="layer of net B", ylabel="layer of net A" if label == "narrow" else "",
-               title=f"width {width}: diag CKA {s[f'mean_diag_cka_{label}']:.2f}")  # fmt: skip
+                ax.text(
+                    j,
+                    i,
+                    f"{values[i, j]:.2f}",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="k" if values[i, j] > 0.6 else "w",
+                )
+        ax.set(
+            xlabel="layer of net B",
+            ylabel="layer of net A" if label == "narrow" else "",
+            title=f"width {width}: diag CKA {s[f'mean_diag_cka_{label}']:.2f}",
+        )
     fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label="linear CKA")
     fig.suptitle(f"representation similarity across {cfg.seeds} seeds (mean over pairs), digits MLP depth {depth}")
     return fig
+
+
+ENTRY = Entry(
+    name="representation-similarity",
+    summary="networks trained from different seeds learn similar layers, more so when wide",
+    papers=(
+        "Kornblith, Norouzi, Lee, Hinton 2019 — Similarity of neural network representations revisited",
+        "Nguyen, Raghu, Kornblith 2021 — Do wide and deep networks learn the same things?",
+    ),
+    config=Config,
+    presets=PRESETS,
+    costs=COSTS,
+    run=run,
+    verdict=verdict,
+    figure=figure,
+    sweep_metrics=("diagonal_hits_wide", "mean_diag_cka_wide", "mean_diag_cka_narrow"),
+    controls=(
+        Control(
+            "untrained",
+            {"train.epochs": 0},
+            must_fail=("wide nets: each layer most similar",),
+            why="at initialization every layer of a random ReLU MLP looks alike to CKA: the layer correspondence "
+            "is learned",
+        ),
+    ),
+)

@@ -35,18 +35,12 @@ import math
 
 import torch
 
-from phenomena.config import require
+from phenomena.config import at_least, between, config, field, positive, require
+from phenomena.experiment import Control, Entry, RunContext
 from phenomena.kernels import meanfield
 from phenomena.models.layers import activation as activation_fn
 from phenomena.report import PALETTE, subplots
 from phenomena.result import Check, Result, Series, Verdict
-from phenomena.runner.context import RunContext
-
-PAPERS = (
-    "Poole, Lahiri, Raghu, Sohl-Dickstein, Ganguli 2016 — Exponential expressivity in deep neural networks "
-    "through transient chaos",
-    "Schoenholz, Gilmer, Ganguli, Sohl-Dickstein 2017 — Deep information propagation",
-)
 
 Q_TOL = 0.03  # relative error of the measured q*
 C_TOL = 0.03  # absolute error of the measured c* (chaotic phase)
@@ -65,47 +59,50 @@ DERIVATIVES = {
 ACTIVATIONS = tuple(DERIVATIVES)
 
 
-@dataclasses.dataclass(frozen=True)
+@config
 class Config:
-    activations: tuple[str, ...] = ("tanh", "erf")
-    bias_var: float = 0.05  # sigma_b^2
-    weight_vars: tuple[float, ...] = (1.0, 2.5)  # sigma_w^2 off the edge; both phases should be present
-    include_edge: bool = True  # also measure at the edge of chaos (chi_1 = 1) of each activation
-    width: int = 1000
-    depth: int = 100
-    fixed_point_layers: int = 40  # the last layers, averaged to measure q* and c*
-    draws: int = 8  # independent networks
-    inputs: int = 8  # M inputs with pairwise correlation c0: M (M - 1) / 2 pairs
-    tangents: int = 4  # random input directions whose growth measures chi_1
-    q0: float = 1.0  # input length |x|^2 / d0
-    c0: float = 0.9  # input correlation
-    seed: int = 0
+    activations: tuple[str, ...] = field(("tanh", "erf"), help="activations measured (tanh, erf)")
+    bias_var: float = field(0.05, positive, help="sigma_b^2 (positive: q* = 0 without bias)")
+    weight_vars: tuple[float, ...] = field(
+        (1.0, 2.5), positive, help="sigma_w^2 off the edge; both phases should be present"
+    )
+    include_edge: bool = field(True, help="also measure at the edge of chaos (chi_1 = 1) of each activation")
+    width: int = field(1000, positive, help="width N of every layer")
+    depth: int = field(100, positive, help="layers")
+    fixed_point_layers: int = field(40, positive, help="the last layers, averaged to measure q* and c*")
+    draws: int = field(8, at_least(2), help="independent networks (the standard error needs two)")
+    inputs: int = field(8, at_least(2), help="M inputs with pairwise correlation c0: M (M - 1) / 2 pairs")
+    tangents: int = field(4, positive, help="random input directions whose growth measures chi_1")
+    q0: float = field(1.0, positive, help="input length |x|^2 / d0")
+    c0: float = field(0.9, between(0, 1, "[)"), help="input correlation")
+    seed: int = field(0, help="the run's seed")
 
     def __post_init__(self):
         bad = [a for a in self.activations if a not in ACTIVATIONS]
-        require(bool(self.activations) and not bad,
-                f"activations must be chosen from {', '.join(ACTIVATIONS)}; got {self.activations}")  # fmt: skip
-        require(self.bias_var > 0, f"bias_var must be positive (q* = 0 without bias); got {self.bias_var}")
-        require(all(w > 0 for w in self.weight_vars), f"weight_vars must be positive; got {self.weight_vars}")
-        for name in ("width", "depth", "fixed_point_layers", "draws", "inputs", "tangents"):
-            require(getattr(self, name) >= 1, f"{name} must be a positive integer; got {getattr(self, name)}")
+        require(
+            bool(self.activations) and not bad,
+            f"activations must be chosen from {', '.join(ACTIVATIONS)}; got {self.activations}",
+        )
         require(self.fixed_point_layers < self.depth, "fixed_point_layers must be smaller than depth")
-        require(self.inputs >= 2, f"inputs must be at least 2 (one pair); got {self.inputs}")
-        require(self.draws >= 2, f"draws must be at least 2 (the standard error needs two); got {self.draws}")
-        require(self.q0 > 0, f"q0 must be positive; got {self.q0}")
-        require(0 <= self.c0 < 1, f"c0 must lie in [0, 1); got {self.c0}")
         require(self.inputs < self.width, f"inputs must be fewer than width; got {self.inputs}")
 
 
 PRESETS = {
-    "smoke": Config(activations=("tanh",), weight_vars=(1.0, 4.0), width=400, depth=50, fixed_point_layers=20,
-                    draws=3, inputs=6, tangents=2),  # fmt: skip
+    "smoke": Config(
+        activations=("tanh",),
+        weight_vars=(1.0, 4.0),
+        width=400,
+        depth=50,
+        fixed_point_layers=20,
+        draws=3,
+        inputs=6,
+        tangents=2,
+    ),
     "quick": Config(),
     # Poole et al. 2016 / Schoenholz et al. 2017: width 1000, sigma_b^2 = 0.05, a sweep of sigma_w^2 across the
     # edge (1.76 for tanh); here more draws and depth 200 instead of their plotted 50-300.
     "paper": Config(weight_vars=(0.5, 1.0, 1.5, 2.5, 4.0), depth=200, fixed_point_layers=100, draws=20),
 }
-SWEEP_METRICS = ("worst_q_rel_error", "worst_c_error", "worst_log_chi1_error")
 COSTS = {"smoke": "~3 s", "quick": "~1 min on 1 CPU core", "paper": "~10 min on CPU"}
 
 
@@ -185,8 +182,10 @@ def measure(cfg: Config, pts: list[Point], generator: torch.Generator) -> dict[s
     "log_growth": mean ln(|dh^l|² / |dh^{l-1}|²) over tangents (nan at l = 1)}.
     """
     n, depth, d = cfg.width, cfg.depth, cfg.draws
-    out = {p.key: {k: torch.full((d, depth), math.nan, dtype=torch.float64)
-                   for k in ("q", "q_first", "gap", "log_growth")} for p in pts}  # fmt: skip
+    out = {
+        p.key: {k: torch.full((d, depth), math.nan, dtype=torch.float64) for k in ("q", "q_first", "gap", "log_growth")}
+        for p in pts
+    }
     fns = {p.key: activation_fn(p.activation) for p in pts}
     for draw in range(d):
         x = correlated_inputs(cfg.inputs, n, cfg.q0, cfg.c0, generator)
@@ -201,8 +200,8 @@ def measure(cfg: Config, pts: list[Point], generator: torch.Generator) -> dict[s
                 if layer > 0:
                     da = DERIVATIVES[p.activation](a[:1]) * da  # the tangents sit at input 0
                     a = fns[p.key](a)
-                z = (math.sqrt(p.weight_var / n) * torch.cat([a, da]) @ w.T)
-                h, dh = z[: len(a)] + math.sqrt(cfg.bias_var) * b, z[len(a):]
+                z = math.sqrt(p.weight_var / n) * torch.cat([a, da]) @ w.T
+                h, dh = z[: len(a)] + math.sqrt(cfg.bias_var) * b, z[len(a) :]
                 stats = out[p.key]
                 qs = h.pow(2).mean(1)
                 stats["q"][draw, layer], stats["q_first"][draw, layer] = qs.mean(), qs[0]
@@ -244,33 +243,41 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         c_draw = 1 - s["gap"][:, tail].mean(1)
         chi_draw = s["log_growth"][:, tail].mean(1)
         q_hat = float(q_draw.mean())
-        summary.update({
-            f"{k}/weight_var": p.weight_var,
-            f"{k}/chi1": p.chi1,
-            f"{k}/chi1_measured": math.exp(float(chi_draw.mean())),
-            f"{k}/q_star": p.q_star,
-            f"{k}/q_star_measured": q_hat,
-            f"{k}/q_rel_error": abs(q_hat / p.q_star - 1),
-            f"{k}/q_rel_stderr": float(q_draw.std() / math.sqrt(d)) / p.q_star,
-            f"{k}/q_layer_fluctuation": float((s["q_first"][:, -1] / p.q_star).std()),
-            f"{k}/c_star": p.c_star,
-            f"{k}/c_star_measured": float(c_draw.mean()),
-            f"{k}/c_stderr": float(c_draw.std() / math.sqrt(d)),
-            f"{k}/gap_final": float(s["gap"][:, -1].mean()),
-            f"{k}/xi_c": p.xi_c,
-            f"{k}/xi_c_measured": _fit_xi(s["gap"]) if p.phase == "ordered" else math.nan,
-            f"{k}/phase": {"ordered": -1.0, "critical": 0.0, "chaotic": 1.0}[p.phase],
-        })  # fmt: skip
-        for name, values in (("q", s["q"].mean(0)), ("q_std", s["q"].std(0)), ("c", 1 - s["gap"].mean(0)),
-                             ("c_std", s["gap"].std(0)), ("gap", s["gap"].mean(0))):  # fmt: skip
+        summary.update(
+            {
+                f"{k}/weight_var": p.weight_var,
+                f"{k}/chi1": p.chi1,
+                f"{k}/chi1_measured": math.exp(float(chi_draw.mean())),
+                f"{k}/q_star": p.q_star,
+                f"{k}/q_star_measured": q_hat,
+                f"{k}/q_rel_error": abs(q_hat / p.q_star - 1),
+                f"{k}/q_rel_stderr": float(q_draw.std() / math.sqrt(d)) / p.q_star,
+                f"{k}/q_layer_fluctuation": float((s["q_first"][:, -1] / p.q_star).std()),
+                f"{k}/c_star": p.c_star,
+                f"{k}/c_star_measured": float(c_draw.mean()),
+                f"{k}/c_stderr": float(c_draw.std() / math.sqrt(d)),
+                f"{k}/gap_final": float(s["gap"][:, -1].mean()),
+                f"{k}/xi_c": p.xi_c,
+                f"{k}/xi_c_measured": _fit_xi(s["gap"]) if p.phase == "ordered" else math.nan,
+                f"{k}/phase": {"ordered": -1.0, "critical": 0.0, "chaotic": 1.0}[p.phase],
+            }
+        )
+        for name, values in (
+            ("q", s["q"].mean(0)),
+            ("q_std", s["q"].std(0)),
+            ("c", 1 - s["gap"].mean(0)),
+            ("c_std", s["gap"].std(0)),
+            ("gap", s["gap"].mean(0)),
+        ):
             series[f"{k}/{name}"] = Series(layers, values.tolist())
         series[f"{k}/q_theory"] = Series(layers, q_th)
         series[f"{k}/c_theory"] = Series(layers, c_th)
     for act in cfg.activations:  # the chi_1 = 1 line of the phase diagram, at the sigma_b^2 of edge_grid(cfg)
-        series[f"edge/{act}"] = Series(list(range(EDGE_POINTS)),
-                                       [meanfield.edge_of_chaos(act, bv) for bv in edge_grid(cfg)])  # fmt: skip
+        series[f"edge/{act}"] = Series(
+            list(range(EDGE_POINTS)), [meanfield.edge_of_chaos(act, bv) for bv in edge_grid(cfg)]
+        )
     _worst(summary, pts)
-    return Result("signal-propagation", cfg, summary=summary, series=series)
+    return ctx.result(cfg, summary, series)
 
 
 def edge_grid(cfg: Config) -> list[float]:
@@ -294,8 +301,9 @@ def _worst(summary: dict[str, float], pts: list[Point]) -> None:
         "chaos_margin": worst(chaotic, lambda k: 1 - s[f"{k}/c_star_measured"], min),
         "ordered_gap": worst(ordered, lambda k: s[f"{k}/gap_final"]),
         "log_chi1_error": worst(pts, lambda k: abs(math.log(s[f"{k}/chi1_measured"] / s[f"{k}/chi1"]))),
-        "edge_log_chi1": worst([p for p in pts if p.phase == "critical"],
-                               lambda k: abs(math.log(s[f"{k}/chi1_measured"]))),  # fmt: skip
+        "edge_log_chi1": worst(
+            [p for p in pts if p.phase == "critical"], lambda k: abs(math.log(s[f"{k}/chi1_measured"]))
+        ),
         "xi_c_rel_error": worst(ordered, lambda k: abs(s[f"{k}/xi_c_measured"] / s[f"{k}/xi_c"] - 1)),
         "noise": worst(pts, lambda k: max(s[f"{k}/q_rel_stderr"] / Q_TOL, s[f"{k}/c_stderr"] / C_TOL)),
     }
@@ -313,24 +321,64 @@ def verdict(result: Result) -> Verdict:
         return "" if i < 0 else f" (worst: {pts[i].replace('_', ' σ_w²=')})"
 
     checks = [
-        Check(f"q* within {Q_TOL:.0%} of the q-map's fixed point{at('q_rel_error')}", s["worst_q_rel_error"],
-              "<=", Q_TOL, note="relative error; one layer of one net fluctuates by ~√(2/N)"),
-        Check(f"chaotic phase: c* within {C_TOL} of the c-map's fixed point{at('c_error')}", s["worst_c_error"],
-              "<=", C_TOL),
-        Check(f"chaotic phase: 1 - c* stays above {CHAOS_MARGIN}{at('chaos_margin')}", s["worst_chaos_margin"],
-              ">=", CHAOS_MARGIN, note="nearby inputs decorrelate"),
-        Check(f"ordered phase: c^L → 1, 1 - c^L{at('ordered_gap')}", s["worst_ordered_gap"], "<=",
-              ORDERED_MAX_GAP, note="all inputs become perfectly correlated"),
-        Check(f"χ₁ from the layer Jacobians: |ln χ̂₁ - ln χ₁|{at('log_chi1_error')}", s["worst_log_chi1_error"],
-              "<=", CHI1_TOL),
-        Check(f"ordered phase: fitted depth scale ξ_c vs -1/ln χ₁, relative error{at('xi_c_rel_error')}",
-              s["worst_xi_c_rel_error"], "<=", XI_TOL),
-        Check(f"measurement noise: standard error over draws / tolerance{at('noise')}", s["worst_noise"], "<=",
-              MAX_NOISE, note="three standard errors must fit inside each tolerance"),
-    ]  # fmt: skip
+        Check(
+            f"q* within {Q_TOL:.0%} of the q-map's fixed point{at('q_rel_error')}",
+            s["worst_q_rel_error"],
+            "<=",
+            Q_TOL,
+            note="relative error; one layer of one net fluctuates by ~√(2/N)",
+        ),
+        Check(
+            f"chaotic phase: c* within {C_TOL} of the c-map's fixed point{at('c_error')}",
+            s["worst_c_error"],
+            "<=",
+            C_TOL,
+        ),
+        Check(
+            f"chaotic phase: 1 - c* stays above {CHAOS_MARGIN}{at('chaos_margin')}",
+            s["worst_chaos_margin"],
+            ">=",
+            CHAOS_MARGIN,
+            note="nearby inputs decorrelate",
+        ),
+        Check(
+            f"ordered phase: c^L → 1, 1 - c^L{at('ordered_gap')}",
+            s["worst_ordered_gap"],
+            "<=",
+            ORDERED_MAX_GAP,
+            note="all inputs become perfectly correlated",
+        ),
+        Check(
+            f"χ₁ from the layer Jacobians: |ln χ̂₁ - ln χ₁|{at('log_chi1_error')}",
+            s["worst_log_chi1_error"],
+            "<=",
+            CHI1_TOL,
+        ),
+        Check(
+            f"ordered phase: fitted depth scale ξ_c vs -1/ln χ₁, relative error{at('xi_c_rel_error')}",
+            s["worst_xi_c_rel_error"],
+            "<=",
+            XI_TOL,
+        ),
+        Check(
+            f"measurement noise: standard error over draws / tolerance{at('noise')}",
+            s["worst_noise"],
+            "<=",
+            MAX_NOISE,
+            note="three standard errors must fit inside each tolerance",
+        ),
+    ]
     if not math.isnan(s["worst_edge_log_chi1"]):
-        checks.insert(5, Check(f"edge of chaos: |ln χ̂₁|{at('edge_log_chi1')}", s["worst_edge_log_chi1"], "<=",
-                               CHI1_TOL, note="gradients neither vanish nor explode"))  # fmt: skip
+        checks.insert(
+            5,
+            Check(
+                f"edge of chaos: |ln χ̂₁|{at('edge_log_chi1')}",
+                s["worst_edge_log_chi1"],
+                "<=",
+                CHI1_TOL,
+                note="gradients neither vanish nor explode",
+            ),
+        )
     return Verdict(tuple(checks))
 
 
@@ -352,8 +400,9 @@ def figure(result: Result):
         act = k.split("_")[0]
         measured = math.log(s[f"{k}/chi1_measured"])
         side = 0.0 if abs(measured) <= CHI1_TOL else math.copysign(1.0, measured)
-        phase_ax.scatter(s[f"{k}/weight_var"], cfg.bias_var, color=_PHASE_COLOR[side], marker=_MARKERS[act],
-                         zorder=3, edgecolor="k")  # fmt: skip
+        phase_ax.scatter(
+            s[f"{k}/weight_var"], cfg.bias_var, color=_PHASE_COLOR[side], marker=_MARKERS[act], zorder=3, edgecolor="k"
+        )
     phase_ax.text(0.05, 0.9, "ordered", transform=phase_ax.transAxes, color=PALETTE["train"])
     phase_ax.text(0.7, 0.1, "chaotic", transform=phase_ax.transAxes, color=PALETTE["test"])
     phase_ax.set(xlabel="σ_w²", ylabel="σ_b²", title="phase diagram (points: measured χ̂₁)", ylim=(0, top))
@@ -366,22 +415,59 @@ def figure(result: Result):
             layers, emp = result.curve(f"{k}/{name}")
             _, std = result.curve(f"{k}/{name}_std")
             ax.plot(layers, emp, color=color, linestyle=style, label=label)
-            ax.fill_between(layers, [m - e for m, e in zip(emp, std, strict=True)],
-                            [m + e for m, e in zip(emp, std, strict=True)], color=color, alpha=0.2)  # fmt: skip
+            ax.fill_between(
+                layers,
+                [m - e for m, e in zip(emp, std, strict=True)],
+                [m + e for m, e in zip(emp, std, strict=True)],
+                color=color,
+                alpha=0.2,
+            )
             _, th = result.curve(f"{k}/{name}_theory")
             ax.plot(layers, th, color="k", linewidth=0.7, linestyle=":")
         if s[f"{k}/phase"] < 0:
             layers, gap = result.curve(f"{k}/gap")
             gap_ax.semilogy(layers, gap, color=color, linestyle=style, label=label)
             ref = gap[len(gap) // 4]
-            gap_ax.semilogy(layers, [ref * s[f"{k}/chi1"] ** (i - len(gap) // 4) for i in range(len(gap))],
-                            color="k", linewidth=0.7, linestyle=":")  # fmt: skip
+            gap_ax.semilogy(
+                layers,
+                [ref * s[f"{k}/chi1"] ** (i - len(gap) // 4) for i in range(len(gap))],
+                color="k",
+                linewidth=0.7,
+                linestyle=":",
+            )
     q_ax.set(xlabel="layer l", ylabel="q^l", yscale="log", title="length q^l (dotted: q-map)")
     c_ax.set(xlabel="layer l", ylabel="c^l", title="correlation c^l (dotted: c-map)", ylim=(-0.05, 1.05))
-    gap_ax.set(xlabel="layer l", ylabel="1 - c^l", title="ordered phase: 1 - c^l (dotted: ∝ χ₁^l)",
-               ylim=(1e-14, 1))  # fmt: skip
+    gap_ax.set(xlabel="layer l", ylabel="1 - c^l", title="ordered phase: 1 - c^l (dotted: ∝ χ₁^l)", ylim=(1e-14, 1))
     c_ax.legend(loc="lower left", fontsize=7)
-    fig.suptitle(f"signal propagation: width {cfg.width}, depth {cfg.depth}, {cfg.draws} draws, "
-                 f"σ_b² = {cfg.bias_var:g}")  # fmt: skip
+    fig.suptitle(
+        f"signal propagation: width {cfg.width}, depth {cfg.depth}, {cfg.draws} draws, σ_b² = {cfg.bias_var:g}"
+    )
     fig.tight_layout()
     return fig
+
+
+ENTRY = Entry(
+    name="signal-propagation",
+    summary="deep random networks have an ordered and a chaotic phase, split by the edge of chaos",
+    papers=(
+        "Poole, Lahiri, Raghu, Sohl-Dickstein, Ganguli 2016 — Exponential expressivity in deep neural networks "
+        "through transient chaos",
+        "Schoenholz, Gilmer, Ganguli, Sohl-Dickstein 2017 — Deep information propagation",
+    ),
+    config=Config,
+    presets=PRESETS,
+    costs=COSTS,
+    run=run,
+    verdict=verdict,
+    figure=figure,
+    sweep_metrics=("worst_q_rel_error", "worst_c_error", "worst_log_chi1_error"),
+    controls=(
+        Control(
+            "too narrow",
+            {"width": 16, "depth": 30, "fixed_point_layers": 15},
+            must_fail=("q* within", "chaotic phase: c* within", "χ₁ from the layer Jacobians"),
+            why="at width 16 the finite-width corrections are O(1/16): the mean-field fixed points and χ₁ no "
+            "longer describe the networks",
+        ),
+    ),
+)
