@@ -19,8 +19,9 @@ _OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt
 class Check:
     """One claim of a phenomenon, measured: ``value <op> threshold``.
 
-    ``name`` says what is checked in words a reader of the paper recognizes; a value that could not be measured
-    (e.g. the test accuracy never reached its level, so there is no step t_gen) is ``nan`` and fails.
+    ``name`` says what is checked in words a reader of the paper recognizes. A value that could not be measured
+    (e.g. the test accuracy never reached its level, so there is no step t_gen) is ``nan``; any non-finite value
+    (``nan``, ``±inf``) is *unmeasured* and fails whatever the comparison, with that reason (:attr:`reason`).
     """
 
     name: str
@@ -34,16 +35,29 @@ class Check:
             raise ValueError(f"op must be one of {sorted(_OPS)}, got {self.op!r}")
 
     @property
+    def measured(self) -> bool:
+        """Whether the value is a finite number (anything else is unmeasured, and fails)."""
+        return isinstance(self.value, int | float) and math.isfinite(self.value)
+
+    @property
     def passed(self) -> bool:
-        return not math.isnan(self.value) and bool(_OPS[self.op](self.value, self.threshold))
+        return self.measured and bool(_OPS[self.op](self.value, self.threshold))
+
+    @property
+    def reason(self) -> str:
+        """Why it failed, in words ('' when it passed)."""
+        if self.passed:
+            return ""
+        if not self.measured:
+            return f"unmeasured ({encode_float(self.value)})"
+        return f"{_fmt(self.value)} is not {self.op} {_fmt(self.threshold)}"
 
     def to_dict(self) -> dict:
-        return {**dataclasses.asdict(self), "value": _json_float(self.value), "passed": self.passed}
+        return {**dataclasses.asdict(self), "value": encode_float(self.value), "passed": self.passed}
 
     @classmethod
     def from_dict(cls, d: dict) -> Check:
-        value = d["value"]
-        return cls(d["name"], math.nan if value is None else float(value), d["op"], d["threshold"], d["note"])
+        return cls(d["name"], decode_float(d["value"]), d["op"], d["threshold"], d["note"])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,7 +81,8 @@ class Verdict:
         """A plain-text table: check, measured value, threshold, pass/fail."""
         rows = [("check", "measured", "threshold", "")]
         for c in self.checks:
-            rows.append((c.name, _fmt(c.value), f"{c.op} {_fmt(c.threshold)}", "PASS" if c.passed else "FAIL"))
+            shown = _fmt(c.value) if c.measured else f"unmeasured ({encode_float(c.value)})"
+            rows.append((c.name, shown, f"{c.op} {_fmt(c.threshold)}", "PASS" if c.passed else "FAIL"))
         widths = [max(len(r[i]) for r in rows) for i in range(4)]
         lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows]
         lines.insert(1, "  ".join("-" * w for w in widths))
@@ -134,15 +149,28 @@ class Result:
             "experiment": self.experiment,
             "status": self.status,
             "config": to_dict(self.config) if dataclasses.is_dataclass(self.config) else self.config,
-            "summary": {k: _json_float(v) for k, v in self.summary.items()},
+            "summary": {k: encode_float(v) for k, v in self.summary.items()},
             "verdict": self.verdict.to_dict() if self.verdict else None,
             "artifacts": dict(self.artifacts),
         }
 
 
-def _json_float(x: float) -> float | None:
-    """JSON has no NaN: unmeasured values are written as null."""
-    return None if isinstance(x, float) and not math.isfinite(x) else x
+def encode_float(x: Any) -> Any:
+    """JSON has no NaN or infinity: a non-finite float is written as the string ``"nan"``, ``"inf"`` or
+    ``"-inf"`` (so that it reloads as the same value: an infinite value read back as NaN could flip a verdict);
+    anything else is returned as it is."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
+    return x
+
+
+def decode_float(x: Any) -> Any:
+    """The inverse of :func:`encode_float`; ``None`` (how older records wrote any non-finite value) is NaN."""
+    if x is None:
+        return math.nan
+    if isinstance(x, str) and x in ("nan", "inf", "-inf"):
+        return float(x)
+    return x
 
 
 def _fmt(x: float) -> str:

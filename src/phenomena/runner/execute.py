@@ -20,7 +20,7 @@ from phenomena import __version__
 from phenomena.config import from_dict, to_dict
 from phenomena.errors import DivergedError, UserError
 from phenomena.experiment import Entry, RunContext
-from phenomena.result import Result, Series, Verdict
+from phenomena.result import Result, Series, Verdict, decode_float
 from phenomena.store import RunRecord, Store
 
 Lookup = Callable[[str], Entry]  # experiment name -> its Entry (the catalog's, handed down by the api)
@@ -174,7 +174,7 @@ def record_to_result(record: RunRecord, store: Store, lookup: Lookup) -> Result:
     verdict_dict = dict(record.verdict or {})
     artifacts = verdict_dict.pop("artifacts", {})
     series = {k: Series(s, v) for k, (s, v) in store.metrics(record.id).items()}
-    summary = {k: (float("nan") if v is None else v) for k, v in (record.summary or {}).items()}
+    summary = {k: decode_float(v) for k, v in (record.summary or {}).items()}
     return Result(
         experiment=record.experiment,
         config=config,

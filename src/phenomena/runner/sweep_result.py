@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from phenomena.errors import UserError
-from phenomena.result import Result
+from phenomena.result import Result, decode_float
 from phenomena.store import Store
 
 MAX_METRICS = 3
@@ -245,7 +245,7 @@ def load_sweep(sweep_id: str, store: Store, lookup: Callable[[str], Any]) -> Swe
             run = SweepRun(run_id, seed, "pending", None, {}, None)
         else:
             passed = (stored.verdict or {}).get("passed") if stored.status == "finished" else None
-            summary = {k: (math.nan if v is None else v) for k, v in (stored.summary or {}).items()}
+            summary = {k: decode_float(v) for k, v in (stored.summary or {}).items()}
             run = SweepRun(run_id, seed, stored.status, passed, summary, stored.error)
         by_point.setdefault(point, []).append(run)
     combos = itertools.product(*record.grid.values())

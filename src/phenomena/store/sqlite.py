@@ -30,6 +30,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from phenomena.result import encode_float
+
 STATUSES = ("running", "finished", "failed", "diverged")
 # running (in progress, or killed), finished (every run finished), incomplete (some runs diverged or failed),
 # interrupted (stopped by the user or by an error in the driving process)
@@ -401,7 +403,7 @@ def _finite_or_none(value: float) -> float | None:
 
 
 def _json_safe(summary: dict) -> dict:
-    return {k: (_finite_or_none(v) if isinstance(v, float) else v) for k, v in summary.items()}
+    return {k: encode_float(v) for k, v in summary.items()}
 
 
 def _escape_like(text: str) -> str:
