@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test test-slow lint bench clean
+.PHONY: run test test-slow lint verify bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/lint-imports
+
+# every entry's quick preset and declared controls on held-out seeds 0-2 (tens of minutes on 2 cores)
+verify: $(VENV)/.installed
+	$(BIN)/phenomena verify --preset quick --seeds 3 -x process
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/grokking.py

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from phenomena.catalog import get_entry, listing
+from phenomena.catalog import ENTRIES, get_entry, listing
 from phenomena.config import FieldInfo, describe_fields
 from phenomena.result import Result
 from phenomena.runner.execute import execute as _execute
@@ -19,6 +19,8 @@ from phenomena.runner.execute import record_to_result
 from phenomena.runner.sweep import sweep as _sweep
 from phenomena.runner.sweep_result import SweepResult as SweepResult
 from phenomena.runner.sweep_result import load_sweep as _load_sweep
+from phenomena.runner.verify import Verification as Verification
+from phenomena.runner.verify import verify as _verify
 from phenomena.store import Store
 
 StoreLike = str | Path | Store | None
@@ -99,6 +101,41 @@ def sweep(
         ray_address=ray_address,
         on_start=on_start,
         lookup=get_entry,
+    )
+
+
+def verify(
+    names: Sequence[str] | None = None,
+    preset: str = "quick",
+    seeds: int | Sequence[int] = 3,
+    executor: str = "process",
+    workers: int | None = None,
+    force: bool = False,
+    store: StoreLike = None,
+    progress: bool = True,
+    ray_address: str | None = None,
+    on_start: Callable | None = None,
+) -> Verification:
+    """Run each named entry (default: the whole catalog) at ``preset`` on held-out ``seeds`` (a count N means
+    0..N-1) together with its declared controls, and return the :class:`Verification` (``.passed``,
+    ``.table()``): an entry passes when its verdict holds on >= 80% of the seeds and each control fails the checks
+    it names on >= 80%. Runs go through the sweep machinery (resumable, finished runs reused); the result is
+    stored.
+
+    >>> v = verify(["grokking"], seeds=3); print(v.table()); v.passed
+    """
+    entries = [get_entry(n) for n in (names or list(ENTRIES))]
+    return _verify(
+        entries,
+        preset,
+        seeds,
+        executor=executor,
+        workers=workers,
+        ray_address=ray_address,
+        force=force,
+        store=_store(store),
+        progress=progress,
+        on_start=on_start,
     )
 
 

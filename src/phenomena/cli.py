@@ -307,6 +307,69 @@ def sweep_cmd(ctx, name, preset, grid, overrides, seeds, executor, workers, ray_
         sys.exit(1)
 
 
+@main.command("verify")
+@click.argument("names", nargs=-1)
+@click.option("--preset", "-p", default="quick", show_default=True, help="smoke | quick | paper (or full).")
+@click.option(
+    "--seeds",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="Held-out seeds 0..N-1 (never an entry's calibration seeds).",
+)
+@click.option(
+    "--executor",
+    "-x",
+    type=click.Choice(["serial", "process", "ray"]),
+    default="process",
+    show_default=True,
+    help="serial: this process; process: a local pool; ray: Ray (local or cluster).",
+)
+@click.option(
+    "--workers", "-j", type=click.IntRange(min=1), default=None, help="Runs at a time (default: one per core)."
+)
+@click.option("--ray-address", default=None, metavar="ADDR", help="Join a running Ray cluster.")
+@click.option("--force", is_flag=True, help="Recompute runs that have finished before.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option("--json", "as_json", is_flag=True, help="Print the verification as one JSON object.")
+@click.pass_context
+def verify_cmd(ctx, names, preset, seeds, executor, workers, ray_address, force, quiet, as_json) -> None:
+    """Verify NAMES (default: the whole catalog): each preset on held-out seeds, each declared control on the
+    same seeds, one table of pass rates, spreads and control fail rates.
+
+    Exit code 0 only when every entry's verdict passes on >= 80% of the seeds and every control fails its
+    checks on >= 80%; 1 otherwise. Finished runs are reused; rerun the same command to resume.
+    """
+    from phenomena.api import verify
+
+    def announce(plan, to_run, pool):
+        if not as_json:
+            click.secho(
+                f"verify [{preset}]: {len(names) or 'all'} entries x {seeds} seeds with their controls: "
+                f"{to_run} runs to compute on {pool.describe()}",
+                bold=True,
+            )
+
+    result = verify(
+        list(names) or None,
+        preset,
+        seeds,
+        executor=executor,
+        workers=workers,
+        force=force,
+        store=ctx.obj["home"],
+        progress=not (quiet or as_json),
+        ray_address=ray_address,
+        on_start=announce,
+    )
+    if as_json:
+        click.echo(json.dumps(result.to_dict()))
+    else:
+        click.echo(result.table())
+    if not result.passed:
+        sys.exit(1)
+
+
 @main.command("show")
 @click.argument("run_id")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")

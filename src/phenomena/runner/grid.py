@@ -127,19 +127,21 @@ def plan_sweep(
     seeds: int | Sequence[int] = 1,
     preset: str = "quick",
     overrides: Mapping[str, Any] | Iterable[str] = (),
+    require_grid: bool = True,
 ) -> SweepPlan:
     """Expand and validate a sweep: every grid point x seed is resolved to a config and a run id.
 
     ``grid`` maps dotted config keys to their values (a list, or a string ``'1,2,3'`` as typed on the command
     line); ``seeds`` is a count N (seeds 0..N-1) or a list of seeds, set through the config's ``seed`` key;
     ``overrides`` are fixed for every point. Raises UserError (naming the key and value) if any point is
-    invalid, if a value is listed twice, or if a key is both fixed and swept.
+    invalid, if a value is listed twice, or if a key is both fixed and swept. ``require_grid=False`` allows an
+    empty grid: one point, the seeds of one configuration (as ``phenomena verify`` runs them).
 
     >>> plan = plan_sweep(get_entry("grokking"), {"train.weight_decay": [0, 1, 2]}, seeds=3, preset="smoke")
     >>> len(plan.points), len(plan.jobs)
     (3, 9)
     """
-    if not isinstance(grid, Mapping) or not grid:
+    if not isinstance(grid, Mapping) or (require_grid and not grid):
         raise UserError("a sweep needs a grid of one or more keys, e.g. --grid train.weight_decay=0,1,2")
     if not isinstance(overrides, Mapping):
         overrides = dict(parse_override(t) for t in overrides)

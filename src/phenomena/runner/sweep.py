@@ -66,18 +66,44 @@ def sweep(
         )
     plan = plan_sweep(entry, grid, seeds, preset, overrides)
     store = store if store is not None else Store()
-    name = entry.name
-    unique = plan.unique_jobs()
-    records = store.records(j.run_id for j in unique)
-    todo = [j for j in unique if force or getattr(records.get(j.run_id), "status", None) != "finished"]
+    run_plans([plan], executor, workers, ray_address, force, store, progress, f"sweep {entry.name}", on_start)
+    result = load_sweep(plan.id, store, lookup or (lambda _: entry))
+    result.write_figure(store)
+    return result
+
+
+def run_plans(
+    plans: Sequence[SweepPlan],
+    executor: str,
+    workers: int | None,
+    ray_address: str | None,
+    force: bool,
+    store: Store,
+    progress: bool,
+    desc: str,
+    on_start: Callable[[SweepPlan, int, Executor], None] | None = None,
+) -> dict[str, str]:
+    """Record ``plans`` as sweeps and compute their runs that have not finished (all of them with ``force``) on
+    one executor, keeping it full across plans; returns sweep id -> final status (finished, incomplete).
+
+    A run shared by several plans is computed once. ``on_start(plan, runs_to_compute, executor)`` is called for
+    the first plan once the executor is made, before any run starts.
+    """
+    unique: dict[str, tuple[SweepPlan, Job]] = {}
+    for plan in plans:
+        for job in plan.unique_jobs():
+            unique.setdefault(job.run_id, (plan, job))
+    records = store.records(unique)
+    todo = [pj for rid, pj in unique.items() if force or getattr(records.get(rid), "status", None) != "finished"]
     pool = make_executor(executor, workers, ray_address, runs=len(todo))
-    store.begin_sweep(plan.id, name, preset, plan.grid, plan.seeds, plan.overrides, plan.members)
-    if on_start is not None:
-        on_start(plan, len(todo), pool)
+    for plan in plans:
+        store.begin_sweep(plan.id, plan.entry.name, plan.preset, plan.grid, plan.seeds, plan.overrides, plan.members)
+    if on_start is not None and plans:
+        on_start(plans[0], len(todo), pool)
     bar = tqdm(
         total=len(unique),
         initial=len(unique) - len(todo),
-        desc=f"sweep {name}",
+        desc=desc,
         unit="run",
         file=sys.stderr,
         disable=not (progress and sys.stderr.isatty()),
@@ -85,35 +111,37 @@ def sweep(
     )
     try:
         with bar, pool:
-            counts = _run_all(plan, todo, pool, store, bar)
+            counts = _run_all(todo, pool, store, bar)
     except BaseException:
-        store.finish_sweep(plan.id, "interrupted")
+        for plan in plans:
+            store.finish_sweep(plan.id, "interrupted")
         raise
     statuses = {**{rid: r.status for rid, r in records.items()}, **counts}
-    complete = all(statuses.get(j.run_id) == "finished" for j in unique)
-    store.finish_sweep(plan.id, "finished" if complete else "incomplete")
-    result = load_sweep(plan.id, store, lookup or (lambda _: entry))
-    result.write_figure(store)
-    return result
+    final = {}
+    for plan in plans:
+        complete = all(statuses.get(j.run_id) == "finished" for j in plan.jobs)
+        final[plan.id] = "finished" if complete else "incomplete"
+        store.finish_sweep(plan.id, final[plan.id])
+    return final
 
 
-def _run_all(plan: SweepPlan, todo: list[Job], pool: Executor, store: Store, bar) -> dict[str, str]:
+def _run_all(todo: list[tuple[SweepPlan, Job]], pool: Executor, store: Store, bar) -> dict[str, str]:
     """Keep ``pool.capacity`` runs in flight until all are done; returns run id -> recorded status."""
-    name, entry = plan.entry.name, plan.entry
     pending, in_flight = deque(todo), {}
     recorded: dict[str, str] = {}
     tally: Counter = Counter()
     while pending or in_flight:
         while pending and len(in_flight) < pool.capacity:
-            job = pending.popleft()
+            plan, job = pending.popleft()
+            name = plan.entry.name
             folder = store.begin(
                 job.run_id, name, plan.preset, to_dict(job.config), environment(job.seed), sweep=plan.id
             )
-            spec = RunSpec(name, entry.module, job.config, job.run_id, str(folder), str(store.cache_dir))
-            in_flight[pool.submit(spec)] = job
+            spec = RunSpec(name, plan.entry.module, job.config, job.run_id, str(folder), str(store.cache_dir))
+            in_flight[pool.submit(spec)] = (plan, job)
         done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
         for future in done:
-            job = in_flight.pop(future)
+            plan, job = in_flight.pop(future)
             status = _record(store, plan, job, _outcome(future, job))
             recorded[job.run_id] = status
             tally[status] += 1

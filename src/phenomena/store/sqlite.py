@@ -79,6 +79,15 @@ CREATE TABLE IF NOT EXISTS sweep_runs (
     PRIMARY KEY (sweep, point, seed)
 );
 CREATE INDEX IF NOT EXISTS sweep_runs_by_run ON sweep_runs(run);
+CREATE TABLE IF NOT EXISTS verifications (
+    id        TEXT PRIMARY KEY,
+    preset    TEXT NOT NULL,
+    seeds     TEXT NOT NULL,
+    names     TEXT NOT NULL,
+    passed    INTEGER,
+    created   REAL NOT NULL,
+    result    TEXT NOT NULL
+);
 """
 
 
@@ -350,6 +359,35 @@ class Store:
             ).fetchall()
         return _sweep_record(rows[0], [tuple(m) for m in members])
 
+    # -- verifications -------------------------------------------------------------------------------------
+    def save_verification(
+        self, verification_id: str, preset: str, seeds: list[int], names: list[str], passed: bool, result: dict
+    ) -> None:
+        """Record (or replace) a verification and its result."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO verifications (id, preset, seeds, names, passed, created, result) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    verification_id,
+                    preset,
+                    json.dumps(seeds),
+                    json.dumps(names),
+                    int(passed),
+                    time.time(),
+                    json.dumps(result),
+                ),
+            )
+
+    def verifications(self) -> list[VerificationRecord]:
+        """All verifications, newest first."""
+        with self._connect() as db:
+            rows = db.execute("SELECT * FROM verifications ORDER BY created DESC").fetchall()
+        return [
+            VerificationRecord(i, p, json.loads(seeds), json.loads(names), bool(ok), created, json.loads(result))
+            for i, p, seeds, names, ok, created, result in rows
+        ]
+
     def sweeps(self, experiment: str | None = None) -> list[SweepRecord]:
         """All sweeps, newest first (optionally of one experiment), members left empty."""
         query, args = "SELECT * FROM sweeps", []
@@ -357,6 +395,20 @@ class Store:
             query, args = query + " WHERE experiment = ?", [experiment]
         with self._connect() as db:
             return [_sweep_record(r, []) for r in db.execute(query + " ORDER BY created DESC", args).fetchall()]
+
+
+@dataclass
+class VerificationRecord:
+    """One ``phenomena verify``: which entries, preset and seeds, whether it passed, and its full result (the
+    JSON of :class:`phenomena.runner.verify.Verification`, which names the sweeps it ran)."""
+
+    id: str
+    preset: str
+    seeds: list
+    names: list
+    passed: bool
+    created: float
+    result: dict
 
 
 def _sweep_record(row: tuple, members: list[tuple[int, int, str]]) -> SweepRecord:
