@@ -1,0 +1,130 @@
+"""phenomena verify on stand-in entries whose verdicts are known functions of the seed and config: pass rates,
+control fail rates, the 80% rule, the exit code, resumption, and the calibration seeds it refuses."""
+
+import dataclasses
+import json
+import math
+
+import pytest
+
+from phenomena import catalog
+from phenomena.experiment import Calibration, Control, Entry
+from phenomena.result import Check, Series, Verdict
+from phenomena.runner.verify import PASS_RATE, Verification, control_failed
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    gain: float = 1.0  # the "mechanism": y = gain * (seed + 1); the claim is y >= 2
+    bad_seed: int = -1  # this seed's run measures nothing (y = nan)
+    seed: int = 0
+
+
+def run(cfg, ctx):
+    y = math.nan if cfg.seed == cfg.bad_seed else cfg.gain * (cfg.seed + 1)
+    return ctx.result(cfg, {"y": y}, {"y": Series([0], [0.0])})
+
+
+def verdict(result):
+    y = result.summary["y"]
+    return Verdict((Check(f"y reaches 2 (y = {y:g})", y, ">=", 2.0), Check("always", 1.0, ">=", 0.0)))
+
+
+def figure(result):
+    from phenomena.report import subplots
+
+    fig, _ = subplots()
+    return fig
+
+
+PRESETS = {"smoke": Config(gain=2.0), "quick": Config(gain=2.0), "full": Config(gain=0.9)}
+ENTRY = Entry(
+    name="fake-verify",
+    summary="y grows with the gain",
+    papers=("none",),
+    config=Config,
+    presets=PRESETS,
+    costs={k: "0 s" for k in PRESETS},
+    run=run,
+    verdict=verdict,
+    figure=figure,
+    sweep_metrics=("y",),
+    controls=(Control("no gain", {"gain": 0.0}, must_fail=("y reaches 2",), why="y = 0"),),
+    calibration=Calibration(seeds=(100, 101)),
+)
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    monkeypatch.setitem(catalog.ENTRIES, "fake-verify", __name__)
+
+
+def test_a_verdict_that_holds_and_a_control_that_fails_pass_verification(fake, cli, home):
+    code, out, err = cli("verify", "fake-verify", "--seeds", "4", "-x", "serial", "--json")
+    assert code == 0, err
+    v = json.loads(out)
+    (entry,) = v["entries"]
+    assert entry["verdicts"] == [True] * 4 and entry["checks"][0]["values"] == [2.0, 4.0, 6.0, 8.0]
+    assert entry["checks"][0]["name"] == "y reaches 2 (...)" and entry["checks"][1]["name"] == "always"
+    (control,) = entry["controls"]
+    assert control["failed"] == [True] * 4 and v["passed"]
+    code, out, _ = cli("verify", "fake-verify", "--seeds", "4", "-x", "serial")
+    assert code == 0 and "verify: PASS" in out and "fails 4/4" in out and "4/4" in out
+
+
+def test_below_80_percent_fails_and_says_which_entry(fake, cli):
+    # full preset: y = 0.9 (seed + 1) >= 2 holds for seeds 2, 3, 4 of 0..4: 3/5 = 60% < 80%
+    code, out, _ = cli("verify", "fake-verify", "-p", "full", "--seeds", "5", "-x", "serial")
+    assert code == 1 and "fake-verify  <- FAIL" in out and "3/5" in out and "verify: FAIL" in out
+
+
+def test_an_unmeasured_value_is_a_failed_seed_not_a_skipped_one():
+    from phenomena.runner.verify import verify as verify_entries
+
+    bad = dataclasses.replace(ENTRY, presets={**PRESETS, "quick": Config(gain=2.0, bad_seed=1)})
+    five = verify_entries([bad], "quick", 5, executor="serial", progress=False)
+    assert five.entries[0].verdicts == (True, False, True, True, True) and five.passed  # 4/5 = 80%
+    check = five.entries[0].checks[0]
+    assert math.isnan(check.values[1]) and check.passed[1] is False and "(1 unmeasured)" in check.spread()
+    three = verify_entries([bad], "quick", 3, executor="serial", progress=False)
+    assert not three.passed  # 2/3 < 80%: the unmeasured seed counts as a failure
+
+
+def test_a_control_that_does_not_fail_fails_verification(fake):
+    from phenomena.runner.verify import verify as verify_entries
+
+    weak = dataclasses.replace(
+        ENTRY, controls=(Control("half gain", {"gain": 1.0}, must_fail=("y reaches 2",), why="y = seed + 1"),)
+    )
+    result = verify_entries([weak], "quick", 3, executor="serial", progress=False)
+    (control,) = result.entries[0].controls
+    assert control.failed == (True, False, False) and not control.ok and not result.passed
+    assert PASS_RATE == 0.8
+
+
+def test_a_control_naming_no_check_does_not_count_as_failed():
+    verdict = Verdict((Check("a", 0.0, ">=", 1.0),))
+    assert control_failed(Control("c", {}, must_fail=("a",)), verdict) == (True, ())
+    assert control_failed(Control("c", {}, must_fail=("a", "zz")), verdict) == (False, ("zz",))
+    assert control_failed(Control("c", {}, must_fail=("a",)), Verdict((Check("a", 2.0, ">=", 1.0),)))[0] is False
+
+
+def test_calibration_seeds_are_refused_and_nothing_is_written(fake, cli, home):
+    from phenomena.api import verify
+    from phenomena.errors import UserError
+
+    with pytest.raises(UserError, match=r"thresholds were chosen on seeds \[100\]"):
+        verify(["fake-verify"], seeds=[99, 100], executor="serial", store=home)
+    assert not (home / "phenomena.db").exists() or not json.loads(cli("runs", "--json")[1])
+
+
+def test_the_verification_is_stored_and_reloads_identical(fake, home):
+    from phenomena.api import verify
+    from phenomena.store import Store
+
+    result = verify(["fake-verify"], seeds=2, executor="serial", progress=False, store=home)
+    (record,) = Store(home).verifications()
+    assert record.id == result.id and record.passed == result.passed
+    assert Verification.from_dict(record.result).to_dict() == result.to_dict()
+    again = verify(["fake-verify"], seeds=2, executor="serial", progress=False, store=home)  # reuses the runs
+    assert again.to_dict()["entries"] == result.to_dict()["entries"]
