@@ -78,7 +78,7 @@ def test_below_80_percent_fails_and_says_which_entry(fake, cli):
     assert code == 1 and "fake-verify  <- FAIL" in out and "3/5" in out and "verify: FAIL" in out
 
 
-def test_an_unmeasured_value_is_a_failed_seed_not_a_skipped_one():
+def test_an_unmeasured_value_is_a_failed_seed_not_a_skipped_one(home):
     from phenomena.runner.verify import verify as verify_entries
 
     bad = dataclasses.replace(ENTRY, presets={**PRESETS, "quick": Config(gain=2.0, bad_seed=1)})
@@ -90,7 +90,7 @@ def test_an_unmeasured_value_is_a_failed_seed_not_a_skipped_one():
     assert not three.passed  # 2/3 < 80%: the unmeasured seed counts as a failure
 
 
-def test_a_control_that_does_not_fail_fails_verification(fake):
+def test_a_control_that_does_not_fail_fails_verification(fake, home):
     from phenomena.runner.verify import verify as verify_entries
 
     weak = dataclasses.replace(
