@@ -84,40 +84,53 @@ def main() -> None:
     parser.add_argument("--widths", default="16,27,47,80,135", help="comma-separated widths, or 'all' (19)")
     parser.add_argument("--epochs", type=int, default=25, help="the notebook trains 500")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--workers", type=int, default=1,
-                        help="phenomena run --workers: widths spread over this many one-thread processes")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="phenomena run --workers: widths spread over this many one-thread processes",
+    )
     args = parser.parse_args()
     widths = list(NOTEBOOK_WIDTHS) if args.widths == "all" else [int(w) for w in args.widths.split(",")]
     src = str(Path(__file__).resolve().parents[1] / "src")
-    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads),
-           "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}  # fmt: skip
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": str(args.threads),
+        "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")]),
+    }
     sys.path.insert(0, src)
+    from phenomena.analysis import bump
     from phenomena.api import load
-    from phenomena.catalog.double_descent import bump
     from phenomena.data.mnist1d import mnist1d
 
     full = widths == list(NOTEBOOK_WIDTHS) and args.epochs == 500
-    print(f"setting: MNIST-1D 4000 train / 12000 test, 15% label noise + a no-noise sweep, SGD lr 0.01 momentum "
-          f"0.9, batch 100, widths {widths}, {args.epochs} epochs, torch threads {args.threads}, phenomena workers "
-          f"{args.workers}"
-          f"{'' if full else ' (scaled down from 19 widths x 500 epochs)'}")  # fmt: skip
+    print(
+        f"setting: MNIST-1D 4000 train / 12000 test, 15% label noise + a no-noise sweep, SGD lr 0.01 momentum "
+        f"0.9, batch 100, widths {widths}, {args.epochs} epochs, torch threads {args.threads}, phenomena workers "
+        f"{args.workers}"
+        f"{'' if full else ' (scaled down from 19 widths x 500 epochs)'}"
+    )
     with tempfile.TemporaryDirectory() as home:
         cache = Path(home) / "cache"
         cache.mkdir()
         mnist1d(16_000, 0.25, cache_dir=cache)  # generate once, outside both timings
-        cmd = [sys.executable, "-m", "phenomena", "--home", home, "run", "double-descent", "--preset", "paper",
-               "-s", f"model.widths={','.join(map(str, widths))}", "-s", f"train.epochs={args.epochs}",
-               "--workers", str(args.workers), "--json"]
+        cmd = [sys.executable, "-m", "phenomena", "--home", home, "run", "double-descent", "--preset", "paper"]
+        cmd += ["-s", f"model.widths={','.join(map(str, widths))}", "-s", f"train.epochs={args.epochs}"]
+        cmd += ["--workers", str(args.workers), "--json"]
         ours_s, out = timed(cmd, env)
         res = json.loads(out)
-        ours_noisy = [res["summary"]["peak_width"], res["summary"]["h_star"]]
-        naive_s, out = timed([sys.executable, "-c", NOTEBOOK, str(args.threads), json.dumps(widths),
-                              str(args.epochs), str(cache)], env)  # fmt: skip
+        h_star = res["summary"]["h_star"]  # "nan" (JSON has no NaN) when no width interpolated
+        ours_noisy = [res["summary"]["peak_width"], "never" if h_star in (None, "nan") else f"{h_star:.0f}"]
+        naive_s, out = timed(
+            [sys.executable, "-c", NOTEBOOK, str(args.threads), json.dumps(widths), str(args.epochs), str(cache)], env
+        )
         naive = json.loads(out)
         ours_curve = dict(zip(*load(res["run_id"], store=home).curve("test_error"), strict=True))
     naive_peak = widths[bump(naive["noisy"])[0]]
-    print(f"phenomena run double-descent --preset paper: {ours_s:7.1f} s wall, peak width {ours_noisy[0]:.0f}, "
-          f"h* {ours_noisy[1] or 'never'}, verdict {'PASS' if res['verdict']['passed'] else 'FAIL'}")
+    print(
+        f"phenomena run double-descent --preset paper: {ours_s:7.1f} s wall, peak width {ours_noisy[0]:.0f}, "
+        f"h* {ours_noisy[1]}, verdict {'PASS' if res['verdict']['passed'] else 'FAIL'}"
+    )
     print(f"notebook loop (DataLoader, one width at a time): {naive_s:7.1f} s wall, peak width {naive_peak}")
     print(f"ratio notebook / phenomena: {naive_s / ours_s:.2f}x")
     print("noisy test error by width (phenomena, notebook):")
