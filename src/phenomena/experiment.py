@@ -9,6 +9,7 @@ reads a module's globals. See ``CONTRIBUTING.md`` for adding one.
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import as_completed
@@ -17,7 +18,7 @@ from typing import Any
 
 from phenomena.config import apply_overrides, run_id
 from phenomena.errors import UserError
-from phenomena.result import Result, Series, Verdict
+from phenomena.result import Check, Result, Series, Verdict
 
 PRESET_ROLES = ("smoke", "quick")  # every entry has these; the third is "paper" (published) or "full"
 
@@ -71,8 +72,12 @@ class Entry:
     ``config`` is the entry's config class; ``presets`` maps ``smoke``, ``quick`` and ``paper`` (the published
     setting) or ``full`` (a larger CPU transposition) to configs, and ``costs`` gives each one's rough cost.
     ``run(cfg, ctx) -> Result`` trains and measures, ``verdict(result) -> Verdict`` judges, ``figure(result)``
-    draws. ``sweep_metrics`` are the summary keys a sweep table shows. ``unused(cfg)`` names the dotted keys
-    or sections that this config's run does not read; they are left out of the run id.
+    draws. ``smoke_holds`` declares whether the smoke preset's verdict is expected to hold (on any CPU, with
+    margin) or the smoke run only proves the pipeline. ``sweep_metrics`` are the summary keys a sweep table
+    shows. ``controls`` remove a mechanism and must make the checks they name fail; ``references`` are published
+    numbers, judged as extra checks on runs of their preset's exact setting; ``calibration`` records the seeds
+    the thresholds were chosen on. ``unused(cfg)`` names the dotted keys or sections that this config's run does
+    not read; they are left out of the run id.
     """
 
     name: str
@@ -84,6 +89,7 @@ class Entry:
     run: Callable[[Any, RunContext], Result]
     verdict: Callable[[Result], Verdict]
     figure: Callable[[Result], Any]
+    smoke_holds: bool = True
     sweep_metrics: tuple[str, ...] = ()
     controls: tuple[Control, ...] = ()
     references: tuple[Reference, ...] = ()
@@ -91,6 +97,9 @@ class Entry:
     unused: Callable[[Any], Iterable[str]] | None = None
 
     def __post_init__(self):
+        for ref in self.references:
+            if ref.preset not in self.presets:
+                raise ValueError(f"{self.name}: reference {ref.source!r} names no preset {ref.preset!r}")
         missing = [p for p in PRESET_ROLES if p not in self.presets]
         if missing or set(self.presets) - {*PRESET_ROLES, "paper", "full"}:
             raise ValueError(f"{self.name}: presets must be smoke, quick and paper or full; got {list(self.presets)}")
@@ -116,6 +125,26 @@ class Entry:
         if seed is not None:
             cfg = apply_overrides(cfg, {"seed": seed})
         return cfg
+
+    def judge(self, result: Result) -> Verdict:
+        """The verdict's checks, then one check per reference whose preset is this run's setting (seed aside):
+        ``|measured - published| <= tol``."""
+        checks = list(self.verdict(result).checks)
+        for ref in self.references:
+            preset = self.presets[ref.preset]
+            if dataclasses.replace(result.config, seed=preset.seed) != preset:
+                continue
+            measured = result.summary.get(ref.metric, math.nan)
+            checks.append(
+                Check(
+                    f"reference: {ref.metric} vs {ref.value:g} ({ref.source})",
+                    abs(measured - ref.value),
+                    "<=",
+                    ref.tol,
+                    note=ref.note,
+                )
+            )
+        return Verdict(tuple(checks))
 
     def run_id(self, cfg: Any, version: str) -> str:
         """The id of the run of ``cfg``: keys the run does not read do not enter it."""

@@ -79,7 +79,7 @@ def compute(entry: Entry, cfg: Any, ctx: RunContext) -> Result:
     result = entry.run(cfg, ctx)
     result.run_id = ctx.run_id
     result.summary["wall_seconds"] = time.perf_counter() - start
-    result.verdict = entry.verdict(result)
+    result.verdict = entry.judge(result)
     result.entry = entry
     return result
 
