@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from phenomena.catalog.information_plane import (
+    ENTRY,
     MAX_RELU_FALL,
     SeedStack,
     build_network,
@@ -34,10 +35,14 @@ def test_smoke_through_the_cli_is_the_fitting_phase_only(cli_json):
 def test_relu_binned_over_zero_to_max_shows_the_artifact_and_fails(cli_json):
     # Saxe et al.'s point about the estimator: bins over [0, max] widen as the largest ReLU activation grows, so
     # I(X;T) "falls" already in 20 epochs; the same activations in 0.07-wide bins do not fall. The verdict's
-    # ReLU check, judged with the range binning, must fail.
-    res = cli_json("run", "information-plane", "--preset", "smoke", "-s", "estimate.relu_binning=range")
+    # ReLU check, judged with the range binning (the declared control), must fail.
+    ctrl = next(c for c in ENTRY.controls if c.name == "ReLU binned over [0, max]")
+    overrides = [arg for k, v in ctrl.overrides.items() for arg in ("-s", f"{k}={v}")]
+    res = cli_json("run", "information-plane", "--preset", "smoke", *overrides)
     s, checks = res["summary"], res["verdict"]["checks"]
     assert s["compression_relu"] >= MAX_RELU_FALL and not checks[1]["passed"]
+    failed = [c["name"] for c in checks if not c["passed"]]
+    assert all(any(name.startswith(prefix) for name in failed) for prefix in ctrl.must_fail), failed
     assert s["compression_relu_size"] < MAX_RELU_FALL
 
 
@@ -92,7 +97,7 @@ def test_stacked_seeds_train_exactly_like_separate_networks(activation):
         for _ in range(3):
             order = torch.randperm(20, generator=gen)
             for lo in range(0, 20, batch):  # 8, 8, 4: the last batch is smaller, as in Keras
-                idx = order[lo:lo + batch]
+                idx = order[lo : lo + batch]
                 opt.zero_grad()
                 torch.nn.functional.cross_entropy(net(x[idx]), y[idx]).backward()
                 opt.step()

@@ -1,4 +1,4 @@
-"""Lottery tickets end to end: smoke through the CLI, the random-mask control as "ticket" fails, real MNIST
+"""Lottery tickets end to end: smoke through the CLI, the declared random-mask control fails, real MNIST
 from a directory (missing: one line, exit 2, nothing written), the quick preset passes (slow)."""
 
 import json
@@ -7,8 +7,8 @@ import pytest
 import torch
 from conftest import SHARED_DATA
 
-from phenomena.catalog import get_experiment
-from phenomena.catalog.lottery_ticket import build_model
+from phenomena.catalog import get_entry
+from phenomena.catalog.lottery_ticket import ENTRY, build_model
 
 
 def test_smoke_through_the_cli_passes_and_writes_a_figure(cli):
@@ -39,21 +39,27 @@ def test_seeds_are_independent_imp_runs_shown_as_bands(cli_json, home):
 
 
 def test_the_random_mask_control_is_no_ticket(cli_json):
-    res = cli_json("run", "lottery-ticket", "--preset", "smoke", "-s", "ticket=random_mask")
+    ctrl = next(c for c in ENTRY.controls if c.name == "random mask")
+    overrides = [arg for k, v in ctrl.overrides.items() for arg in ("-s", f"{k}={v}")]
+    res = cli_json("run", "lottery-ticket", "--preset", "smoke", *overrides)
     assert not res["verdict"]["passed"]
+    failed = [c["name"] for c in res["verdict"]["checks"] if not c["passed"]]
+    for prefix in ctrl.must_fail:
+        assert any(name.startswith(prefix) for name in failed), (prefix, failed)
 
 
 def test_a_missing_mnist_directory_is_one_line_exit_2_and_writes_nothing(cli, home, tmp_path):
     missing = tmp_path / "no-such-dir"
-    code, out, err = cli("run", "lottery-ticket", "-p", "smoke", "-s", "data.source=mnist",
-                         "-s", f"data.directory={missing}")  # fmt: skip
+    code, out, err = cli(
+        "run", "lottery-ticket", "-p", "smoke", "-s", "data.source=mnist", "-s", f"data.directory={missing}"
+    )
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and "does not exist" in err
     assert not (home / "runs").exists() or not any((home / "runs").iterdir())
 
 
 def test_the_model_is_lenet_style_with_glorot_weights():
-    cfg = get_experiment("lottery-ticket").config("quick")
+    cfg = get_entry("lottery-ticket").resolve("quick")
     net = build_model(cfg, 40, seed=3)
     shapes = [tuple(p.shape) for p in net.parameters()]
     assert shapes == [(300, 40), (300,), (100, 300), (100,), (10, 100), (10,)]
@@ -65,8 +71,18 @@ def test_the_model_is_lenet_style_with_glorot_weights():
 
 @pytest.mark.skipif(not (SHARED_DATA / "mnist").is_dir(), reason="no local MNIST files")
 def test_smoke_on_real_mnist(cli_json):
-    res = cli_json("run", "lottery-ticket", "-p", "smoke", "-s", "data.source=mnist",
-                   "-s", f"data.directory={SHARED_DATA / 'mnist'}", "-s", "prune.rounds=1")  # fmt: skip
+    res = cli_json(
+        "run",
+        "lottery-ticket",
+        "-p",
+        "smoke",
+        "-s",
+        "data.source=mnist",
+        "-s",
+        f"data.directory={SHARED_DATA / 'mnist'}",
+        "-s",
+        "prune.rounds=1",
+    )
     assert res["summary"]["dense_test_acc"] > 0.5  # chance is 0.1: 784-64-32-10 learned in 150 Adam steps
     assert res["config"]["data"]["source"] == "mnist"
 

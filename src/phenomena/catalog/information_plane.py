@@ -30,28 +30,20 @@ network can die).
 
 from __future__ import annotations
 
-import dataclasses
 import math
-import time
 from typing import Literal
 
 import numpy as np
 import torch
 from torch import nn
 
-from phenomena.config import require
+from phenomena.config import at_least, between, config, field, positive, require
 from phenomena.data import ib_task
 from phenomena.data.ib import ib_arrays
+from phenomena.experiment import Control, Entry, RunContext
 from phenomena.probes.information import binned_information, kde_information
 from phenomena.report import subplots
 from phenomena.result import Check, Result, Series, Verdict
-from phenomena.runner.context import RunContext
-
-PAPERS = (
-    "Shwartz-Ziv, Tishby 2017 — Opening the black box of deep neural networks via information",
-    "Saxe, Bansal, Dapello, Advani, Kolchinsky, Tracey, Cox 2018 — On the information bottleneck theory of "
-    "deep learning",
-)
 
 DEEP_LAYERS = 2  # the last hidden layers (4 and 3 units), where Shwartz-Ziv & Tishby's compression is clearest
 # Margins (bits), from the per-seed spread of the quick setting (2000 epochs, 10 seeds: quick with seed=0 and
@@ -66,55 +58,44 @@ MIN_FITTED = 0.5  # fraction of seeds per activation that must fit (narrow ReLU 
 ACTIVATIONS = ("tanh", "relu")
 
 
-@dataclasses.dataclass(frozen=True)
+@config
 class Train:
-    epochs: int = 2000
-    lr: float = 4e-4  # Adam, as in ravidziv/IDNNs and artemyk/ibsgd
-    batch_size: int = 256  # Saxe et al.'s replica (IDNNs: 512)
-    train_fraction: float = 0.8
-
-    def __post_init__(self):
-        require(self.epochs >= 1, f"train.epochs must be a positive integer; got {self.epochs}")
-        require(self.lr > 0, f"train.lr must be positive; got {self.lr}")
-        require(self.batch_size >= 1, f"train.batch_size must be a positive integer; got {self.batch_size}")
-        require(0 < self.train_fraction < 1, f"train.train_fraction must lie in (0, 1); got {self.train_fraction}")
+    epochs: int = field(2000, positive, help="passes over the training set")
+    lr: float = field(4e-4, positive, help="Adam learning rate, as in ravidziv/IDNNs and artemyk/ibsgd")
+    batch_size: int = field(256, positive, help="examples per step: Saxe et al.'s replica (IDNNs: 512)")
+    train_fraction: float = field(0.8, between(0, 1), help="fraction of the 4096 patterns used for training")
 
 
-@dataclasses.dataclass(frozen=True)
+@config
 class Estimate:
-    num_bins: int = 30  # tanh: Shwartz-Ziv & Tishby's 30 bins on [-1, 1]
-    relu_bin_size: float = 0.07  # ReLU: Saxe et al.'s bin_calc_information2
-    relu_binning: Literal["size", "range"] = "size"  # "range": num_bins over [0, max] per epoch (the artifact)
-    points: int = 60  # log-spaced epochs at which activations are recorded
-    kde_points: int = 8  # of those, this many log-spaced ones also get the KDE (O(n^2 d)); 0 = never
-    kde_patterns: int = 1024  # the KDE uses a fixed random subsample of the 4096 patterns
-    kde_noise_variance: float = 1e-3  # Saxe et al.
-
-    def __post_init__(self):
-        require(self.num_bins >= 2, f"estimate.num_bins must be at least 2; got {self.num_bins}")
-        require(self.relu_bin_size > 0, f"estimate.relu_bin_size must be positive; got {self.relu_bin_size}")
-        require(self.relu_binning in ("size", "range"),
-                f"estimate.relu_binning must be 'size' or 'range'; got {self.relu_binning!r}")
-        require(self.points >= 2, f"estimate.points must be at least 2; got {self.points}")
-        require(self.kde_points >= 0, f"estimate.kde_points must be >= 0; got {self.kde_points}")
-        require(2 <= self.kde_patterns <= 4096, f"estimate.kde_patterns must lie in [2, 4096]; got "
-                f"{self.kde_patterns}")  # fmt: skip
-        require(self.kde_noise_variance > 0, f"estimate.kde_noise_variance must be positive; got "
-                f"{self.kde_noise_variance}")  # fmt: skip
+    num_bins: int = field(30, at_least(2), help="tanh: Shwartz-Ziv & Tishby's 30 bins on [-1, 1]")
+    relu_bin_size: float = field(0.07, positive, help="ReLU: Saxe et al.'s bin size (bin_calc_information2)")
+    relu_binning: Literal["size", "range"] = field(
+        "size", help='ReLU bins of relu_bin_size, or "range": num_bins over [0, max] per epoch (the artifact)'
+    )
+    points: int = field(60, at_least(2), help="log-spaced epochs at which activations are recorded")
+    kde_points: int = field(8, at_least(0), help="of those, this many log-spaced ones also get the KDE; 0 = never")
+    kde_patterns: int = field(
+        1024, between(2, 4096, "[]"), help="the KDE uses a fixed random subsample of the 4096 patterns"
+    )
+    kde_noise_variance: float = field(1e-3, positive, help="noise variance of the KDE upper bound (Saxe et al.)")
 
 
-@dataclasses.dataclass(frozen=True)
+@config
 class Config:
-    widths: tuple[int, ...] = (10, 7, 5, 4, 3)  # hidden layers of Shwartz-Ziv & Tishby's network 1
+    widths: tuple[int, ...] = field(
+        (10, 7, 5, 4, 3), positive, help="hidden layer widths (Shwartz-Ziv & Tishby's network 1)"
+    )
     train: Train = Train()
     estimate: Estimate = Estimate()
-    seeds: int = 5
-    seed: int = 0
+    seeds: int = field(5, positive, help="networks per activation, trained at once from their own seeds")
+    seed: int = field(0, help="the run's seed")
 
     def __post_init__(self):
-        require(len(self.widths) >= DEEP_LAYERS and min(self.widths) >= 1,
-                f"widths needs at least {DEEP_LAYERS} positive hidden widths; got {self.widths}")
-        require(self.seeds >= 1, f"seeds must be a positive integer; got {self.seeds}")
+        require(
+            len(self.widths) >= DEEP_LAYERS,
+            f"widths needs at least {DEEP_LAYERS} positive hidden widths; got {self.widths}",
+        )
 
 
 PRESETS = {
@@ -122,10 +103,12 @@ PRESETS = {
     "quick": Config(),
     # Shwartz-Ziv & Tishby 2017 (ravidziv/IDNNs): 8000 epochs, batch 512, MI at 400 log-spaced epochs, 50 runs
     # averaged in the paper; Saxe et al. (artemyk/ibsgd): 10,000 epochs, batch 256, KDE on all patterns.
-    "paper": Config(train=Train(epochs=8000, batch_size=512),
-                    estimate=Estimate(points=400, kde_points=40, kde_patterns=4096), seeds=50),
+    "paper": Config(
+        train=Train(epochs=8000, batch_size=512),
+        estimate=Estimate(points=400, kde_points=40, kde_patterns=4096),
+        seeds=50,
+    ),
 }
-SWEEP_METRICS = ("compression_tanh", "compression_relu", "final_ity_tanh", "final_ity_relu")
 COSTS = {"smoke": "~5 s", "quick": "~2 min on 2 CPU cores", "paper": "~10 h on CPU"}
 
 
@@ -194,10 +177,14 @@ class SeedStack:
     def __init__(self, widths: tuple[int, ...], activation: str, seeds: list[int], dtype=torch.float32):
         nets = [build_network(widths, activation, s) for s in seeds]
         linears = [[m for m in net if isinstance(m, nn.Linear)] for net in nets]
-        self.weights = [torch.stack([ls[i].weight.detach().T for ls in linears]).to(dtype).requires_grad_()
-                        for i in range(len(widths) + 1)]  # fmt: skip
-        self.biases = [torch.stack([ls[i].bias.detach()[None] for ls in linears]).to(dtype).requires_grad_()
-                       for i in range(len(widths) + 1)]  # fmt: skip
+        self.weights = [
+            torch.stack([ls[i].weight.detach().T for ls in linears]).to(dtype).requires_grad_()
+            for i in range(len(widths) + 1)
+        ]
+        self.biases = [
+            torch.stack([ls[i].bias.detach()[None] for ls in linears]).to(dtype).requires_grad_()
+            for i in range(len(widths) + 1)
+        ]
         self.act = torch.tanh if activation == "tanh" else torch.relu
 
     def parameters(self) -> list[torch.Tensor]:
@@ -214,8 +201,16 @@ class SeedStack:
         return h, hidden
 
 
-def train_stack(stack: SeedStack, x: torch.Tensor, y: torch.Tensor, epochs: int, batch_size: int, lr: float,
-                generators: list[torch.Generator], on_epoch) -> None:
+def train_stack(
+    stack: SeedStack,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    generators: list[torch.Generator],
+    on_epoch,
+) -> None:
     """Adam on every member for ``epochs`` passes over (x, y), as Keras does in Saxe et al.'s replica.
 
     Each member shuffles with its own generator every epoch and takes consecutive slices of ``batch_size``
@@ -227,10 +222,14 @@ def train_stack(stack: SeedStack, x: torch.Tensor, y: torch.Tensor, epochs: int,
     for epoch in range(1, epochs + 1):
         order = torch.stack([torch.randperm(n, generator=g) for g in generators])  # (S, n)
         for lo in range(0, n, batch_size):
-            idx = order[:, lo:lo + batch_size]
+            idx = order[:, lo : lo + batch_size]
             logits, _ = stack.forward(x[idx])
-            loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y[idx].reshape(-1),
-                                               reduction="none").view(members, -1).mean(1).sum()  # fmt: skip
+            loss = (
+                nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y[idx].reshape(-1), reduction="none")
+                .view(members, -1)
+                .mean(1)
+                .sum()
+            )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -244,14 +243,16 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     x_all, y_all = torch.tensor(f, dtype=torch.float32), torch.tensor(y, dtype=torch.int64)
     kde_rows = torch.randperm(len(x_all), generator=ctx.generator("kde-subsample"))[: est.kde_patterns]
     epochs = log_epochs(cfg.train.epochs, est.points)
-    kde_at = sorted({epochs[int(i)] for i in np.unique(np.round(np.geomspace(1, len(epochs), est.kde_points)) - 1)}
-                    if est.kde_points else set())  # fmt: skip
+    kde_at = sorted(
+        {epochs[int(i)] for i in np.unique(np.round(np.geomspace(1, len(epochs), est.kde_points)) - 1)}
+        if est.kde_points
+        else set()
+    )
     recorded = {e: i for i, e in enumerate(epochs)}
     n_layers = len(cfg.widths)
     other = "range" if est.relu_binning == "size" else "size"
     series: dict[str, Series] = {}
     summary: dict[str, float] = {}
-    start = time.perf_counter()
     with ctx.progress(len(ACTIVATIONS) * cfg.train.epochs, desc="information-plane") as bar:
         for activation in ACTIVATIONS:
             # (seed, epoch index, layer) arrays of bits; for ReLU also the other binning (data)
@@ -260,8 +261,16 @@ def run(cfg: Config, ctx: RunContext) -> Result:
             # the same init seeds for both activations: the comparison is paired
             stack = SeedStack(cfg.widths, activation, [ctx.stream_seed(f"init-{k}") for k in range(cfg.seeds)])
 
-            def on_epoch(epoch, stack=stack, activation=activation, ixt=ixt, ity=ity, ixt_other=ixt_other,
-                         kde_xt=kde_xt, kde_ty=kde_ty):  # fmt: skip
+            def on_epoch(
+                epoch,
+                stack=stack,
+                activation=activation,
+                ixt=ixt,
+                ity=ity,
+                ixt_other=ixt_other,
+                kde_xt=kde_xt,
+                kde_ty=kde_ty,
+            ):
                 if epoch:
                     bar.update(1)
                 i = recorded.get(epoch)
@@ -278,11 +287,14 @@ def run(cfg: Config, ctx: RunContext) -> Result:
                         if epoch in kde_at:
                             mi = kde_information(t[k][kde_rows], y_all[kde_rows], est.kde_noise_variance)
                             kde_xt[k, kde_at.index(epoch), layer], kde_ty[k, kde_at.index(epoch), layer] = (
-                                mi["i_xt"], mi["i_ty"])
+                                mi["i_xt"],
+                                mi["i_ty"],
+                            )
 
             generators = [ctx.generator(f"batches-{activation}-{k}") for k in range(cfg.seeds)]
-            train_stack(stack, data.x_train, data.y_train, epochs[-1], cfg.train.batch_size, cfg.train.lr,
-                        generators, on_epoch)  # fmt: skip
+            train_stack(
+                stack, data.x_train, data.y_train, epochs[-1], cfg.train.batch_size, cfg.train.lr, generators, on_epoch
+            )
             with torch.no_grad():
                 logits, _ = stack.forward(data.x_test.expand(cfg.seeds, -1, -1))
                 acc = (logits.argmax(-1) == data.y_test).double().mean(1)
@@ -306,8 +318,9 @@ def run(cfg: Config, ctx: RunContext) -> Result:
                 summary[f"final_ity_{activation}_seed{k}"] = float(ity[k, -1, -1])
             summary[f"fitted_{activation}"] = float(fitted.mean())
             summary[f"compression_{activation}"] = float(per_seed[chosen].mean())
-            summary[f"compression_{activation}_sd"] = float(per_seed[chosen].std(ddof=1)) if chosen.sum() > 1 \
-                else math.nan
+            summary[f"compression_{activation}_sd"] = (
+                float(per_seed[chosen].std(ddof=1)) if chosen.sum() > 1 else math.nan
+            )
             summary[f"compression_{activation}_all_seeds"] = float(per_seed.mean())
             summary[f"peak_ixt_{activation}"] = float(ixt[:, :, -DEEP_LAYERS:].max(1).mean())
             summary[f"final_ixt_{activation}"] = float(ixt[:, -1, -DEEP_LAYERS:].mean())
@@ -318,8 +331,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
                 summary[f"kde_compression_{activation}"] = float(compression(kde_xt)[chosen].mean())
                 summary[f"kde_final_ixt_{activation}"] = float(kde_xt[:, -1, -DEEP_LAYERS:].mean())
             summary[f"test_acc_{activation}"] = float(acc.mean())
-    summary["seconds"] = time.perf_counter() - start
-    return Result("information-plane", cfg, summary=summary, series=series)
+    return ctx.result(cfg, summary, series)
 
 
 def verdict(result: Result) -> Verdict:
@@ -327,17 +339,32 @@ def verdict(result: Result) -> Verdict:
     binning = result.config.estimate.relu_binning
     relu_est = "bin size 0.07" if binning == "size" else "bins over [0, max]"
     kde = {a: s.get(f"kde_compression_{a}", math.nan) for a in ACTIVATIONS}
-    return Verdict((
-        Check("tanh, 30 bins on [-1, 1]: compression of the deepest layers, max I(X;T) - final (bits)",
-              s["compression_tanh"], ">=", MIN_COMPRESSION,
-              note=f"Shwartz-Ziv & Tishby's claim; KDE (data only) {kde['tanh']:.2f} bits"),
-        Check(f"ReLU, {relu_est}: fall of I(X;T) of the deepest layers after its peak (bits)",
-              s["compression_relu"], "<", MAX_RELU_FALL,
-              note=f"Saxe et al.'s critique; KDE (data only) {kde['relu']:.2f} bits"),
-        Check(f"both fit: fraction of seeds whose last hidden layer ends with I(T;Y) >= {MIN_FINAL_ITY} bit, "
-              "smaller of tanh and ReLU", min(s["fitted_tanh"], s["fitted_relu"]), ">=", MIN_FITTED,
-              note=f"tanh {s['fitted_tanh']:.2f}, ReLU {s['fitted_relu']:.2f}; compressions average these seeds"),
-    ))  # fmt: skip
+    return Verdict(
+        (
+            Check(
+                "tanh, 30 bins on [-1, 1]: compression of the deepest layers, max I(X;T) - final (bits)",
+                s["compression_tanh"],
+                ">=",
+                MIN_COMPRESSION,
+                note=f"Shwartz-Ziv & Tishby's claim; KDE (data only) {kde['tanh']:.2f} bits",
+            ),
+            Check(
+                f"ReLU, {relu_est}: fall of I(X;T) of the deepest layers after its peak (bits)",
+                s["compression_relu"],
+                "<",
+                MAX_RELU_FALL,
+                note=f"Saxe et al.'s critique; KDE (data only) {kde['relu']:.2f} bits",
+            ),
+            Check(
+                f"both fit: fraction of seeds whose last hidden layer ends with I(T;Y) >= {MIN_FINAL_ITY} bit, "
+                "smaller of tanh and ReLU",
+                min(s["fitted_tanh"], s["fitted_relu"]),
+                ">=",
+                MIN_FITTED,
+                note=f"tanh {s['fitted_tanh']:.2f}, ReLU {s['fitted_relu']:.2f}; compressions average these seeds",
+            ),
+        )
+    )
 
 
 def figure(result: Result):
@@ -350,23 +377,56 @@ def figure(result: Result):
     norm = mpl.colors.LogNorm(vmin=1, vmax=max(cfg.train.epochs, 2))
     relu_est = "bin size 0.07" if cfg.estimate.relu_binning == "size" else f"{cfg.estimate.num_bins} bins on [0, max]"
     estimators = {"tanh": f"{cfg.estimate.num_bins} bins on [-1, 1]", "relu": relu_est}
-    rows = [("", "binning")] + ([("kde_", f"KDE, σ²={cfg.estimate.kde_noise_variance:g}, "
-                                        f"{cfg.estimate.kde_patterns} patterns")] if has_kde else [])  # fmt: skip
+    rows = [("", "binning")] + (
+        [("kde_", f"KDE, σ²={cfg.estimate.kde_noise_variance:g}, {cfg.estimate.kde_patterns} patterns")]
+        if has_kde
+        else []
+    )
     for (prefix, label), row in zip(rows, axes, strict=True):
         for ax, activation in zip(row, ACTIVATIONS, strict=True):
             for layer in range(1, n_layers + 1):
                 epochs, ixt = result.curve(f"{prefix}ixt_{activation}_l{layer}")
                 _, ity = result.curve(f"{prefix}ity_{activation}_l{layer}")
                 ax.plot(ixt, ity, color="0.7", linewidth=0.6, zorder=1)
-                points = ax.scatter(ixt, ity, c=[max(e, 1) for e in epochs], cmap="viridis", norm=norm, s=10,
-                                    zorder=2)  # fmt: skip
+                points = ax.scatter(ixt, ity, c=[max(e, 1) for e in epochs], cmap="viridis", norm=norm, s=10, zorder=2)
                 ax.annotate(f"T{layer}", (ixt[-1], ity[-1]), textcoords="offset points", xytext=(4, -8), fontsize=7)
             key = f"{prefix}compression_{activation}" if prefix else f"compression_{activation}"
             detail = estimators[activation] if not prefix else label
             ax.set(xlabel="I(X;T) (bits)", ylabel="I(T;Y) (bits)", xlim=(0, 12.3), ylim=(0, 1.05))
-            ax.set_title(f"{activation}, {detail}\ncompression of T{n_layers - 1}-T{n_layers}: "
-                         f"{result.summary[key]:.2f} bits", fontsize=9)  # fmt: skip
+            ax.set_title(
+                f"{activation}, {detail}\ncompression of T{n_layers - 1}-T{n_layers}: {result.summary[key]:.2f} bits",
+                fontsize=9,
+            )
     fig.colorbar(points, ax=axes.ravel().tolist(), label="epoch")
-    fig.suptitle(f"information plane of 12-{'-'.join(map(str, cfg.widths))}-2: curves are means over all "
-                 f"{cfg.seeds} seeds, compressions over the seeds that fit")  # fmt: skip
+    fig.suptitle(
+        f"information plane of 12-{'-'.join(map(str, cfg.widths))}-2: curves are means over all "
+        f"{cfg.seeds} seeds, compressions over the seeds that fit"
+    )
     return fig
+
+
+ENTRY = Entry(
+    name="information-plane",
+    summary="tanh layers compress under binning, ReLU layers do not (the claim and its critique)",
+    papers=(
+        "Shwartz-Ziv, Tishby 2017 — Opening the black box of deep neural networks via information",
+        "Saxe, Bansal, Dapello, Advani, Kolchinsky, Tracey, Cox 2018 — On the information bottleneck theory of "
+        "deep learning",
+    ),
+    config=Config,
+    presets=PRESETS,
+    costs=COSTS,
+    run=run,
+    verdict=verdict,
+    figure=figure,
+    sweep_metrics=("compression_tanh", "compression_relu", "final_ity_tanh", "final_ity_relu"),
+    controls=(
+        Control(
+            "ReLU binned over [0, max]",
+            {"estimate.relu_binning": "range"},
+            must_fail=("ReLU",),
+            why="bins over [0, max activation] widen as the largest ReLU activation grows, so I(X;T) falls by the "
+            "estimator alone (Saxe et al.'s artifact): the ReLU no-compression check must see it",
+        ),
+    ),
+)

@@ -25,9 +25,7 @@ the spread over seeds as bands (min to max). Frankle & Carbin average five trial
 
 from __future__ import annotations
 
-import dataclasses
 import math
-import time
 from pathlib import Path
 from typing import Literal
 
@@ -35,102 +33,98 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from phenomena.config import require
+from phenomena.config import at_least, between, config, field, positive, require
 from phenomena.data import mnist, mnist1d
+from phenomena.experiment import Control, Entry, RunContext
 from phenomena.report import PALETTE, subplots
 from phenomena.result import Check, Result, Series, Verdict
-from phenomena.runner.context import RunContext
 from phenomena.training import IMPRound, evaluate, fit, imp
-
-PAPERS = (
-    "Frankle, Carbin 2019 — The lottery ticket hypothesis: finding sparse, trainable neural networks",
-    "Frankle, Dziugaite, Roy, Carbin 2020 — Linear mode connectivity and the lottery ticket hypothesis",
-)
 
 MAX_REMAINING = 0.2  # the claim is about tickets with at most this fraction of the prunable weights
 DENSE_MARGIN = 0.005  # ticket accuracy >= dense - 0.5 points
 REINIT_MARGIN = 0.02  # ticket accuracy >= random reinit + 2 points
 
 
-@dataclasses.dataclass(frozen=True)
+@config
 class Data:
-    source: Literal["mnist1d", "mnist"] = "mnist1d"
-    num_samples: int = 5000  # MNIST-1D examples (80/20 split)
-    directory: str = ""  # MNIST's IDX files, for source=mnist
+    source: Literal["mnist1d", "mnist"] = field("mnist1d", help="MNIST-1D (generated) or MNIST from data.directory")
+    num_samples: int = field(5000, at_least(20), help="MNIST-1D examples (80/20 split)")
+    directory: str = field("", help="MNIST's IDX files, for source=mnist (never downloaded)")
 
     def __post_init__(self):
-        require(self.num_samples >= 20, f"data.num_samples must be at least 20; got {self.num_samples}")
-        # overrides are applied one at a time, so source=mnist without a directory is refused in run()
         if self.directory:
             where = self.directory
             require(Path(where).expanduser().is_dir(), f"data.directory {where} does not exist")
+        require(
+            self.source != "mnist" or bool(self.directory),
+            "data.source=mnist needs -s data.directory=PATH (MNIST IDX files)",
+        )
 
 
-@dataclasses.dataclass(frozen=True)
+@config
 class Model:
-    hidden: tuple[int, ...] = (300, 100)  # LeNet-300-100's hidden layers
+    hidden: tuple[int, ...] = field((300, 100), positive, help="hidden layer widths (LeNet-300-100's)")
 
     def __post_init__(self):
-        require(len(self.hidden) >= 1 and all(h >= 1 for h in self.hidden),
-                f"model.hidden must be one or more positive widths; got {self.hidden}")  # fmt: skip
+        require(len(self.hidden) >= 1, f"model.hidden must be one or more positive widths; got {self.hidden}")
 
 
-@dataclasses.dataclass(frozen=True)
+@config
 class Train:
-    steps: int = 1500  # per round
-    lr: float = 2e-3  # Adam
-    batch_size: int = 100
-
-    def __post_init__(self):
-        require(self.steps >= 1, f"train.steps must be a positive integer; got {self.steps}")
-        require(self.lr > 0, f"train.lr must be positive; got {self.lr}")
-        require(self.batch_size >= 1, f"train.batch_size must be a positive integer; got {self.batch_size}")
+    steps: int = field(1500, positive, help="optimizer steps per IMP round")
+    lr: float = field(2e-3, positive, help="Adam learning rate")
+    batch_size: int = field(100, positive, help="examples per step")
 
 
-@dataclasses.dataclass(frozen=True)
+@config
 class Prune:
-    rounds: int = 10  # 0.8^10: ~11% of the hidden weights left
-    rate: float = 0.2
-    output_factor: float = 0.5  # the output layer is pruned at half the rate (Frankle & Carbin)
-    scope: Literal["layerwise", "global"] = "layerwise"
-    rewind_step: int = 0  # 0: θ_0 (Frankle & Carbin); k: θ_k (Frankle et al. 2020)
-    controls: tuple[str, ...] = ("reinit", "random_mask")
+    rounds: int = field(10, positive, help="IMP rounds (0.8^10: ~11% of the hidden weights left)")
+    rate: float = field(0.2, between(0, 1), help="fraction of the remaining weights pruned per round")
+    output_factor: float = field(0.5, help="the output layer's rate is this times prune.rate (Frankle & Carbin: half)")
+    scope: Literal["layerwise", "global"] = field("layerwise", help="prune per layer or by one global threshold")
+    rewind_step: int = field(0, at_least(0), help="reset survivors to θ_k: 0 is θ_0 (Frankle & Carbin), k θ_k")
+    controls: tuple[str, ...] = field(
+        ("reinit", "random_mask"), help="control arms trained every round: reinit (required), random_mask"
+    )
 
     def __post_init__(self):
-        require(self.rounds >= 1, f"prune.rounds must be a positive integer; got {self.rounds}")
-        require(0 < self.rate < 1, f"prune.rate must lie in (0, 1); got {self.rate}")
-        require(self.rewind_step >= 0, f"prune.rewind_step must be >= 0; got {self.rewind_step}")
         ok = set(self.controls) <= {"reinit", "random_mask"} and "reinit" in self.controls
         require(ok, f"prune.controls must include reinit, from reinit and random_mask; got {self.controls}")
 
 
-@dataclasses.dataclass(frozen=True)
+@config
 class Config:
     data: Data = Data()
     model: Model = Model()
     train: Train = Train()
     prune: Prune = Prune()
-    ticket: Literal["magnitude", "random_mask"] = "magnitude"  # random_mask: report the control as the ticket
-    seeds: int = 2  # independent IMP runs, averaged; the figure's bands span them
-    seed: int = 0
+    ticket: Literal["magnitude", "random_mask"] = field(
+        "magnitude", help="random_mask: report the random-mask control as the ticket"
+    )
+    seeds: int = field(2, positive, help="independent IMP runs, averaged; the figure's bands span them")
+    seed: int = field(0, help="the run's seed")
 
     def __post_init__(self):
-        require(self.seeds >= 1, f"seeds must be a positive integer; got {self.seeds}")
         k, steps = self.prune.rewind_step, self.train.steps
         require(k < steps, f"prune.rewind_step must be below train.steps ({steps}); got {k}")
-        require(self.ticket == "magnitude" or "random_mask" in self.prune.controls,
-                "ticket=random_mask needs random_mask in prune.controls")  # fmt: skip
+        require(
+            self.ticket == "magnitude" or "random_mask" in self.prune.controls,
+            "ticket=random_mask needs random_mask in prune.controls",
+        )
 
 
 PRESETS = {
-    "smoke": Config(data=Data(num_samples=2000), model=Model(hidden=(64, 32)), train=Train(steps=150),
-                    prune=Prune(rounds=8, rate=0.2)),  # fmt: skip
+    "smoke": Config(
+        data=Data(num_samples=2000),
+        model=Model(hidden=(64, 32)),
+        train=Train(steps=150),
+        prune=Prune(rounds=8, rate=0.2),
+    ),
     "quick": Config(),
     # Frankle & Carbin 2019, LeNet-300-100 on MNIST: Adam 1.2e-3, batch 60, 50k iterations, layer-wise 20% per
     # round (output 10%), rewind to θ_0; run it with -s data.source=mnist -s data.directory=PATH.
     "paper": Config(train=Train(steps=50_000, lr=1.2e-3, batch_size=60), prune=Prune(rounds=20), seeds=5),
 }
-SWEEP_METRICS = ("ticket_minus_dense", "ticket_minus_reinit", "ticket_minus_random_mask")
 COSTS = {"smoke": "~10 s", "quick": "~4-5 min on 2 CPU cores", "paper": "~5 days on CPU (MNIST), a day on a GPU"}
 
 
@@ -150,7 +144,6 @@ def build_model(cfg: Config, in_features: int, seed: int) -> nn.Sequential:
 
 def run(cfg: Config, ctx: RunContext) -> Result:
     if cfg.data.source == "mnist":
-        require(bool(cfg.data.directory), "data.source=mnist needs -s data.directory=PATH (MNIST IDX files)")
         data = mnist(cfg.data.directory, seed=ctx.stream_seed("data"))
     else:
         data = mnist1d(cfg.data.num_samples, cache_dir=ctx.cache)
@@ -158,26 +151,45 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     t, p = cfg.train, cfg.prune
     key = "random_mask_test_acc" if cfg.ticket == "random_mask" else "test_acc"
     runs = []  # per seed: ticket accuracy per round (round 0 = dense), control accuracies, remaining fractions
-    start = time.perf_counter()
     with ctx.progress(cfg.seeds * (1 + p.rounds * (1 + len(p.controls))), desc="lottery-ticket") as bar:
         for i in range(cfg.seeds):
             order = ctx.stream_seed("batches") + i
 
             def train_fn(model: nn.Module, rnd: IMPRound, order=order) -> dict[str, float]:
                 optimizer = torch.optim.Adam(model.parameters(), lr=t.lr)
-                fit(model, data, F.cross_entropy, optimizer, t.steps - rnd.start_step, batch_size=t.batch_size,
-                    generator=torch.Generator().manual_seed(order), callbacks=rnd.callbacks)  # fmt: skip
+                fit(
+                    model,
+                    data,
+                    F.cross_entropy,
+                    optimizer,
+                    t.steps - rnd.start_step,
+                    batch_size=t.batch_size,
+                    generator=torch.Generator().manual_seed(order),
+                    callbacks=rnd.callbacks,
+                )
                 bar.update(1)
                 _, acc = evaluate(model, data.x_test, data.y_test, F.cross_entropy)
                 return {"test_acc": acc, "remaining": 1.0 - rnd.mask.sparsity()}
 
-            rows = imp(lambda s: build_model(cfg, in_features, s), train_fn, p.rounds, p.rate,
-                       rewind=p.rewind_step, seed=ctx.stream_seed("init") + i, controls=p.controls,
-                       control_seed=ctx.stream_seed("control") + i, scope=p.scope,
-                       output_factor=p.output_factor).table()  # fmt: skip
-            runs.append({"ticket": [rows[0]["test_acc"]] + [r[key] for r in rows[1:]],
-                         "remaining": [1.0 - r["sparsity"] for r in rows]}
-                        | {c: [r[f"{c}_test_acc"] for r in rows[1:]] for c in p.controls})  # fmt: skip
+            rows = imp(
+                lambda s: build_model(cfg, in_features, s),
+                train_fn,
+                p.rounds,
+                p.rate,
+                rewind=p.rewind_step,
+                seed=ctx.stream_seed("init") + i,
+                controls=p.controls,
+                control_seed=ctx.stream_seed("control") + i,
+                scope=p.scope,
+                output_factor=p.output_factor,
+            ).table()
+            runs.append(
+                {
+                    "ticket": [rows[0]["test_acc"]] + [r[key] for r in rows[1:]],
+                    "remaining": [1.0 - r["sparsity"] for r in rows],
+                }
+                | {c: [r[f"{c}_test_acc"] for r in rows[1:]] for c in p.controls}
+            )
     remaining = runs[0]["remaining"]  # the same for every seed: layer-wise counts do not depend on the weights
     rounds = list(range(len(remaining)))
     series = {"remaining": Series(rounds, remaining)}
@@ -190,8 +202,12 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         series[f"{name}_hi"] = Series(xs, per_seed.max(0).values.tolist())
     ticket, dense = mean["ticket"], mean["ticket"][0]
     sparse = [i for i in range(1, len(rounds)) if remaining[i] <= MAX_REMAINING]
-    summary = {"dense_test_acc": dense, "final_remaining": remaining[-1], "rounds_at_most_20pct": len(sparse),
-               "seeds": float(cfg.seeds), "train_seconds": time.perf_counter() - start}  # fmt: skip
+    summary = {
+        "dense_test_acc": dense,
+        "final_remaining": remaining[-1],
+        "rounds_at_most_20pct": len(sparse),
+        "seeds": float(cfg.seeds),
+    }
     for i in range(1, len(rounds)):
         summary[f"ticket_test_acc.r{i}"] = ticket[i]
         for c in p.controls:
@@ -202,22 +218,38 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     for c in p.controls:
         summary[f"ticket_minus_{c}"] = avg([ticket[i] - mean[c][i - 1] for i in sparse])
         # the weakest seed's margin, so that a mean carried by one seed shows
-        summary[f"ticket_minus_{c}_worst_seed"] = min(
-            avg([r["ticket"][i] - r[c][i - 1] for i in sparse]) for r in runs) if sparse else math.nan
-    return Result("lottery-ticket", cfg, summary=summary, series=series)
+        summary[f"ticket_minus_{c}_worst_seed"] = (
+            min(avg([r["ticket"][i] - r[c][i - 1] for i in sparse]) for r in runs) if sparse else math.nan
+        )
+    return ctx.result(cfg, summary, series)
 
 
 def verdict(result: Result) -> Verdict:
     s = result.summary
     pct = f"{MAX_REMAINING:.0%}"
     checks = [
-        Check(f"rounds with <= {pct} of the weights left", s["rounds_at_most_20pct"], ">=", 1,
-              note="IMP reached the sparsity the claim is about"),
-        Check(f"ticket - dense test accuracy, mean over rounds at <= {pct}", s["ticket_minus_dense"], ">=",
-              -DENSE_MARGIN, note="sparse tickets match the dense network"),
-        Check(f"ticket - random reinit test accuracy, mean over rounds at <= {pct}", s["ticket_minus_reinit"],
-              ">=", REINIT_MARGIN, note="the initial weights matter, not just the mask"),
-    ]  # fmt: skip
+        Check(
+            f"rounds with <= {pct} of the weights left",
+            s["rounds_at_most_20pct"],
+            ">=",
+            1,
+            note="IMP reached the sparsity the claim is about",
+        ),
+        Check(
+            f"ticket - dense test accuracy, mean over rounds at <= {pct}",
+            s["ticket_minus_dense"],
+            ">=",
+            -DENSE_MARGIN,
+            note="sparse tickets match the dense network",
+        ),
+        Check(
+            f"ticket - random reinit test accuracy, mean over rounds at <= {pct}",
+            s["ticket_minus_reinit"],
+            ">=",
+            REINIT_MARGIN,
+            note="the initial weights matter, not just the mask",
+        ),
+    ]
     return Verdict(tuple(checks))
 
 
@@ -232,23 +264,67 @@ def figure(result: Result):
     for c in ("ticket", *cfg.prune.controls):
         rounds, acc = result.curve(c)
         x = [remaining[r] for r in rounds]
-        ax.plot(x, [100 * a for a in acc], color=colors[c], marker="o" if c == "ticket" else ".",
-                linestyle="-" if c == "ticket" else "--", label=names[c])  # fmt: skip
+        ax.plot(
+            x,
+            [100 * a for a in acc],
+            color=colors[c],
+            marker="o" if c == "ticket" else ".",
+            linestyle="-" if c == "ticket" else "--",
+            label=names[c],
+        )
         if f"{c}_lo" in result.series and cfg.seeds > 1:
-            ax.fill_between(x, [100 * a for a in result.curve(f"{c}_lo")[1]],
-                            [100 * a for a in result.curve(f"{c}_hi")[1]], color=colors[c], alpha=0.2,
-                            linewidth=0)  # fmt: skip
-    ax.axhline(100 * result.summary["dense_test_acc"], color="k", linestyle=":", linewidth=0.8,
-               label="dense" + (f" (mean of {cfg.seeds} seeds; bands: min-max)" if cfg.seeds > 1 else ""))
+            ax.fill_between(
+                x,
+                [100 * a for a in result.curve(f"{c}_lo")[1]],
+                [100 * a for a in result.curve(f"{c}_hi")[1]],
+                color=colors[c],
+                alpha=0.2,
+                linewidth=0,
+            )
+    ax.axhline(
+        100 * result.summary["dense_test_acc"],
+        color="k",
+        linestyle=":",
+        linewidth=0.8,
+        label="dense" + (f" (mean of {cfg.seeds} seeds; bands: min-max)" if cfg.seeds > 1 else ""),
+    )
     ax.axvspan(min(remaining) * 0.9, MAX_REMAINING, color=PALETTE["control"], alpha=0.1, linewidth=0)
     ax.set(xscale="log", xlabel="fraction of prunable weights remaining", ylabel="test accuracy (%)")
     ax.invert_xaxis()
     ax.legend(fontsize="small")
     s = result.summary
     rewind = "θ_0" if cfg.prune.rewind_step == 0 else f"θ_{cfg.prune.rewind_step}"
-    fig.suptitle(f"lottery tickets ({cfg.data.source}, rewind to {rewind}): at <= 20% weights, ticket - "
-                 f"dense {100 * s['ticket_minus_dense']:+.1f} pts, - reinit "
-                 f"{100 * s['ticket_minus_reinit']:+.1f} pts",
-                 fontsize="medium")  # fmt: skip
+    fig.suptitle(
+        f"lottery tickets ({cfg.data.source}, rewind to {rewind}): at <= 20% weights, ticket - "
+        f"dense {100 * s['ticket_minus_dense']:+.1f} pts, - reinit "
+        f"{100 * s['ticket_minus_reinit']:+.1f} pts",
+        fontsize="medium",
+    )
     fig.tight_layout()
     return fig
+
+
+ENTRY = Entry(
+    name="lottery-ticket",
+    summary="a sparse subnetwork, reset to its initial weights, trains to the dense network's accuracy",
+    papers=(
+        "Frankle, Carbin 2019 — The lottery ticket hypothesis: finding sparse, trainable neural networks",
+        "Frankle, Dziugaite, Roy, Carbin 2020 — Linear mode connectivity and the lottery ticket hypothesis",
+    ),
+    config=Config,
+    presets=PRESETS,
+    costs=COSTS,
+    run=run,
+    verdict=verdict,
+    figure=figure,
+    sweep_metrics=("ticket_minus_dense", "ticket_minus_reinit", "ticket_minus_random_mask"),
+    controls=(
+        Control(
+            "random mask",
+            {"ticket": "random_mask"},
+            must_fail=("ticket - dense", "ticket - random reinit"),
+            why="a random mask of the same per-layer sparsity from the same initial weights, judged as the ticket: "
+            "without the magnitude-found mask the sparse network falls behind",
+        ),
+    ),
+)

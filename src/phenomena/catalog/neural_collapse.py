@@ -35,30 +35,21 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 import warnings
 from typing import Literal
 
 import numpy as np
 import torch
-from torch import nn
 
-from phenomena.config import require
+from phenomena.config import at_least, between, config, field, positive, require
 from phenomena.data import digits, mnist1d
 from phenomena.data.dataset import Dataset
-from phenomena.models.layers import ScaledLinear
+from phenomena.experiment import Control, Entry, RunContext
+from phenomena.models import CollapseNet
 from phenomena.probes.collapse import classifier_cosines, mse_decomposition, neural_collapse
 from phenomena.report import PALETTE, subplots
-from phenomena.result import Check, Result, Series, Verdict
-from phenomena.runner.context import RunContext
+from phenomena.result import Check, Result, Verdict
 from phenomena.training import Every, History, Progress, fit, loss_function, make_optimizer
-
-PAPERS = (
-    "Papyan, Han, Donoho 2020 — Prevalence of neural collapse during the terminal phase of deep learning training",
-    "Han, Papyan, Donoho 2022 — Neural collapse under MSE loss: proximity to and dynamics on the central path",
-    "Fang, He, Long, Su 2021 — Exploring deep neural networks via layer-peeled model: minority collapse in "
-    "imbalanced training",
-)
 
 # Thresholds. Measured on quick (cross-entropy, seeds 0-2): TPT starts at epoch 115-130 (TPT fraction 0.96);
 # NC1 0.69-0.79 -> 0.0036-0.0059 (falls 135-192x); equinorm CoV 0.023-0.025 (means), 0.012-0.013 (classifiers);
@@ -83,72 +74,66 @@ MAX_MAJORITY_ERROR = 0.01  # the majority classes are fit: the net trained, it d
 # least-squares one (L_perp 5.1-5.6% of the loss, NC3 falls only 2.8-3.8x), while MSE at 0.2 gives NC1 falls of
 # 148-172x with L_perp 0.23-0.29%. Minibatch: the values Papyan and Han tuned for SGD (demo code).
 DEFAULT_LR = {("ce", True): 0.05, ("mse", True): 0.2, ("ce", False): 0.0679, ("mse", False): 0.0184}
-NC_KEYS = ("nc1", "nc2_equinorm_means", "nc2_equinorm_weights", "nc2_equiangular_means", "nc2_equiangular_weights",
-           "nc3", "nc4")  # fmt: skip
+NC_KEYS = (
+    "nc1",
+    "nc2_equinorm_means",
+    "nc2_equinorm_weights",
+    "nc2_equiangular_means",
+    "nc2_equiangular_weights",
+    "nc3",
+    "nc4",
+)
 
 
-@dataclasses.dataclass(frozen=True)
+@config
 class Data:
-    source: Literal["mnist1d", "digits"] = "mnist1d"
-    per_class: int = 100  # training examples per (majority) class, the first ones of each class
-    imbalance: float = 1.0  # R: the minority classes keep per_class / R examples (1 = balanced)
-    minority_classes: int = 5  # the last k classes are the minority ones when imbalance > 1
-
-    def __post_init__(self):
-        require(self.per_class >= 2, f"data.per_class must be at least 2; got {self.per_class}")
-        require(self.imbalance >= 1, f"data.imbalance must be >= 1 (1 = balanced); got {self.imbalance}")
-        require(2 <= self.minority_classes <= 8,
-                f"data.minority_classes must lie in 2..8 (of 10 classes); got {self.minority_classes}")  # fmt: skip
+    source: Literal["mnist1d", "digits"] = field("mnist1d", help="MNIST-1D, or scikit-learn's 8x8 digits")
+    per_class: int = field(100, at_least(2), help="training examples per (majority) class, the first of each class")
+    imbalance: float = field(
+        1.0, at_least(1), help="R: the minority classes keep per_class / R examples (1 = balanced)"
+    )
+    minority_classes: int = field(
+        5, between(2, 8, "[]"), help="the last k of the 10 classes are the minority ones when imbalance > 1"
+    )
 
 
-@dataclasses.dataclass(frozen=True)
+@config
 class Model:
-    width: int = 128
-    depth: int = 3  # hidden layers; the last one's output (after BatchNorm and ReLU) is the feature h
-    batch_norm: bool = True
-
-    def __post_init__(self):
-        require(self.width >= 1 and self.depth >= 1,
-                f"model.width and model.depth must be positive integers; got {self.width}, {self.depth}")  # fmt: skip
+    width: int = field(128, positive, help="hidden units per layer")
+    depth: int = field(3, positive, help="hidden layers; the last one's output (after BatchNorm and ReLU) is h")
+    batch_norm: bool = field(True, help="BatchNorm after every hidden linear layer (Papyan et al.'s nets have it)")
 
 
-@dataclasses.dataclass(frozen=True)
+@config
 class Train:
-    loss: Literal["ce", "mse"] = "ce"
-    epochs: int = 3000
-    batch_size: int = 0  # 0 = full batch (one step per epoch)
-    lr: float = 0.0  # 0 = the measured default for the loss and batch regime (DEFAULT_LR)
-    momentum: float = 0.9
-    weight_decay: float = 5e-3
-    lr_decay_at: tuple[float, ...] = (1 / 3, 2 / 3)  # fractions of the run where the lr is multiplied by lr_decay
-    lr_decay: float = 0.1
-
-    def __post_init__(self):
-        require(self.epochs >= 1, f"train.epochs must be a positive integer; got {self.epochs}")
-        require(self.batch_size >= 0, f"train.batch_size must be >= 0 (0 = full batch); got {self.batch_size}")
-        require(self.lr >= 0, f"train.lr must be >= 0 (0 = the loss's default); got {self.lr}")
-        require(0 <= self.momentum < 1, f"train.momentum must lie in [0, 1); got {self.momentum}")
-        require(self.weight_decay >= 0, f"train.weight_decay must be >= 0; got {self.weight_decay}")
-        require(all(0 < f < 1 for f in self.lr_decay_at), f"train.lr_decay_at must lie in (0, 1); got "
-                f"{self.lr_decay_at}")  # fmt: skip
-        require(0 < self.lr_decay <= 1, f"train.lr_decay must lie in (0, 1]; got {self.lr_decay}")
+    loss: Literal["ce", "mse"] = field("ce", help="cross-entropy (Papyan et al.) or MSE (Han et al.)")
+    epochs: int = field(3000, positive, help="passes over the training set")
+    batch_size: int | None = field(None, positive, help="examples per SGD step; none = full batch (one step per epoch)")
+    lr: float = field(
+        0.0, at_least(0), help="SGD learning rate; 0 = the measured default for the loss and batch regime"
+    )
+    momentum: float = field(0.9, between(0, 1, "[)"), help="SGD momentum")
+    weight_decay: float = field(5e-3, at_least(0), help="SGD (coupled) weight decay")
+    lr_decay_at: tuple[float, ...] = field(
+        (1 / 3, 2 / 3), between(0, 1), help="fractions of the run where the lr is multiplied by lr_decay"
+    )
+    lr_decay: float = field(0.1, between(0, 1, "(]"), help="factor of each lr decay")
 
 
-@dataclasses.dataclass(frozen=True)
+@config
 class Probe:
-    points: int = 80  # probe epochs: half log-spaced, half evenly spaced (plus the first zero-error epoch)
+    points: int = field(
+        80, at_least(4), help="probe epochs: half log-spaced, half even (plus the first zero-error one)"
+    )
 
-    def __post_init__(self):
-        require(self.points >= 4, f"probe.points must be at least 4; got {self.points}")
 
-
-@dataclasses.dataclass(frozen=True)
+@config
 class Config:
     data: Data = Data()
     model: Model = Model()
     train: Train = Train()
     probe: Probe = Probe()
-    seed: int = 0
+    seed: int = field(0, help="the run's seed")
 
 
 PRESETS = {
@@ -171,29 +156,6 @@ PRESETS = {
 COSTS = {"smoke": "~5 s", "quick": "~35 s on one CPU core", "paper": "~2.5 min on one CPU core"}
 
 
-class CollapseNet(nn.Module):
-    """An MLP ``body`` (Linear, BatchNorm, ReLU per hidden layer) whose output is the feature ``h``, and a
-    linear classifier ``head`` on it (the W, b of neural collapse)."""
-
-    def __init__(self, in_features: int, num_classes: int, width: int, depth: int, batch_norm: bool, seed: int):
-        super().__init__()
-        g = torch.Generator().manual_seed(seed)
-        layers: list[nn.Module] = []
-        fan = in_features
-        for _ in range(depth):
-            # He-scaled Gaussian weights; the bias is redundant before BatchNorm
-            layers.append(ScaledLinear(fan, width, bias=not batch_norm, weight_std=math.sqrt(2), generator=g))
-            if batch_norm:
-                layers.append(nn.BatchNorm1d(width))
-            layers.append(nn.ReLU())
-            fan = width
-        self.body = nn.Sequential(*layers)
-        self.head = ScaledLinear(width, num_classes, generator=g)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.body(x))
-
-
 def class_counts(per_class: int, imbalance: float, minority: int, num_classes: int = 10) -> list[int]:
     """Training examples per class: ``per_class`` for the majority, ``max(1, round(per_class / R))`` for the
     last ``minority`` classes when ``imbalance`` R > 1."""
@@ -211,8 +173,11 @@ def load_data(cfg: Config, ctx: RunContext) -> Dataset:
     keep = []
     for c, n in enumerate(counts):
         idx = torch.nonzero(full.y_train == c).flatten()
-        require(len(idx) >= n, f"data.per_class={d.per_class} asks for {n} examples of class {c}, but "
-                f"{d.source} has {len(idx)}; choose a smaller data.per_class")  # fmt: skip
+        require(
+            len(idx) >= n,
+            f"data.per_class={d.per_class} asks for {n} examples of class {c}, but "
+            f"{d.source} has {len(idx)}; choose a smaller data.per_class",
+        )
         keep.append(idx[:n])
     keep = torch.cat(keep)
     return dataclasses.replace(full, x_train=full.x_train[keep], y_train=full.y_train[keep])
@@ -239,20 +204,26 @@ def central_path_ridge(num_classes: int, weight_decay: float) -> float:
 
 def learning_rate(train: Train) -> float:
     """``train.lr``, or where it is 0 the default for its loss and batch regime (:data:`DEFAULT_LR`)."""
-    return train.lr or DEFAULT_LR[(train.loss, train.batch_size == 0)]
+    return train.lr or DEFAULT_LR[(train.loss, train.batch_size is None)]
 
 
 def run(cfg: Config, ctx: RunContext) -> Result:
     data = load_data(cfg, ctx)
     num_classes = data.num_classes
-    model = CollapseNet(data.x_train.shape[1], num_classes, cfg.model.width, cfg.model.depth,
-                        cfg.model.batch_norm, ctx.stream_seed("init"))  # fmt: skip
+    model = CollapseNet(
+        data.x_train.shape[1],
+        num_classes,
+        cfg.model.width,
+        cfg.model.depth,
+        cfg.model.batch_norm,
+        ctx.stream_seed("init"),
+    )
     t = cfg.train
     loss_fn = loss_function(t.loss)
     lr = learning_rate(t)
     optimizer = make_optimizer("sgd", model.parameters(), lr, t.weight_decay, momentum=t.momentum)
     n = data.n_train
-    batch = n if t.batch_size == 0 else min(t.batch_size, n)
+    batch = n if t.batch_size is None else min(t.batch_size, n)
     per_epoch = n // batch  # fit draws full minibatches from a fresh permutation once fewer than a batch remain
     steps = t.epochs * per_epoch
     scheduler = torch.optim.lr_scheduler.MultiStepLR(
@@ -284,36 +255,51 @@ def run(cfg: Config, ctx: RunContext) -> Result:
                     warnings.simplefilter("ignore", RuntimeWarning)
                     m = neural_collapse(h, data.y_train, model.head.weight, model.head.bias, num_classes=num_classes)
                 right = model(data.x_test).argmax(1) == data.y_test
-                row = {"train_error": error, "train_loss": float(loss_fn(out, data.y_train)),
-                       "test_acc": float(right.float().mean()), **{k: m[k] for k in NC_KEYS}}  # fmt: skip
+                row = {
+                    "train_error": error,
+                    "train_loss": float(loss_fn(out, data.y_train)),
+                    "test_acc": float(right.float().mean()),
+                    **{k: m[k] for k in NC_KEYS},
+                }
                 if t.loss == "mse":
                     row.update(mse_decomposition(h, data.y_train, model.head.weight, model.head.bias, ridge))
                 if minority:
                     row["cos_majority"], row["cos_minority"] = classifier_cosines(model.head.weight, minority)
-                    for group, train_mask, test_mask in (("majority", ~is_minority[0], ~is_minority[1]),
-                                                         ("minority", *is_minority)):  # fmt: skip
+                    for group, train_mask, test_mask in (
+                        ("majority", ~is_minority[0], ~is_minority[1]),
+                        ("minority", *is_minority),
+                    ):
                         row[f"train_error_{group}"] = float(wrong[train_mask].float().mean())
                         row[f"test_acc_{group}"] = float(right[test_mask].float().mean())
                 history.log(epoch, row)
         model.train(was_training)
 
-    start = time.perf_counter()
     with ctx.progress(steps, desc="neural collapse") as bar:
         callbacks = [Every(per_epoch, probe), Progress(bar, show=("train_error", "nc1"), every=per_epoch)]
-        fit(model, data, loss_fn, optimizer, steps, batch_size=batch, generator=ctx.generator("batches"),
-            callbacks=callbacks, scheduler=scheduler, history=history)  # fmt: skip
-    seconds = time.perf_counter() - start
-    series = {name: Series(list(s), list(v)) for name, (s, v) in history.curves.items()}
+        fit(
+            model,
+            data,
+            loss_fn,
+            optimizer,
+            steps,
+            batch_size=batch,
+            generator=ctx.generator("batches"),
+            callbacks=callbacks,
+            scheduler=scheduler,
+            history=history,
+        )
+    series = history.series()
     summary = summarize(history, tpt[0] if tpt else None, t.epochs)
-    summary.update(n_train=float(n), steps=float(steps), lr=lr, train_seconds=seconds,
-                   etf_cosine=-1.0 / (num_classes - 1))  # fmt: skip
-    return Result("neural-collapse", cfg, summary=summary, series=series)
+    summary.update(n_train=float(n), steps=float(steps), lr=lr, etf_cosine=-1.0 / (num_classes - 1))
+    return ctx.result(cfg, summary, series)
 
 
 def summarize(history: History, tpt: int | None, epochs: int) -> dict[str, float]:
     """The summary: each probed metric at the TPT start and at the end, the falls, the TPT's length."""
-    s: dict[str, float] = {"tpt_epoch": math.nan if tpt is None else float(tpt),
-                           "tpt_fraction": math.nan if tpt is None else (epochs - tpt) / epochs}  # fmt: skip
+    s: dict[str, float] = {
+        "tpt_epoch": math.nan if tpt is None else float(tpt),
+        "tpt_fraction": math.nan if tpt is None else (epochs - tpt) / epochs,
+    }
     for name, (steps, values) in history.curves.items():
         s[f"{name}_final"] = values[-1]
         s[f"{name}_at_tpt"] = values[steps.index(tpt)] if tpt is not None else math.nan
@@ -333,21 +319,40 @@ def verdict(result: Result) -> Verdict:
         return _imbalanced_verdict(s, cfg)
     tpt = "never" if math.isnan(s["tpt_epoch"]) else f"epoch {int(s['tpt_epoch'])}"
     checks = [
-        Check(f"training error at the end (the TPT starts at the first zero: {tpt})", s["train_error_final"], "<=",
-              0.0),
+        Check(
+            f"training error at the end (the TPT starts at the first zero: {tpt})", s["train_error_final"], "<=", 0.0
+        ),
         Check("terminal phase covers this fraction of the epochs", s["tpt_fraction"], ">=", MIN_TPT_FRACTION),
-        Check("NC1 fall, Tr(Σ_W Σ_B⁺)/C at TPT start / at the end", s["nc1_fall"], ">=", MIN_NC1_FALL,
-              note=f"{s['nc1_at_tpt']:.3g} → {s['nc1_final']:.3g}"),
+        Check(
+            "NC1 fall, Tr(Σ_W Σ_B⁺)/C at TPT start / at the end",
+            s["nc1_fall"],
+            ">=",
+            MIN_NC1_FALL,
+            note=f"{s['nc1_at_tpt']:.3g} → {s['nc1_final']:.3g}",
+        ),
         Check("NC2 equinorm: CoV of class-mean norms", s["nc2_equinorm_means_final"], "<=", MAX_EQUINORM),
         Check("NC2 equinorm: CoV of classifier norms", s["nc2_equinorm_weights_final"], "<=", MAX_EQUINORM),
-        Check("NC2 equiangularity: Avg|cos + 1/(C−1)| of class means", s["nc2_equiangular_means_final"], "<=",
-              MAX_EQUIANGULAR),
-        Check("NC2 equiangularity: Avg|cos + 1/(C−1)| of classifiers", s["nc2_equiangular_weights_final"], "<=",
-              MAX_EQUIANGULAR),
-        Check("NC3 fall, self-duality distance at TPT start / at the end", s["nc3_fall"], ">=", MIN_NC3_FALL,
-              note=f"{s['nc3_at_tpt']:.3g} → {s['nc3_final']:.3g}"),
+        Check(
+            "NC2 equiangularity: Avg|cos + 1/(C−1)| of class means",
+            s["nc2_equiangular_means_final"],
+            "<=",
+            MAX_EQUIANGULAR,
+        ),
+        Check(
+            "NC2 equiangularity: Avg|cos + 1/(C−1)| of classifiers",
+            s["nc2_equiangular_weights_final"],
+            "<=",
+            MAX_EQUIANGULAR,
+        ),
+        Check(
+            "NC3 fall, self-duality distance at TPT start / at the end",
+            s["nc3_fall"],
+            ">=",
+            MIN_NC3_FALL,
+            note=f"{s['nc3_at_tpt']:.3g} → {s['nc3_final']:.3g}",
+        ),
         Check("NC4: classifier vs nearest-class-centre mismatch", s["nc4_final"], "<=", MAX_NC4),
-    ]  # fmt: skip
+    ]
     if cfg.train.loss == "mse":
         checks.append(
             Check(
@@ -365,14 +370,31 @@ def _imbalanced_verdict(s: dict[str, float], cfg: Config) -> Verdict:
     """Minority collapse (Fang et al. 2021), judged on the classifier rows at the end."""
     k = cfg.data.minority_classes
     etf, etf_deg = s["etf_cosine"], math.degrees(math.acos(s["etf_cosine"]))
-    return Verdict((
-        Check(f"training error on the {10 - k} majority classes at the end", s["train_error_majority_final"], "<=",
-              MAX_MAJORITY_ERROR, note=f"minority classes: {s['train_error_minority_final']:.3g}"),
-        Check(f"minority collapse: mean pairwise cosine of the {k} minority classifiers", s["cos_minority_final"],
-              ">=", MIN_MINORITY_COS, note=f"angle {s['angle_minority_deg']:.0f}° vs the ETF's {etf_deg:.0f}°"),
-        Check(f"majority classifiers spread at least as an ETF: mean pairwise cosine of the {10 - k}",
-              s["cos_majority_final"], "<=", etf, note=f"angle {s['angle_majority_deg']:.0f}°"),
-    ))  # fmt: skip
+    return Verdict(
+        (
+            Check(
+                f"training error on the {10 - k} majority classes at the end",
+                s["train_error_majority_final"],
+                "<=",
+                MAX_MAJORITY_ERROR,
+                note=f"minority classes: {s['train_error_minority_final']:.3g}",
+            ),
+            Check(
+                f"minority collapse: mean pairwise cosine of the {k} minority classifiers",
+                s["cos_minority_final"],
+                ">=",
+                MIN_MINORITY_COS,
+                note=f"angle {s['angle_minority_deg']:.0f}° vs the ETF's {etf_deg:.0f}°",
+            ),
+            Check(
+                f"majority classifiers spread at least as an ETF: mean pairwise cosine of the {10 - k}",
+                s["cos_majority_final"],
+                "<=",
+                etf,
+                note=f"angle {s['angle_majority_deg']:.0f}°",
+            ),
+        )
+    )
 
 
 def figure(result: Result):
@@ -402,35 +424,58 @@ def figure(result: Result):
             ax.legend(loc="best")
         return ax
 
-    draw([("train_error", "train error"), ("train_loss", "train loss")], "training (TPT shaded, lr decays dotted)",
-         "", yscale="symlog")  # fmt: skip
+    draw(
+        [("train_error", "train error"), ("train_loss", "train loss")],
+        "training (TPT shaded, lr decays dotted)",
+        "",
+        yscale="symlog",
+    )
     draw([("nc1", "Tr(Σ_W Σ_B⁺)/C")], "NC1: variability collapse", "NC1")
-    draw([("nc2_equinorm_means", "class means"), ("nc2_equinorm_weights", "classifiers")], "NC2: equinorm",
-         "std/mean of norms")  # fmt: skip
-    draw([("nc2_equiangular_means", "class means"), ("nc2_equiangular_weights", "classifiers")],
-         "NC2: equiangularity", "Avg|cos + 1/(C−1)|")  # fmt: skip
+    draw(
+        [("nc2_equinorm_means", "class means"), ("nc2_equinorm_weights", "classifiers")],
+        "NC2: equinorm",
+        "std/mean of norms",
+    )
+    draw(
+        [("nc2_equiangular_means", "class means"), ("nc2_equiangular_weights", "classifiers")],
+        "NC2: equiangularity",
+        "Avg|cos + 1/(C−1)|",
+    )
     draw([("nc3", "‖W/‖W‖ − M̃/‖M̃‖‖²")], "NC3: self-duality", "NC3")
     draw([("nc4", "mismatch")], "NC4: nearest class centre", "fraction of examples", yscale="symlog")
     if d.imbalance > 1:
-        ax = draw([("cos_minority", "minority"), ("cos_majority", "majority")], "classifier cosines (Fang et al.)",
-                  "mean pairwise cos", yscale="linear")  # fmt: skip
+        ax = draw(
+            [("cos_minority", "minority"), ("cos_majority", "majority")],
+            "classifier cosines (Fang et al.)",
+            "mean pairwise cos",
+            yscale="linear",
+        )
         ax.axhline(s["etf_cosine"], color=PALETTE["theory"], linestyle="--", linewidth=0.8, label="simplex ETF")
         ax.legend(loc="best")
-        draw([("test_acc_majority", "majority"), ("test_acc_minority", "minority")], "test accuracy",
-             "accuracy", yscale="linear")  # fmt: skip
+        draw(
+            [("test_acc_majority", "majority"), ("test_acc_minority", "minority")],
+            "test accuracy",
+            "accuracy",
+            yscale="linear",
+        )
         headline = f"minority cosine {s['cos_minority_final']:.3f} (ETF {s['etf_cosine']:.3f})"
     else:
         if t.loss == "mse":
-            draw([("l_nc1", "L_NC1"), ("l_nc23", "L_NC2/3"), ("l_perp", "L_⊥")], "MSE decomposition (Han et al.)",
-                 "loss term")  # fmt: skip
+            draw(
+                [("l_nc1", "L_NC1"), ("l_nc23", "L_NC2/3"), ("l_perp", "L_⊥")],
+                "MSE decomposition (Han et al.)",
+                "loss term",
+            )
         draw([("test_acc", "test accuracy")], "test accuracy (not checked)", "accuracy", yscale="linear")
         headline = f"NC1 falls {s['nc1_fall']:.3g}x in the TPT"
     for ax in panels:
         ax.axis("off")
     imb = f", minority classes 1/{d.imbalance:g}" if d.imbalance > 1 else ""
     net = f"MLP {m.depth}x{m.width}{' BN' if m.batch_norm else ''}"
-    fig.suptitle(f"neural collapse: {d.source} {d.per_class}/class{imb}, {net}, {t.loss}, lr {s['lr']:g}, "
-                 f"wd {t.weight_decay:g} — {headline}")  # fmt: skip
+    fig.suptitle(
+        f"neural collapse: {d.source} {d.per_class}/class{imb}, {net}, {t.loss}, lr {s['lr']:g}, "
+        f"wd {t.weight_decay:g} — {headline}"
+    )
     fig.tight_layout()
     return fig
 
@@ -439,3 +484,36 @@ def _ratio(a: float, b: float) -> float:
     if math.isnan(a) or math.isnan(b):
         return math.nan
     return a / b if b > 0 else (math.inf if a > 0 else math.nan)
+
+
+ENTRY = Entry(
+    name="neural-collapse",
+    summary="trained past zero training error, last-layer features collapse onto a simplex ETF",
+    papers=(
+        "Papyan, Han, Donoho 2020 — Prevalence of neural collapse during the terminal phase of deep learning training",
+        "Han, Papyan, Donoho 2022 — Neural collapse under MSE loss: proximity to and dynamics on the central path",
+        "Fang, He, Long, Su 2021 — Exploring deep neural networks via layer-peeled model: minority collapse in "
+        "imbalanced training",
+    ),
+    config=Config,
+    presets=PRESETS,
+    costs=COSTS,
+    run=run,
+    verdict=verdict,
+    figure=figure,
+    controls=(
+        Control(
+            "no weight decay",
+            {"train.weight_decay": 0},
+            must_fail=("NC1 fall", "NC3 fall"),
+            why="without weight decay the net still fits and trains far into the terminal phase, but the features "
+            "barely collapse (NC1 falls 1.5-1.7x on smoke)",
+        ),
+        Control(
+            "no terminal phase",
+            {"train.epochs": 8},
+            must_fail=("training error at the end", "terminal phase covers", "NC1 fall", "NC3 fall"),
+            why="8 epochs never reach zero training error: there is no terminal phase in which to collapse",
+        ),
+    ),
+)
