@@ -30,7 +30,7 @@ def test_entry_is_complete(name):
     for fn in (entry.run, entry.verdict, entry.figure):
         assert callable(fn) and fn.__module__ == ENTRIES[name], "no entry borrows another entry's functions"
     keys = {f.key for f in describe_fields(entry.presets["quick"])}
-    assert set(entry.sweep_metrics) and all("." not in m for m in entry.sweep_metrics)
+    assert all(isinstance(m, str) and m for m in entry.sweep_metrics)
     for field in describe_fields(entry.presets["quick"]):
         assert field.help, f"{name}: config key {field.key} has no help text"
     for control in entry.controls:
@@ -79,6 +79,11 @@ def test_smoke_runs_through_the_cli_and_stores_what_it_showed(name, cli, cli_jso
     res = json.loads(out)
     assert res["experiment"] == name and res["status"] == "finished" and res["verdict"]["checks"]
     assert res["summary"]["wall_seconds"] > 0  # the runner times every run
+    entry = get_entry(name)
+    if entry.smoke_holds:  # declared to hold on any CPU, with margin; otherwise smoke only proves the pipeline
+        assert res["verdict"]["passed"], res["verdict"]
+    code, out, _ = cli("run", name, "-p", "smoke")  # reused from the store: the table, and the note if any
+    assert code == 0 and ("not expected to hold" in out) == (not entry.smoke_holds), out
     with open(res["artifacts"]["figure"], "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
     shown = cli_json("show", res["run_id"])

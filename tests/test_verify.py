@@ -48,6 +48,7 @@ ENTRY = Entry(
     run=run,
     verdict=verdict,
     figure=figure,
+    smoke_holds=True,
     sweep_metrics=("y",),
     controls=(Control("no gain", {"gain": 0.0}, must_fail=("y reaches 2",), why="y = 0"),),
     calibration=Calibration(seeds=(100, 101)),

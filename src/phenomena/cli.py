@@ -198,6 +198,11 @@ def run_cmd(ctx, name, preset, overrides, seed, force, quiet, as_json, workers) 
     )
     click.secho(f"{name} [{preset}] run {result.run_id}: {took}", bold=True)
     click.echo(result.verdict.table())
+    if preset == "smoke" and not result.entry.smoke_holds:
+        click.echo(
+            f"note: {name}'s smoke preset only proves the pipeline; its verdict is not expected to hold "
+            f"(the phenomenon needs --preset quick)"
+        )
     _echo_artifacts(result, ctx.obj["home"])
 
 

@@ -89,7 +89,7 @@ class Entry:
     run: Callable[[Any, RunContext], Result]
     verdict: Callable[[Result], Verdict]
     figure: Callable[[Result], Any]
-    smoke_holds: bool = True
+    smoke_holds: bool
     sweep_metrics: tuple[str, ...] = ()
     controls: tuple[Control, ...] = ()
     references: tuple[Reference, ...] = ()

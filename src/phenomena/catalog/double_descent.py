@@ -282,6 +282,7 @@ ENTRY = Entry(
     run=run,
     verdict=verdict,
     figure=figure,
+    smoke_holds=False,
     sweep_metrics=("h_star", "peak_width", "peak_excess_pp"),
     controls=(
         Control(

@@ -386,6 +386,7 @@ ENTRY = Entry(
     run=run,
     verdict=verdict,
     figure=figure,
+    smoke_holds=False,
     controls=(
         Control(
             "threshold never reached",

@@ -260,6 +260,7 @@ ENTRY = Entry(
     run=run,
     verdict=verdict,
     figure=figure,
+    smoke_holds=True,
     sweep_metrics=("rise", "second_descent", "draws_with_bump"),
     controls=(
         Control(

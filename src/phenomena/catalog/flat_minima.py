@@ -355,6 +355,7 @@ ENTRY = Entry(
     run=run,
     verdict=verdict,
     figure=figure,
+    smoke_holds=False,
     controls=(
         Control(
             "identical conditions",

@@ -312,6 +312,7 @@ ENTRY = Entry(
     run=run,
     verdict=verdict,
     figure=figure,
+    smoke_holds=True,
     sweep_metrics=("t_fit", "t_gen", "delay"),
     controls=(
         Control(

@@ -296,6 +296,7 @@ ENTRY = Entry(
     run=run,
     verdict=verdict,
     figure=figure,
+    smoke_holds=True,
     sweep_metrics=("slope", "widest_gap", "loss_ratio"),
     controls=(
         Control(

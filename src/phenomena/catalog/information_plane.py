@@ -419,6 +419,7 @@ ENTRY = Entry(
     run=run,
     verdict=verdict,
     figure=figure,
+    smoke_holds=False,
     sweep_metrics=("compression_tanh", "compression_relu", "final_ity_tanh", "final_ity_relu"),
     controls=(
         Control(

@@ -416,6 +416,7 @@ ENTRY = Entry(
     run=run,
     verdict=verdict,
     figure=figure,
+    smoke_holds=True,
     controls=(
         Control(
             "mup",

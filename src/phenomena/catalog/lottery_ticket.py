@@ -317,6 +317,7 @@ ENTRY = Entry(
     run=run,
     verdict=verdict,
     figure=figure,
+    smoke_holds=False,
     sweep_metrics=("ticket_minus_dense", "ticket_minus_reinit", "ticket_minus_random_mask"),
     controls=(
         Control(

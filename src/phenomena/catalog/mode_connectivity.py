@@ -268,6 +268,7 @@ ENTRY = Entry(
     run=run,
     verdict=verdict,
     figure=figure,
+    smoke_holds=True,
     sweep_metrics=("barrier_first", "barrier_last", "fraction"),
     controls=(
         Control(

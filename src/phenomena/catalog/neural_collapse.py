@@ -501,6 +501,7 @@ ENTRY = Entry(
     run=run,
     verdict=verdict,
     figure=figure,
+    smoke_holds=True,
     controls=(
         Control(
             "no weight decay",

@@ -199,6 +199,7 @@ ENTRY = Entry(
     run=run,
     verdict=verdict,
     figure=figure,
+    smoke_holds=True,
     sweep_metrics=("peak_features", "peak_excess_pp", "norm_at_threshold"),
     unused=unused,
 )

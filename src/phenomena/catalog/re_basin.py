@@ -247,6 +247,7 @@ ENTRY = Entry(
     run=run,
     verdict=verdict,
     figure=figure,
+    smoke_holds=True,
     sweep_metrics=("ratio_widest", "naive_barrier_widest", "matched_barrier_widest"),
     controls=(
         Control(

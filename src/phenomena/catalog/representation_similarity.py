@@ -209,6 +209,7 @@ ENTRY = Entry(
     run=run,
     verdict=verdict,
     figure=figure,
+    smoke_holds=True,
     sweep_metrics=("diagonal_hits_wide", "mean_diag_cka_wide", "mean_diag_cka_narrow"),
     controls=(
         Control(

@@ -215,6 +215,7 @@ ENTRY = Entry(
     run=run,
     verdict=verdict,
     figure=figure,
+    smoke_holds=True,
     sweep_metrics=("peak_samples", "peak_excess_left_pp", "peak_excess_pp"),
     controls=(
         Control(

@@ -460,6 +460,7 @@ ENTRY = Entry(
     run=run,
     verdict=verdict,
     figure=figure,
+    smoke_holds=False,
     sweep_metrics=("worst_q_rel_error", "worst_c_error", "worst_log_chi1_error"),
     controls=(
         Control(
