@@ -129,3 +129,25 @@ def test_the_verification_is_stored_and_reloads_identical(fake, home):
     assert Verification.from_dict(record.result).to_dict() == result.to_dict()
     again = verify(["fake-verify"], seeds=2, executor="serial", progress=False, store=home)  # reuses the runs
     assert again.to_dict()["entries"] == result.to_dict()["entries"]
+
+
+def test_a_run_of_a_references_exact_setting_gets_a_judged_reference_row(fake, home):
+    from phenomena.experiment import Reference
+
+    ref = Reference("Somebody 2020, Fig. 1", preset="full", metric="y", value=1.8, tol=0.5, note="y = 0.9 (s + 1)")
+    entry = dataclasses.replace(ENTRY, references=(ref,))
+    result = run(entry.presets["full"], _ctx(entry, seed=0))
+    assert [c.name for c in entry.judge(result).checks][-1] == "reference: y vs 1.8 (Somebody 2020, Fig. 1)"
+    assert entry.judge(result).checks[-1].value == pytest.approx(0.9) and not entry.judge(result).passed
+    on_target = run(dataclasses.replace(entry.presets["full"], seed=1), _ctx(entry, seed=1))  # y = 1.8
+    assert entry.judge(on_target).checks[-1].passed
+    other = run(entry.presets["quick"], _ctx(entry, seed=0))  # not the published setting: no reference row
+    assert len(entry.judge(other).checks) == 2
+
+
+def _ctx(entry, seed):
+    from pathlib import Path
+
+    from phenomena.experiment import RunContext
+
+    return RunContext("r", seed, Path("."), Path("."), show_progress=False, experiment=entry.name)

@@ -16,6 +16,10 @@ Verdict: training accuracy reaches 0.99 (at step t_fit); test accuracy reaches 0
 t_gen / t_fit is at least 3; the Fourier IPR of the token weights (Nanda et al.'s and Gromov's progress measure:
 the network turns periodic in the tokens) at least doubles between t_fit and the end. Reported alongside: the
 weight norm over time, the quantity weight decay acts on (Liu et al. 2023's "LU" picture of grokking).
+The thresholds are definitions fixed in advance; on calibration seeds 100-109 every check passes with margin
+(``ENTRY.calibration``), and ``phenomena verify grokking`` judges them on seeds 0-2 with the weight-decay control,
+which must fail the generalization, delay and Fourier checks. A run of ``paper`` (Nanda et al.'s setting) adds a
+reference row: t_gen must fall in their cleanup phase, 9.4k-14k steps.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import torch
 
 from phenomena.config import at_least, between, config, field, positive
 from phenomena.data import modular_arithmetic
-from phenomena.experiment import Control, Entry, RunContext
+from phenomena.experiment import Calibration, Control, Entry, Reference, RunContext
 from phenomena.models import MLP, TinyTransformer
 from phenomena.probes.fourier import fourier_ipr
 from phenomena.report import PALETTE, subplots
@@ -97,7 +101,8 @@ PRESETS = {
     "quick": Config(),
     # Nanda et al. 2023, progress-measures-paper/transformers.py: p=113, 30% of pairs, 1-layer transformer
     # d_model 128 / 4 heads / d_mlp 512, no LayerNorm, AdamW lr 1e-3 wd 1 betas (0.9, 0.98), 10-step warm-up,
-    # full batch, cross-entropy, 50,000 steps (grokking is over by ~14k, where the run stops).
+    # full batch, cross-entropy, 50,000 steps (grokking is over by ~14k, where the run stops). Differences: the loss
+    # is computed in float32 (theirs in float64) and test accuracy is read every 100 steps.
     "paper": Config(
         data=Data(p=113, train_fraction=0.3),
         model=Model(kind="transformer"),
@@ -215,6 +220,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         "fourier_ipr_at_fit": at("fourier_ipr", t_fit),
         "fourier_ipr_final": history.last("fourier_ipr"),
     }
+    summary["fourier_ipr_rise"] = summary["fourier_ipr_final"] / summary["fourier_ipr_at_fit"]
     artifacts = {}
     if cfg.checkpoint:
         artifacts["checkpoint"] = str(save_checkpoint(model, ctx.artifacts / "model.safetensors"))
@@ -240,7 +246,7 @@ def verdict(result: Result) -> Verdict:
             Check("delay t_gen / t_fit", s["delay"], ">=", MIN_DELAY, note="generalization comes long after fitting"),
             Check(
                 "Fourier IPR rise, end / t_fit",
-                s["fourier_ipr_final"] / s["fourier_ipr_at_fit"],
+                s["fourier_ipr_rise"],
                 ">=",
                 MIN_IPR_RISE,
                 note="token weights concentrate on a few frequencies",
@@ -318,9 +324,35 @@ ENTRY = Entry(
         Control(
             "no weight decay",
             {"train.weight_decay": 0},
-            must_fail=("test accuracy reaches", "delay"),
-            why="without weight decay the memorizing solution is never pruned: test accuracy stays near chance",
+            must_fail=("test accuracy reaches", "delay", "Fourier IPR rise"),
+            why="without weight decay the memorizing solution is never pruned: test accuracy stays near chance "
+            "and the token weights stay dense in frequency",
         ),
+    ),
+    references=(
+        Reference(
+            "Nanda et al. 2023, §5 (memorization 0-1.4k, circuit formation 1.4k-9.4k, cleanup 9.4k-14k steps)",
+            preset="paper",
+            metric="t_gen",
+            value=11_700,
+            tol=2_300,
+            note="the test-accuracy jump lies in the cleanup phase, 9.4k-14k steps: t_gen within it",
+        ),
+    ),
+    calibration=Calibration(
+        seeds=tuple(range(100, 110)),
+        note="quick, one thread: every check passes on all 10 seeds with margin (delay 8.2-9.2 vs 3; IPR rise "
+        "5.7-6.2 vs 2; test accuracy 0.990-0.995 vs 0.95). The thresholds are definitions fixed before these "
+        "runs (fit = 0.99, generalize = 0.95, 'long after' = 3x, 'periodic' = IPR doubles). The control (weight "
+        "decay 0) fails test accuracy (max 0.013-0.024), delay (never generalizes) and IPR rise (1.35-1.66) on "
+        "seeds 100-104.",
+        observed={
+            "t_fit": (20.0,) * 10,
+            "t_gen": (164.0, 176.0, 180.0, 180.0, 184.0, 184.0, 184.0, 172.0, 176.0, 172.0),
+            "delay": (8.2, 8.8, 9.0, 9.0, 9.2, 9.2, 9.2, 8.6, 8.8, 8.6),
+            "max_test_acc": (0.9912, 0.994, 0.9902, 0.995, 0.9933, 0.9914, 0.9936, 0.9945, 0.9918, 0.9904),
+            "fourier_ipr_rise": (5.679, 5.771, 5.81, 5.917, 5.984, 6.16, 5.81, 5.84, 5.898, 5.773),
+        },
     ),
     unused=unused,
 )
