@@ -15,7 +15,7 @@ def test_run_lifecycle_and_metrics(tmp_path):
         "abc123def456", "finished", {"t": 1.5, "missing": float("nan")}, {"passed": True, "checks": []}, metrics
     )
     record = store.get("abc1")  # a unique prefix is enough
-    assert record.status == "finished" and record.summary == {"t": 1.5, "missing": None}
+    assert record.status == "finished" and record.summary == {"t": 1.5, "missing": "nan"}  # reloads as NaN
     got = store.metrics("abc123def456")
     assert got["acc"] == ([0, 10], [0.1, 0.9])
     assert got["loss"][0] == [0, 10, 20] and math.isnan(got["loss"][1][2])
