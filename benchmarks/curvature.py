@@ -89,8 +89,7 @@ def lanczos_on_double_backward(model, x, y, k, tol, ncv, seed):
 
     op = LinearOperator((dim, dim), matvec=matvec, dtype=np.float64)
     v0 = torch.randn(dim, generator=torch.Generator().manual_seed(seed), dtype=torch.float64).numpy()
-    values = eigsh(op, k=k, which="LA", tol=tol, ncv=ncv or max(2 * k + 1, 20), v0=v0,
-                   return_eigenvectors=False)  # fmt: skip
+    values = eigsh(op, k=k, which="LA", tol=tol, ncv=ncv or max(2 * k + 1, 20), v0=v0, return_eigenvectors=False)
     return np.sort(values)[::-1], solver.n_products
 
 
@@ -184,8 +183,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--cache", default=None, help="folder to cache the generated MNIST-1D arrays in")
-    parser.add_argument("--reimplemented", action="store_true",
-                        help="run the reimplementation of PyHessian's algorithm even if the package imports")
+    parser.add_argument(
+        "--reimplemented",
+        action="store_true",
+        help="run the reimplementation of PyHessian's algorithm even if the package imports",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -193,14 +195,18 @@ def main() -> None:
     n_params = sum(p.numel() for p in model.parameters())
     with torch.no_grad():
         loss = F.cross_entropy(model(x), y).item()
-    print(f"model: 40-{args.width}-{args.width}-10 ReLU MLP, {n_params} parameters, {args.n} MNIST-1D "
-          f"examples, train loss {loss:.3f}; torch threads {args.threads}; wall = min over {args.repeats} "
-          "runs")  # fmt: skip
+    print(
+        f"model: 40-{args.width}-{args.width}-10 ReLU MLP, {n_params} parameters, {args.n} MNIST-1D "
+        f"examples, train loss {loss:.3f}; torch threads {args.threads}; wall = min over {args.repeats} "
+        "runs"
+    )
     start = time.perf_counter()
     ref = hessian_eigenvalues(copy.deepcopy(model).double(), F.cross_entropy, (x.double(), y), k=5, tol=1e-10)
     seconds = time.perf_counter() - start
-    print(f"reference (float64 Lanczos, tol 1e-10, {ref.n_hvps} products, {seconds:.1f} s): "
-          + ", ".join(f"{v:.6f}" for v in ref.values))  # fmt: skip
+    print(
+        f"reference (float64 Lanczos, tol 1e-10, {ref.n_hvps} products, {seconds:.1f} s): "
+        + ", ".join(f"{v:.6f}" for v in ref.values)
+    )
     label, pyhessian = pyhessian_runner(args.reimplemented)
     rows, best = [], {}
 
@@ -217,22 +223,34 @@ def main() -> None:
         # ours: SciPy's default basis (ncv = max(2k+1, 20)), then a small one for k=1 (ncv=4)
         for ncv in (None, 4) if k == 1 else (None,):
             for tol in (1e-2, 1e-3, 1e-4):
-                seconds, res = timed(lambda k=k, tol=tol, ncv=ncv: hessian_eigenvalues(
-                    model, F.cross_entropy, (x, y), k=k, tol=tol, ncv=ncv,
-                    generator=torch.Generator().manual_seed(1)), args.repeats)  # fmt: skip
+                seconds, res = timed(
+                    lambda k=k, tol=tol, ncv=ncv: hessian_eigenvalues(
+                        model,
+                        F.cross_entropy,
+                        (x, y),
+                        k=k,
+                        tol=tol,
+                        ncv=ncv,
+                        generator=torch.Generator().manual_seed(1),
+                    ),
+                    args.repeats,
+                )
                 setting = f"tol={tol:g}" + (f", ncv={ncv}" if ncv else "")
                 method = "ours (Lanczos)" if ncv is None else "ours (Lanczos, ncv=4)"
                 if record(method, k, setting, seconds, res.values, res.n_hvps) <= TARGET:
                     break
         for ncv in (None, 4) if k == 1 else (None,):
             tol = 1e-2  # enough for <= 1e-3 with ours above; the products differ only in rounding
-            seconds, (values, hvps) = timed(lambda k=k, tol=tol, ncv=ncv: lanczos_on_double_backward(
-                model, x, y, k, tol, ncv, seed=1), args.repeats)  # fmt: skip
+            seconds, (values, hvps) = timed(
+                lambda k=k, tol=tol, ncv=ncv: lanczos_on_double_backward(model, x, y, k, tol, ncv, seed=1), args.repeats
+            )
             method = "ablation: eigsh on PyHessian's HVP" + ("" if ncv is None else ", ncv=4")
             record(method, k, f"tol={tol:g}" + (f", ncv={ncv}" if ncv else ""), seconds, values, hvps)
         for tol, max_iter in ((1e-3, 100), (1e-4, 1000), (1e-5, 1000), (1e-6, 1000)):
-            seconds, (values, hvps) = timed(lambda k=k, tol=tol, max_iter=max_iter: pyhessian(
-                copy.deepcopy(model), x, y, k, tol, max_iter, seed=1), args.repeats)  # fmt: skip
+            seconds, (values, hvps) = timed(
+                lambda k=k, tol=tol, max_iter=max_iter: pyhessian(copy.deepcopy(model), x, y, k, tol, max_iter, seed=1),
+                args.repeats,
+            )
             if record(label, k, f"tol={tol:g}, maxIter={max_iter}", seconds, values, hvps) <= TARGET:
                 break
 
@@ -243,21 +261,29 @@ def main() -> None:
     print(f"\nat relative error <= {TARGET:g} (the loosest setting that reaches it):")
     for k in (1, 5):
         theirs = best.get((label, k))
-        for method in ("ours (Lanczos)", "ours (Lanczos, ncv=4)", "ablation: eigsh on PyHessian's HVP",
-                       "ablation: eigsh on PyHessian's HVP, ncv=4"):
+        for method in (
+            "ours (Lanczos)",
+            "ours (Lanczos, ncv=4)",
+            "ablation: eigsh on PyHessian's HVP",
+            "ablation: eigsh on PyHessian's HVP, ncv=4",
+        ):
             ours = best.get((method, k))
             if ours is None or theirs is None:
                 continue
             ratio = ours[0] / theirs[0]
-            print(f"  top-{k}: {method} {ours[0]:.2f} s ({ours[1]} HVPs, {ours[2]}) vs {label} "
-                  f"{theirs[0]:.2f} s "
-                  f"({theirs[1]} HVPs, {theirs[2]}): ratio {ratio:.2f}x (target <= 0.5x: "
-                  f"{'met' if ratio <= 0.5 else 'not met'})")  # fmt: skip
+            print(
+                f"  top-{k}: {method} {ours[0]:.2f} s ({ours[1]} HVPs, {ours[2]}) vs {label} "
+                f"{theirs[0]:.2f} s "
+                f"({theirs[1]} HVPs, {theirs[2]}): ratio {ratio:.2f}x (target <= 0.5x: "
+                f"{'met' if ratio <= 0.5 else 'not met'})"
+            )
     hvp_ours = [s / h for m, k, _, h, s, _ in rows if m == "ours (Lanczos)"]
     hvp_theirs = [s / h for m, k, _, h, s, _ in rows if m == label]
-    print(f"  seconds per product (wall / HVPs, median): ours {np.median(hvp_ours) * 1e3:.1f} ms "
-          f"(cached double backward at this data size), {label} {np.median(hvp_theirs) * 1e3:.1f} ms "
-          "(double backward through a graph built once)")  # fmt: skip
+    print(
+        f"  seconds per product (wall / HVPs, median): ours {np.median(hvp_ours) * 1e3:.1f} ms "
+        f"(cached double backward at this data size), {label} {np.median(hvp_theirs) * 1e3:.1f} ms "
+        "(double backward through a graph built once)"
+    )
 
 
 if __name__ == "__main__":

@@ -48,8 +48,16 @@ def sequential(data, seeds, steps, batch_size, lr, momentum, log_every, dtype=to
             te = evaluate(m, data.x_test, data.y_test, loss)
             return dict(train_loss=tr[0], train_acc=tr[1], test_loss=te[0], test_acc=te[1])
 
-        fit(model, data, loss, opt, steps, batch_size, generator=torch.Generator().manual_seed(s),
-            callbacks=[LogMetrics(log_every, measure)])  # fmt: skip
+        fit(
+            model,
+            data,
+            loss,
+            opt,
+            steps,
+            batch_size,
+            generator=torch.Generator().manual_seed(s),
+            callbacks=[LogMetrics(log_every, measure)],
+        )
         models.append(model)
     return models
 
@@ -69,8 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     seeds = list(range(args.members))
     kw = dict(steps=args.steps, batch_size=args.batch_size, lr=0.05, momentum=0.9, log_every=args.log_every)
     methods = args.methods.split(",")
-    print(f"{args.members} MLPs 40-128-128-10, MNIST-1D {data.n_train} train, batch {args.batch_size}, "
-          f"{args.steps} steps, SGD momentum 0.9, {args.threads} threads")  # fmt: skip
+    print(
+        f"{args.members} MLPs 40-128-128-10, MNIST-1D {data.n_train} train, batch {args.batch_size}, "
+        f"{args.steps} steps, SGD momentum 0.9, {args.threads} threads"
+    )
 
     d64 = dataclasses.replace(data, x_train=data.x_train.double(), x_test=data.x_test.double())
     kw64 = dict(kw, steps=20)
@@ -99,16 +109,11 @@ def main(argv: list[str] | None = None) -> int:
     for name, ts in times.items():
         print(f"{name:<14}{min(ts):>9.2f}{', '.join(f'{t:.2f}' for t in ts):>24}{base / min(ts):>9.2f}x")
     loss = loss_function("ce")
-    acc = {
-        k: torch.tensor([evaluate(m, data.x_test, data.y_test, loss)[1] for m in ms])
-        for k, ms in results.items()
-    }
+    acc = {k: torch.tensor([evaluate(m, data.x_test, data.y_test, loss)[1] for m in ms]) for k, ms in results.items()}
     for method in methods:
         gap = (acc[method] - acc["loop of fit"]).abs().max().item()
         mean, ref = acc[method].mean().item(), acc["loop of fit"].mean().item()
-        print(
-            f"final test accuracy, {method}: mean {mean:.4f} (loop {ref:.4f}), max per-member gap {gap:.4f}"
-        )
+        print(f"final test accuracy, {method}: mean {mean:.4f} (loop {ref:.4f}), max per-member gap {gap:.4f}")
     return 0
 
 

@@ -76,10 +76,14 @@ def main() -> None:
         naive.append((seconds, t_gen, float(acc)))
     best_ours, best_naive = min(ours), min(naive)
     print(f"torch threads: {args.threads}")
-    print(f"phenomena run grokking (quick): {best_ours[0]:6.1f} s wall, test acc >= 0.95 at step "
-          f"{best_ours[1]:.0f}, verdict {'PASS' if best_ours[2] else 'FAIL'}")
-    print(f"naive one-hot loop, eval every step: {best_naive[0]:6.1f} s wall, test acc >= 0.95 at step "
-          f"{best_naive[1]} (final test acc {best_naive[2]:.3f})")
+    print(
+        f"phenomena run grokking (quick): {best_ours[0]:6.1f} s wall, test acc >= 0.95 at step "
+        f"{best_ours[1]:.0f}, verdict {'PASS' if best_ours[2] else 'FAIL'}"
+    )
+    print(
+        f"naive one-hot loop, eval every step: {best_naive[0]:6.1f} s wall, test acc >= 0.95 at step "
+        f"{best_naive[1]} (final test acc {best_naive[2]:.3f})"
+    )
     print(f"ratio naive / phenomena: {best_naive[0] / best_ours[0]:.2f}x")
 
 

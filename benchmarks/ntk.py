@@ -29,8 +29,7 @@ METHODS = ("structured", "auto", "ntvp", "jacobian")
 def build_mlp(width: int, seed: int) -> nn.Module:
     with torch.random.fork_rng(devices=[]):  # nn init draws from the global RNG; keep it untouched
         torch.manual_seed(seed)
-        return nn.Sequential(nn.Linear(40, width), nn.ReLU(), nn.Linear(width, width), nn.ReLU(),
-                             nn.Linear(width, 10))
+        return nn.Sequential(nn.Linear(40, width), nn.ReLU(), nn.Linear(width, width), nn.ReLU(), nn.Linear(width, 10))
 
 
 def naive_ntk(model: nn.Module, x: torch.Tensor, trace: bool) -> tuple[torch.Tensor, float]:
@@ -70,8 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     model = build_mlp(args.width, seed=0)
     x = torch.randn(args.n, 40, generator=torch.Generator().manual_seed(1))
     n_params = sum(p.numel() for p in model.parameters())
-    print(f"MLP 40-{args.width}-{args.width}-10 ({n_params:,} parameters), N = {args.n}, K = 10, "
-          f"{'traced (N, N)' if trace else 'full (N, N, K, K)'} kernel, float32, {args.threads} thread(s)")
+    print(
+        f"MLP 40-{args.width}-{args.width}-10 ({n_params:,} parameters), N = {args.n}, K = 10, "
+        f"{'traced (N, N)' if trace else 'full (N, N, K, K)'} kernel, float32, {args.threads} thread(s)"
+    )
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     for m in methods:  # first calls pay one-time costs (lazy imports, forward-AD decompositions)
@@ -81,8 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     ref, t_loop = naive_ntk(model, x, trace)
     t_naive = time.perf_counter() - t0
     print(f"{'method':<12}{'seconds':>10}{'speed-up':>10}{'max rel err':>14}")
-    print(f"{'naive loop':<12}{t_naive:>10.2f}{1.0:>10.1f}{'-':>14}   (Jacobian loop {t_loop:.2f} s, "
-          f"contraction {t_naive - t_loop:.2f} s)")
+    print(
+        f"{'naive loop':<12}{t_naive:>10.2f}{1.0:>10.1f}{'-':>14}   (Jacobian loop {t_loop:.2f} s, "
+        f"contraction {t_naive - t_loop:.2f} s)"
+    )
 
     ok = True
     scale = ref.abs().max().item()

@@ -61,6 +61,7 @@ def compare(ours, baseline, repeats):
 
 # --- naive baselines -------------------------------------------------------------------------------------
 
+
 def feature_space_linear_cka(features_x, features_y, debiased=False):
     """Kornblith et al.'s reference NumPy implementation (Colab "Reliability of CKA"), transcribed."""
     features_x = features_x - np.mean(features_x, 0, keepdims=True)
@@ -110,7 +111,7 @@ def papyan_demo_nc(h, y, w, b, c, batch=128):
     sw = np.zeros((d, d))
     mismatch = 0
     for start in range(0, n, batch):
-        hb, yb = h[start:start + batch], y[start:start + batch]
+        hb, yb = h[start : start + batch], y[start : start + batch]
         for k in range(c):
             hc = hb[yb == k]
             if len(hc) == 0:
@@ -136,6 +137,7 @@ def gemm_floor(x, y, repeats):
 
 
 # --- data --------------------------------------------------------------------------------------------------
+
 
 def make_features(n, dim, classes, seed, batch=None):
     """Clustered float32 features (class means + noise); yields batches if ``batch`` is given."""
@@ -181,13 +183,24 @@ def peak_rss_mib():
 
 
 def peak_rss(mode, args):
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--memory-child", mode, "--n", str(args.n), "--dim",
-           str(args.dim), "--classes", str(args.classes)]
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--memory-child",
+        mode,
+        "--n",
+        str(args.n),
+        "--dim",
+        str(args.dim),
+        "--classes",
+        str(args.classes),
+    ]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True)
     return float(out.stdout.strip().splitlines()[-1])
 
 
 # --- main --------------------------------------------------------------------------------------------------
+
 
 def torch_cka_rows(torch_cka, h, h2, args):
     """Ours against torch-cka's ``CKA.compare`` on the same minibatches: one feature pair, then 4 x 4 layers."""
@@ -213,12 +226,19 @@ def torch_cka_rows(torch_cka, h, h2, args):
     def ours_pair():
         mb = MinibatchCKA()
         for start in range(0, args.n - 255, 256):
-            mb.update(h[start:start + 256], h2[start:start + 256])
+            mb.update(h[start : start + 256], h2[start : start + 256])
         return mb.compute()
 
     t_ours, v_ours = best_time(ours_pair, args.repeats)
-    rows.append(("minibatch CKA, 1 pair", t_ours, "torch-cka CKA.compare", t_peer,
-                 f"|diff| {abs(v_ours - float(v_peer[0, 0])):.1e}"))
+    rows.append(
+        (
+            "minibatch CKA, 1 pair",
+            t_ours,
+            "torch-cka CKA.compare",
+            t_peer,
+            f"|diff| {abs(v_ours - float(v_peer[0, 0])):.1e}",
+        )
+    )
 
     def mlp(seed):
         g = torch.Generator().manual_seed(seed)
@@ -233,11 +253,18 @@ def torch_cka_rows(torch_cka, h, h2, args):
     net_a, net_b = mlp(1), mlp(2)
     names = [str(2 * i + 1) for i in range(4)]  # the ReLU outputs
     x = torch.randn(args.n, args.dim, generator=torch.Generator().manual_seed(3))
-    batches = [x[i:i + 256] for i in range(0, args.n - 255, 256)]
+    batches = [x[i : i + 256] for i in range(0, args.n - 255, 256)]
     t_ours, m_ours = best_time(lambda: cka_matrix(net_a, net_b, batches, names, names), args.repeats)
     t_peer, m_peer = best_time(lambda: peer(net_a, net_b, names, names, x, x), 1)
-    rows.append(("cka_matrix, 4x4 layers", t_ours, "torch-cka CKA.compare", t_peer,
-                 f"max |diff| {(m_ours.values - m_peer).abs().max().item():.1e}"))
+    rows.append(
+        (
+            "cka_matrix, 4x4 layers",
+            t_ours,
+            "torch-cka CKA.compare",
+            t_peer,
+            f"max |diff| {(m_ours.values - m_peer).abs().max().item():.1e}",
+        )
+    )
     return rows
 
 
@@ -248,19 +275,21 @@ def main():
     parser.add_argument("--classes", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--papyan-n", type=int, default=5_000)
-    parser.add_argument("--memory-child", choices=["baseline", "streaming", "in-memory"],
-                        help=argparse.SUPPRESS)
+    parser.add_argument("--memory-child", choices=["baseline", "streaming", "in-memory"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
         memory_child(args.memory_child, args.n, args.dim, args.classes)
         return
 
-    print(f"torch {torch.__version__} threads={torch.get_num_threads()}, numpy {np.__version__}; "
-          f"N={args.n} d={args.dim} C={args.classes}, best of {args.repeats}")
+    print(
+        f"torch {torch.__version__} threads={torch.get_num_threads()}, numpy {np.__version__}; "
+        f"N={args.n} d={args.dim} C={args.classes}, best of {args.repeats}"
+    )
     h, y = next(make_features(args.n, args.dim, args.classes, 0))
     gen = torch.Generator().manual_seed(7)
-    h2 = torch.tanh(h @ torch.randn(args.dim, args.dim, generator=gen) / args.dim**0.5) \
-        + 0.5 * torch.randn(args.n, args.dim, generator=gen)
+    h2 = torch.tanh(h @ torch.randn(args.dim, args.dim, generator=gen) / args.dim**0.5) + 0.5 * torch.randn(
+        args.n, args.dim, generator=gen
+    )
     hn, h2n, yn = h.numpy().astype(np.float64), h2.numpy().astype(np.float64), y.numpy()
     w, b = classifier(args.dim, args.classes, 0)
 
@@ -268,17 +297,33 @@ def main():
     for estimator in ("biased", "unbiased"):
         t_ours, v_ours, t_np, v_np = compare(
             lambda e=estimator: cka(h, h2, estimator=e),
-            lambda e=estimator: feature_space_linear_cka(hn, h2n, debiased=e == "unbiased"), args.repeats)
-        rows.append((f"linear CKA {estimator}", t_ours, "NumPy feature_space_linear_cka", t_np,
-                     f"|diff| {abs(v_ours - v_np):.1e}"))
+            lambda e=estimator: feature_space_linear_cka(hn, h2n, debiased=e == "unbiased"),
+            args.repeats,
+        )
+        rows.append(
+            (
+                f"linear CKA {estimator}",
+                t_ours,
+                "NumPy feature_space_linear_cka",
+                t_np,
+                f"|diff| {abs(v_ours - v_np):.1e}",
+            )
+        )
 
-    rows.append(("torch GEMM floor (3 products)", gemm_floor(h, h2, args.repeats), "linear CKA biased (ours)",
-                 rows[0][1], "ours − floor = centring and checks"))
+    rows.append(
+        (
+            "torch GEMM floor (3 products)",
+            gemm_floor(h, h2, args.repeats),
+            "linear CKA biased (ours)",
+            rows[0][1],
+            "ours − floor = centring and checks",
+        )
+    )
 
     def minibatch():
         mb = MinibatchCKA()
         for start in range(0, args.n - 255, 256):  # full batches only
-            mb.update(h[start:start + 256], h2[start:start + 256])
+            mb.update(h[start : start + 256], h2[start : start + 256])
         return mb.compute()
 
     t_mb, v_mb = best_time(minibatch, args.repeats)
@@ -290,16 +335,30 @@ def main():
     else:
         rows += torch_cka_rows(torch_cka, h, h2, args)
 
-    t_ours, m_ours, t_np, m_np = compare(lambda: neural_collapse(h, y, w, b),
-                                         lambda: numpy_nc(hn, yn, w.numpy(), b.numpy(), args.classes),
-                                         args.repeats)
-    rows.append(("neural_collapse (all metrics)", t_ours, "NumPy per-class GEMM (NC1,3,4)", t_np,
-                 f"NC1 rel diff {abs(m_ours['nc1'] / m_np['nc1'] - 1):.1e}"))
+    t_ours, m_ours, t_np, m_np = compare(
+        lambda: neural_collapse(h, y, w, b), lambda: numpy_nc(hn, yn, w.numpy(), b.numpy(), args.classes), args.repeats
+    )
+    rows.append(
+        (
+            "neural_collapse (all metrics)",
+            t_ours,
+            "NumPy per-class GEMM (NC1,3,4)",
+            t_np,
+            f"NC1 rel diff {abs(m_ours['nc1'] / m_np['nc1'] - 1):.1e}",
+        )
+    )
     k = min(args.papyan_n, args.n)
     t_ours_k, m_k = best_time(lambda: neural_collapse(h[:k], y[:k], w, b), args.repeats)
     t_pap, m_pap = best_time(lambda: papyan_demo_nc(hn[:k], yn[:k], w.numpy(), b.numpy(), args.classes), 1)
-    rows.append((f"neural_collapse, N={k}", t_ours_k, "Papyan demo loop (NumPy)", t_pap,
-                 f"NC1 rel diff {abs(m_k['nc1'] / m_pap['nc1'] - 1):.1e}"))
+    rows.append(
+        (
+            f"neural_collapse, N={k}",
+            t_ours_k,
+            "Papyan demo loop (NumPy)",
+            t_pap,
+            f"NC1 rel diff {abs(m_k['nc1'] / m_pap['nc1'] - 1):.1e}",
+        )
+    )
 
     print(f"\n{'ours':32s} {'s':>8s}   {'baseline':32s} {'s':>8s} {'speed-up':>9s}  check")
     for name, t1, base, t2, note in rows:

@@ -54,11 +54,15 @@ def bench_weight_matching(data, steps: int) -> None:
     naive = interpolation_barrier(nets[0], nets[1], F.cross_entropy, (x, y), 11)
     matched = interpolation_barrier(nets[0], m.model, F.cross_entropy, (x, y), 11)
     act = interpolation_barrier(nets[0], am.model, F.cross_entropy, (x, y), 11)
-    print(f"after {steps} Adam steps: weight matching {t_wm:.2f} s ({m.iterations} sweeps), "
-          f"activation matching {t_am:.2f} s ({t_wm / t_am:.1f}x)")  # fmt: skip
+    print(
+        f"after {steps} Adam steps: weight matching {t_wm:.2f} s ({m.iterations} sweeps), "
+        f"activation matching {t_am:.2f} s ({t_wm / t_am:.1f}x)"
+    )
     ratio = matched.barrier / naive.barrier
-    print(f"  train-loss barrier: naive {naive.barrier:.3f}, weight-matched {matched.barrier:.3f} "
-          f"({ratio:.2f} of naive), activation-matched {act.barrier:.3f}")  # fmt: skip
+    print(
+        f"  train-loss barrier: naive {naive.barrier:.3f}, weight-matched {matched.barrier:.3f} "
+        f"({ratio:.2f} of naive), activation-matched {act.barrier:.3f}"
+    )
 
 
 class MaskedLinear(nn.Linear):
@@ -84,8 +88,9 @@ def build(seed: int) -> MLP:
 
 def masked(seed: int, mask: Mask) -> nn.Sequential:
     layers = list(build(seed).layers)
-    return nn.Sequential(*[MaskedLinear(m, mask[f"layers.{i}.weight"]) if isinstance(m, nn.Linear) else m
-                           for i, m in enumerate(layers)])  # fmt: skip
+    return nn.Sequential(
+        *[MaskedLinear(m, mask[f"layers.{i}.weight"]) if isinstance(m, nn.Linear) else m for i, m in enumerate(layers)]
+    )
 
 
 def imp_loop(data, seeds, rounds, steps, lr, momentum):
@@ -94,8 +99,16 @@ def imp_loop(data, seeds, rounds, steps, lr, momentum):
 
         def train_fn(model, rnd, seed=seed):
             opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
-            fit(model, data, F.cross_entropy, opt, steps, 100, generator=torch.Generator().manual_seed(seed),
-                callbacks=rnd.callbacks)  # fmt: skip
+            fit(
+                model,
+                data,
+                F.cross_entropy,
+                opt,
+                steps,
+                100,
+                generator=torch.Generator().manual_seed(seed),
+                callbacks=rnd.callbacks,
+            )
             return {"test_acc": evaluate(model, data.x_test, data.y_test, F.cross_entropy)[1]}
 
         results.append(imp(build, train_fn, rounds, 0.2, seed=seed))
@@ -108,8 +121,17 @@ def imp_ensemble(data, seeds, rounds, steps, lr, momentum):
     masks = {s: Mask.ones(build(s)) for s in seeds}
     history = {s: [] for s in seeds}
     for _ in range(rounds + 1):
-        res = train_ensemble(lambda s: masked(s, masks[s]), seeds, data, lr=lr, momentum=momentum,
-                             steps=steps, batch_size=100, log_every=steps, method="vmap")  # fmt: skip
+        res = train_ensemble(
+            lambda s: masked(s, masks[s]),
+            seeds,
+            data,
+            lr=lr,
+            momentum=momentum,
+            steps=steps,
+            batch_size=100,
+            log_every=steps,
+            method="vmap",
+        )
         for j, s in enumerate(seeds):
             history[s].append((masks[s], float(res.curves["test_acc"][j, -1])))
             trained = build(s)  # the plain MLP's names, with the member's trained (masked) weights
@@ -140,8 +162,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"IMP: the ensemble trainer is not importable ({exc}); only weight matching was benchmarked")
         return 0
     seeds, kw = list(range(args.seeds)), dict(rounds=args.rounds, steps=args.steps, lr=0.05, momentum=0.9)
-    print(f"IMP: {args.seeds} seeds of MLP 40-{WIDTH}-{WIDTH}-10, {args.rounds} rounds of 20% "
-          f"(output 10%), rewind to init, {args.steps} SGD steps per round")  # fmt: skip
+    print(
+        f"IMP: {args.seeds} seeds of MLP 40-{WIDTH}-{WIDTH}-10, {args.rounds} rounds of 20% "
+        f"(output 10%), rewind to init, {args.steps} SGD steps per round"
+    )
     t0 = time.perf_counter()
     loop = imp_loop(data, seeds, **kw)
     t_loop = time.perf_counter() - t0
@@ -151,13 +175,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  loop of imp: {t_loop:.2f} s; ensemble (vmap): {t_ens:.2f} s; speed-up {t_loop / t_ens:.2f}x")
     for r in range(args.rounds + 1):
         agree = sum(
-            float((loop[i].masks[r][n] == ens[s][r][0][n]).double().mean()) for i, s in enumerate(seeds)
+            float((loop[i].masks[r][n] == ens[s][r][0][n]).double().mean())
+            for i, s in enumerate(seeds)
             for n in loop[i].masks[r]
-        ) / (len(seeds) * len(loop[0].masks[r]))  # fmt: skip
+        ) / (len(seeds) * len(loop[0].masks[r]))
         acc_l = sum(res.metrics[r]["test_acc"] for res in loop) / len(seeds)
         acc_e = sum(ens[s][r][1] for s in seeds) / len(seeds)
-        print(f"  round {r}: sparsity {loop[0].masks[r].sparsity():.3f}, mean test acc loop {acc_l:.4f} "
-              f"ensemble {acc_e:.4f}, mask agreement {agree:.4f}")  # fmt: skip
+        print(
+            f"  round {r}: sparsity {loop[0].masks[r].sparsity():.3f}, mean test acc loop {acc_l:.4f} "
+            f"ensemble {acc_e:.4f}, mask agreement {agree:.4f}"
+        )
     return 0
 
 
