@@ -15,11 +15,27 @@ outputs at initialization. Conventions: ``fc`` divides x·x' by the input dimens
 prediction runs at learning rate 2·lr (checked in the tests at width 131072).
 
 The measured gap is RMS(f_net - f_theory) / RMS(f_theory - f_0) on the test signals after training: the
-fraction of what training changed that the kernel theory gets wrong. Verdict: the gap, averaged over seeds,
-falls with width with a log-log slope ≤ -0.3 (theory -1/2: both the kernel's fluctuation at init and its motion
-during training are O(n^(-1/2))); at the widest width it is ≤ 0.1; and the comparison is not trivial: the
-predicted training loss falls to at most half its initial value. With ``theory=nngp`` the prediction is that of
-training the readout only (the NNGP kernel), the wrong kernel for these nets: the gap then stays large.
+fraction of what training changed that the kernel theory gets wrong. Verdict (thresholds set on calibration
+seeds 100-109, judged on other seeds):
+
+- the gap, averaged over the initializations, falls with width with a log-log slope ≤ -0.3 (theory -1/2: both
+  the kernel's fluctuation at init and its motion during training are O(n^(-1/2)); calibration -0.45 to -0.42);
+- at the widest width it is ≤ 0.06, about twice the largest calibration value (0.029-0.032). It was 0.1 before,
+  which the wrong kernel below also met on every calibration seed (0.078-0.092): it did not say that the
+  prediction is the right one;
+- the networks learned (a precondition, not a mechanism claim: early in training every net is close to its
+  linearization, so a comparison after little learning would be trivial): the worst net's training loss falls
+  to at most half its initial value (calibration 0.13-0.15). This replaces the predicted loss's ratio, which
+  depended on the seed only through the nets' initial outputs.
+
+Control ``theory=nngp``: the prediction of training the readout only (the NNGP kernel), the wrong kernel for
+nets with every layer trained. Its gap falls more slowly and levels off, at what the hidden layer's training
+adds (slope -0.24 to -0.19, over the two widest widths -0.21 to -0.02; 0.078-0.092 at width 4096): both the
+slope and the widest-gap checks fail on 10 of 10 calibration seeds.
+
+``full`` is not a published setting: it follows Lee et al. 2019's Fig. 1 architecture (3 hidden ReLU layers, NTK
+parameterization, σ_w² = 2, σ_b = 0.05, widths 2^6 upward) but on 256 MNIST-1D signals instead of CIFAR-10, with
+full-batch GD at lr 1 for 1000 steps; no published number exists for it, so it has no reference.
 """
 
 from __future__ import annotations
@@ -33,16 +49,16 @@ import torch.nn.functional as F
 from phenomena.config import at_least, at_most, config, field, positive, require
 from phenomena.data import mnist1d
 from phenomena.errors import DivergedError
-from phenomena.experiment import Control, Entry, RunContext
+from phenomena.experiment import Calibration, Control, Entry, RunContext
 from phenomena.kernels import CLOSED_FORM_ACTIVATIONS, QUADRATURE_ACTIVATIONS, fc, gradient_descent_mse
 from phenomena.models import MLP
 from phenomena.models.layers import ACTIVATIONS
 from phenomena.report import PALETTE, subplots
 from phenomena.result import Check, Result, Series, Verdict
 
-MAX_SLOPE = -0.3  # log-log slope of the gap vs width (theory -0.5)
-MAX_WIDEST_GAP = 0.1  # gap at the widest width
-MAX_LOSS_RATIO = 0.5  # predicted train loss at the end / at init: training did something
+MAX_SLOPE = -0.3  # log-log slope of the gap vs width (theory -0.5; calibration -0.45 to -0.42)
+MAX_WIDEST_GAP = 0.06  # gap at the widest width: about twice the largest calibration value (0.032)
+MAX_LOSS_RATIO = 0.5  # the worst net's train loss at the end / at init: training did something
 SUPPORTED = tuple(a for a in ACTIVATIONS if a in set(CLOSED_FORM_ACTIVATIONS) | set(QUADRATURE_ACTIVATIONS))
 
 
@@ -91,16 +107,17 @@ class Config:
 PRESETS = {
     "smoke": Config(data=Data(n_train=64, n_test=64), train=Train(steps=60), widths=(32, 256, 2048), seeds=1),
     "quick": Config(),
-    # After Lee et al. 2019 (Fig. 1: 3-hidden-layer ReLU nets, widths 2^6..2^12+, NTK parameterization,
-    # sigma_w^2 = 2, sigma_b = 0.05), on MNIST-1D instead of CIFAR-10; lr 1 is below 2/lambda_max of this kernel.
-    "paper": Config(
+    # Not a published setting: after Lee et al. 2019 (Fig. 1: 3-hidden-layer ReLU nets, widths 2^6..2^12+, NTK
+    # parameterization, sigma_w^2 = 2, sigma_b = 0.05), on MNIST-1D instead of CIFAR-10 and full-batch GD; lr 1
+    # is below 2/lambda_max of this kernel.
+    "full": Config(
         model=Model(depth=3, activation="relu", weight_std=math.sqrt(2.0)),
         train=Train(lr=1.0, steps=1000, log_every=50),
         widths=(64, 128, 256, 512, 1024, 2048),
         seeds=5,
     ),
 }
-COSTS = {"smoke": "~3 s", "quick": "~1-2 min on 1 CPU core", "paper": "~1 h on CPU, minutes on a GPU"}
+COSTS = {"smoke": "~3 s", "quick": "~30 s on 1 CPU core", "full": "~1 h on CPU, minutes on a GPU"}
 
 
 def kernel_prediction(model: Model, theory: str, x_train: torch.Tensor, y_train: torch.Tensor, x_test: torch.Tensor):
@@ -174,7 +191,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     summary: dict[str, float] = {}
     series: dict[str, Series] = {}
     gaps: dict[int, list[float]] = {}
-    ratios = []
+    ratios, net_ratios = [], []
     with ctx.progress(len(cfg.widths) * cfg.seeds, desc="infinite width") as bar:
         for width in sorted(cfg.widths):
             for s in range(cfg.seeds):
@@ -188,6 +205,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
                 gaps.setdefault(width, []).append(relative_gap(f_test, p_test[-1], f0_test))
                 theory_loss = (p_train - y_train.double()).pow(2).mean((1, 2))
                 ratios.append(float(theory_loss[-1] / theory_loss[0]))
+                net_ratios.append(losses[steps] / losses[0])
                 if s == 0:
                     series[f"loss/{width}"] = Series(list(losses), list(losses.values()))
                     series[f"theory_loss/{width}"] = Series(log_steps, theory_loss.tolist())
@@ -196,26 +214,42 @@ def run(cfg: Config, ctx: RunContext) -> Result:
                     series[f"theory_outputs/{width}"] = Series(list(range(k)), p_test[-1].flatten()[:k].tolist())
                 bar.update(1)
     widths = sorted(cfg.widths)
-    mean_gaps = [sum(gaps[w]) / len(gaps[w]) for w in widths]
-    slope = _slope([math.log(w) for w in widths], [math.log(g) for g in mean_gaps])
+    mean_gaps = [sum(gaps[w]) / len(gaps[w]) for w in widths]  # a non-finite gap stays non-finite
+    log_w, log_g = [math.log(w) for w in widths], [_log(g) for g in mean_gaps]
+    slope = _slope(log_w, log_g)
+    half = min(len(widths) // 2, len(widths) - 2)  # the widest half of the widths (at least two)
     series["gap"] = Series(widths, mean_gaps)
     series["gap_spread"] = Series(widths, [max(gaps[w]) - min(gaps[w]) for w in widths])
     summary.update({f"gap/{w}": g for w, g in zip(widths, mean_gaps, strict=True)})
     summary.update(
         {
             "slope": slope,
+            "tail_slope": _slope(log_w[half:], log_g[half:]),
             "widest_gap": mean_gaps[-1],
             "widest": float(widths[-1]),
-            "loss_ratio": max(ratios),
+            "loss_ratio": _worst(ratios),
+            "net_loss_ratio": _worst(net_ratios),
         }
     )
     return ctx.result(cfg, summary, series)
 
 
 def _slope(xs: list[float], ys: list[float]) -> float:
-    """Ordinary least-squares slope of ys on xs."""
+    """Ordinary least-squares slope of ys on xs (nan if any y is not finite: no point is dropped)."""
+    if not all(math.isfinite(y) for y in ys):
+        return math.nan
     mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
+
+
+def _log(value: float) -> float:
+    """ln(value), nan for a value that is not positive and finite."""
+    return math.log(value) if math.isfinite(value) and value > 0 else math.nan
+
+
+def _worst(values: list[float]) -> float:
+    """The largest value, or nan if any is not finite (Python's max over a nan depends on the order)."""
+    return max(values) if all(math.isfinite(v) for v in values) else math.nan
 
 
 def verdict(result: Result) -> Verdict:
@@ -237,10 +271,11 @@ def verdict(result: Result) -> Verdict:
                 note="RMS(f_net - f_NTK) / RMS(f_NTK - f_0) on test inputs",
             ),
             Check(
-                "predicted train loss, end / init (the comparison is not trivial)",
-                s["loss_ratio"],
+                "the networks learned: train loss, end / init (worst net)",
+                s["net_loss_ratio"],
                 "<=",
                 MAX_LOSS_RATIO,
+                note=f"predicted by the kernel: {s['loss_ratio']:.3f}",
             ),
         )
     )
@@ -297,14 +332,28 @@ ENTRY = Entry(
     verdict=verdict,
     figure=figure,
     smoke_holds=True,
-    sweep_metrics=("slope", "widest_gap", "loss_ratio"),
+    sweep_metrics=("slope", "widest_gap", "net_loss_ratio"),
     controls=(
         Control(
             "nngp",
             {"theory": "nngp"},
-            must_fail=("log-log slope of the gap",),
+            must_fail=("log-log slope of the gap", "gap at the widest width"),
             why="the NNGP prediction is that of training the readout only, the wrong kernel for nets with every "
             "layer trained: the gap levels off instead of falling with width",
         ),
+    ),
+    calibration=Calibration(
+        seeds=tuple(range(100, 110)),
+        note="quick on seeds 100-109 at one thread: slope -0.451 to -0.420 (threshold -0.3 kept); widest_gap "
+        "0.029-0.032 (threshold 0.1 -> 0.06: the NNGP control met 0.1 on 10/10); net_loss_ratio 0.13-0.15 "
+        "(replaces the predicted loss_ratio, 0.125-0.143). Control theory=nngp on the same seeds: slope -0.236 "
+        "to -0.193, widest_gap 0.078-0.092: fails both on 10/10 (its predicted loss_ratio 0.19-0.22).",
+        observed={
+            "slope": (-0.4442, -0.4406, -0.4482, -0.4208, -0.4513, -0.42, -0.4409, -0.4366, -0.4267, -0.4258),
+            "tail_slope": (-0.4602, -0.4671, -0.5178, -0.432, -0.4574, -0.5167, -0.4254, -0.559, -0.4903, -0.5188),
+            "widest_gap": (0.0303, 0.0297, 0.0289, 0.0317, 0.0305, 0.0308, 0.0319, 0.0289, 0.0311, 0.0298),
+            "net_loss_ratio": (0.133, 0.1508, 0.1378, 0.1511, 0.144, 0.1412, 0.1477, 0.1345, 0.1372, 0.1327),
+            "loss_ratio": (0.1257, 0.1363, 0.1254, 0.1434, 0.1405, 0.1349, 0.143, 0.1307, 0.1304, 0.1313),
+        },
     ),
 )

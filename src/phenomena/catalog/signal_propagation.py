@@ -12,17 +12,38 @@ This entry draws random fully-connected networks of width N (W ~ N(0, 1) scaled 
 scaled by σ_b: the law of ``MLP(parameterization="ntk")``), feeds them M inputs with length q0 and pairwise
 correlation c0, and measures q^l, c^l and the growth of tangent vectors (the layer Jacobians) at every layer,
 over several independent draws, at σ_w² below the edge of chaos, above it, and on it, for tanh and erf at
-σ_b² = 0.05 (Schoenholz et al.'s Fig. 1 setting). The same weight draws serve every (activation, σ_w²).
+σ_b² = 0.05 (the bias variance of Schoenholz et al.'s examples). The same weight draws serve every (activation,
+σ_w²). Where the measured χ̂₁ crosses 1 (interpolated between the measured σ_w²) is reported as the measured
+edge of chaos, ``tanh/edge_measured``, next to the mean-field value (σ_w² = 1.7610 for tanh at σ_b² = 0.05).
 
-Verdict (worst case over activations and σ_w²): the measured fixed point q̂* (the mean of q^l over the last
-layers and the draws) is within 3% of the q-map's q*; in the chaotic phase ĉ* is within 0.03 of the c-map's c*
-and stays below 1 by at least 0.1; in the ordered phase 1 - c^L ≤ 1e-3; χ̂₁ from the tangents' growth matches
-χ₁ (|ln χ̂₁ - ln χ₁| ≤ 0.05), in particular |ln χ̂₁| ≤ 0.05 on the edge; in the ordered phase the depth scale
-fitted to the decay of 1 - c^l is within 10% of ξ_c. Why these tolerances: one layer of one width-N net
-measures q with relative standard deviation ≈ √(2/N) (4.5% at N = 1000; the measured value is reported as
-``q_layer_fluctuation``), and the finite-width bias is O(1/N); averaging over layers and draws shrinks the noise
-well below 3%, and a last check demands it: three standard errors over draws must fit inside each tolerance,
-so a pass is not luck and a too-narrow or too-small measurement fails instead of passing by chance.
+Verdict (worst case over activations and σ_w²; thresholds checked on calibration seeds 100-104, judged on other
+seeds): the measured fixed point q̂* (the mean of q^l over the last layers and the draws) is within 3% of the
+q-map's q*; in the chaotic phase ĉ* is within 0.03 of the c-map's c*; in the ordered phase 1 - c^L ≤ 1e-3; χ̂₁
+from the tangents' growth matches χ₁ (|ln χ̂₁ - ln χ₁| ≤ 0.05), in particular |ln χ̂₁| ≤ 0.05 on the edge; in
+the ordered phase the depth scale fitted to the decay of 1 - c^l is within 10% of ξ_c. Why these tolerances:
+one layer of one width-N net measures q with relative standard deviation ≈ √(2/N) (4.5% at N = 1000; the
+measured value is reported as ``q_layer_fluctuation``), and the finite-width bias is O(1/N); averaging over
+layers and draws shrinks the noise well below 3%, and a last check demands it: three standard errors over draws
+must fit inside each tolerance, so a pass is not luck and a too-narrow or too-small measurement fails instead
+of passing by chance. A non-finite measurement (e.g. a tangent that underflowed) makes its check unmeasured,
+wherever it sits among the points; the edge check is there whenever the edge was measured.
+
+Calibration: with 8 draws (the old default) the noise check failed on seed 102 of 100-104 (0.345 > 1/3), so
+``quick`` now draws 16 networks (the standard error falls by √2): on seeds 100-104 every check then passes, the
+noise at most 0.23, q̂* within 0.7%, ĉ* within 0.015, |ln χ̂₁ - ln χ₁| ≤ 0.005, ξ_c within 1.3%. A check that
+the chaotic 1 - ĉ* stays above 0.1 was dropped: it is implied by the c* check (1 - c* ≥ 0.44 at these σ_w²),
+measured 0.53-0.56 and held even at width 16, so it separated nothing.
+
+Control ``too narrow`` (width 16, depth 30): the mean-field maps are the infinite-width limit, and at width 16
+its corrections are O(1/16). On calibration seeds the c* and χ₁ checks (edge included) and the noise check fail
+on 5 of 5; the fitted ξ_c fails on 3 of 5 and q̂* on 4 of 5 only, so the control names neither: the q-map is an
+average over units, which narrow nets obey up to O(1/N) in expectation (at width 16, q̂* is off by 3-14%, mostly
+noise, which the noise check flags).
+
+The measured edge of chaos (tanh, σ_b² = 0.05) is compared on ``full`` with the mean-field value 1.76 of Poole
+et al. / Schoenholz et al. (quick: 1.759-1.791 on calibration seeds). ``full`` is not a published setting: the
+papers plot width-1000 tanh networks at σ_b² = 0.05 across σ_w²; here erf is added, with 20 draws of depth 200
+and inputs of length q0 = 1 and correlation c0 = 0.9 chosen here.
 
 Not included: Schoenholz et al.'s trainability grid (depth vs σ_w², trainable depth ≈ 6 ξ_c), which needs
 hundreds of training runs.
@@ -36,7 +57,7 @@ import math
 import torch
 
 from phenomena.config import at_least, between, config, field, positive, require
-from phenomena.experiment import Control, Entry, RunContext
+from phenomena.experiment import Calibration, Control, Entry, Reference, RunContext
 from phenomena.kernels import meanfield
 from phenomena.models.layers import activation as activation_fn
 from phenomena.report import PALETTE, subplots
@@ -44,7 +65,6 @@ from phenomena.result import Check, Result, Series, Verdict
 
 Q_TOL = 0.03  # relative error of the measured q*
 C_TOL = 0.03  # absolute error of the measured c* (chaotic phase)
-CHAOS_MARGIN = 0.1  # chaotic phase: 1 - c* at least this
 ORDERED_MAX_GAP = 1e-3  # ordered phase: 1 - c^L at most this
 CHI1_TOL = 0.05  # |ln chi1_hat - ln chi1| (anchors-repros §8e: |ln chi1_hat| < 0.05 on the edge)
 XI_TOL = 0.10  # relative error of the fitted xi_c (ordered phase)
@@ -70,7 +90,7 @@ class Config:
     width: int = field(1000, positive, help="width N of every layer")
     depth: int = field(100, positive, help="layers")
     fixed_point_layers: int = field(40, positive, help="the last layers, averaged to measure q* and c*")
-    draws: int = field(8, at_least(2), help="independent networks (the standard error needs two)")
+    draws: int = field(16, at_least(2), help="independent networks (the standard error needs two)")
     inputs: int = field(8, at_least(2), help="M inputs with pairwise correlation c0: M (M - 1) / 2 pairs")
     tangents: int = field(4, positive, help="random input directions whose growth measures chi_1")
     q0: float = field(1.0, positive, help="input length |x|^2 / d0")
@@ -99,11 +119,12 @@ PRESETS = {
         tangents=2,
     ),
     "quick": Config(),
-    # Poole et al. 2016 / Schoenholz et al. 2017: width 1000, sigma_b^2 = 0.05, a sweep of sigma_w^2 across the
-    # edge (1.76 for tanh); here more draws and depth 200 instead of their plotted 50-300.
-    "paper": Config(weight_vars=(0.5, 1.0, 1.5, 2.5, 4.0), depth=200, fixed_point_layers=100, draws=20),
+    # Not a published setting: after Poole et al. 2016 / Schoenholz et al. 2017 (width 1000, tanh, sigma_b^2 =
+    # 0.05, a sweep of sigma_w^2 across the edge of chaos, 1.76 for tanh), with erf added, 20 draws of depth 200,
+    # and inputs of length q0 = 1 and correlation c0 = 0.9 chosen here.
+    "full": Config(weight_vars=(0.5, 1.0, 1.5, 2.5, 4.0), depth=200, fixed_point_layers=100, draws=20),
 }
-COSTS = {"smoke": "~3 s", "quick": "~1 min on 1 CPU core", "paper": "~10 min on CPU"}
+COSTS = {"smoke": "~3 s", "quick": "~30-60 s on 1 CPU core", "full": "~3 min on 1 CPU core"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -215,8 +236,11 @@ def measure(cfg: Config, pts: list[Point], generator: torch.Generator) -> dict[s
 
 
 def _fit_xi(gap: torch.Tensor) -> float:
-    """Depth scale from the log-linear decay of the mean 1 - c^l inside FIT_WINDOW (nan with < 3 layers)."""
+    """Depth scale from the log-linear decay of the mean 1 - c^l inside FIT_WINDOW (nan with < 3 layers, or when
+    any layer's 1 - c^l is not finite: the window cannot be chosen around an unmeasured layer)."""
     mean = gap.mean(0)
+    if not bool(torch.isfinite(mean).all()):
+        return math.nan
     layers = [i for i, v in enumerate(mean.tolist()) if FIT_WINDOW[0] <= v <= FIT_WINDOW[1]]
     if len(layers) < 3:
         return math.nan
@@ -272,12 +296,34 @@ def run(cfg: Config, ctx: RunContext) -> Result:
             series[f"{k}/{name}"] = Series(layers, values.tolist())
         series[f"{k}/q_theory"] = Series(layers, q_th)
         series[f"{k}/c_theory"] = Series(layers, c_th)
+    for act in cfg.activations:  # where the measured chi_1 crosses 1, next to the mean-field edge of chaos
+        mine = sorted((p for p in pts if p.activation == act), key=lambda p: p.weight_var)
+        wvs = [p.weight_var for p in mine]
+        summary[f"{act}/edge_measured"] = measured_edge(wvs, [_ln(summary[f"{p.key}/chi1_measured"]) for p in mine])
+        summary[f"{act}/edge_theory"] = meanfield.edge_of_chaos(act, cfg.bias_var)
     for act in cfg.activations:  # the chi_1 = 1 line of the phase diagram, at the sigma_b^2 of edge_grid(cfg)
         series[f"edge/{act}"] = Series(
             list(range(EDGE_POINTS)), [meanfield.edge_of_chaos(act, bv) for bv in edge_grid(cfg)]
         )
     _worst(summary, pts)
     return ctx.result(cfg, summary, series)
+
+
+def _ln(x: float) -> float:
+    """ln(x); nan unless x is positive (math.log raises at 0)."""
+    return math.log(x) if x > 0 else math.nan
+
+
+def measured_edge(weight_vars: list[float], log_chi1: list[float]) -> float:
+    """The σ_w² where the measured ln χ̂₁ crosses 0 upward, by linear interpolation between the two measured
+    points around it (points sorted by σ_w²); nan when a value is not finite or the points do not bracket 0."""
+    if not all(math.isfinite(v) for v in log_chi1):
+        return math.nan
+    for i in range(len(weight_vars) - 1):
+        (w0, w1), (v0, v1) = weight_vars[i : i + 2], log_chi1[i : i + 2]
+        if v0 <= 0 < v1 or v0 < 0 <= v1:
+            return w0 + (w1 - w0) * (-v0) / (v1 - v0)
+    return math.nan
 
 
 def edge_grid(cfg: Config) -> list[float]:
@@ -288,7 +334,12 @@ def edge_grid(cfg: Config) -> list[float]:
 
 def _worst(summary: dict[str, float], pts: list[Point]) -> None:
     def worst(keys, value, pick=max):
+        """(worst value, its point key); a non-finite value is the worst (it makes the check unmeasured) —
+        ``max``/``min`` over a NaN would depend on the order."""
         vals = [(value(p.key), p.key) for p in keys]
+        bad = [(v, k) for v, k in vals if not math.isfinite(v)]
+        if bad:
+            return (math.nan, bad[0][1])
         return pick(vals) if vals else (math.nan, "none")
 
     s = summary
@@ -300,16 +351,15 @@ def _worst(summary: dict[str, float], pts: list[Point]) -> None:
         "c_error": worst(chaotic, lambda k: abs(s[f"{k}/c_star_measured"] - s[f"{k}/c_star"])),
         "chaos_margin": worst(chaotic, lambda k: 1 - s[f"{k}/c_star_measured"], min),
         "ordered_gap": worst(ordered, lambda k: s[f"{k}/gap_final"]),
-        "log_chi1_error": worst(pts, lambda k: abs(math.log(s[f"{k}/chi1_measured"] / s[f"{k}/chi1"]))),
-        "edge_log_chi1": worst(
-            [p for p in pts if p.phase == "critical"], lambda k: abs(math.log(s[f"{k}/chi1_measured"]))
-        ),
+        "log_chi1_error": worst(pts, lambda k: abs(_ln(s[f"{k}/chi1_measured"]) - _ln(s[f"{k}/chi1"]))),
+        "edge_log_chi1": worst([p for p in pts if p.phase == "critical"], lambda k: abs(_ln(s[f"{k}/chi1_measured"]))),
         "xi_c_rel_error": worst(ordered, lambda k: abs(s[f"{k}/xi_c_measured"] / s[f"{k}/xi_c"] - 1)),
         "noise": worst(pts, lambda k: max(s[f"{k}/q_rel_stderr"] / Q_TOL, s[f"{k}/c_stderr"] / C_TOL)),
     }
     for name, (value, key) in table.items():
         s[f"worst_{name}"] = value
         s[f"worst_{name}_at"] = float(next((i for i, p in enumerate(pts) if p.key == key), -1))
+    s["edge_points"] = float(sum(p.phase == "critical" for p in pts))
 
 
 def verdict(result: Result) -> Verdict:
@@ -333,13 +383,6 @@ def verdict(result: Result) -> Verdict:
             s["worst_c_error"],
             "<=",
             C_TOL,
-        ),
-        Check(
-            f"chaotic phase: 1 - c* stays above {CHAOS_MARGIN}{at('chaos_margin')}",
-            s["worst_chaos_margin"],
-            ">=",
-            CHAOS_MARGIN,
-            note="nearby inputs decorrelate",
         ),
         Check(
             f"ordered phase: c^L → 1, 1 - c^L{at('ordered_gap')}",
@@ -368,9 +411,9 @@ def verdict(result: Result) -> Verdict:
             note="three standard errors must fit inside each tolerance",
         ),
     ]
-    if not math.isnan(s["worst_edge_log_chi1"]):
+    if s["edge_points"] > 0:  # the check is there whenever the edge was measured, unmeasured or not
         checks.insert(
-            5,
+            4,  # after the χ₁ check
             Check(
                 f"edge of chaos: |ln χ̂₁|{at('edge_log_chi1')}",
                 s["worst_edge_log_chi1"],
@@ -398,7 +441,7 @@ def figure(result: Result):
         phase_ax.plot(edge, grid, color="k", linestyle="-" if act == "tanh" else "--", label=f"χ₁ = 1 ({act})")
     for k in keys:
         act = k.split("_")[0]
-        measured = math.log(s[f"{k}/chi1_measured"])
+        measured = _ln(s[f"{k}/chi1_measured"])
         side = 0.0 if abs(measured) <= CHI1_TOL else math.copysign(1.0, measured)
         phase_ax.scatter(
             s[f"{k}/weight_var"], cfg.bias_var, color=_PHASE_COLOR[side], marker=_MARKERS[act], zorder=3, edgecolor="k"
@@ -466,9 +509,44 @@ ENTRY = Entry(
         Control(
             "too narrow",
             {"width": 16, "depth": 30, "fixed_point_layers": 15},
-            must_fail=("q* within", "chaotic phase: c* within", "χ₁ from the layer Jacobians"),
-            why="at width 16 the finite-width corrections are O(1/16): the mean-field fixed points and χ₁ no "
-            "longer describe the networks",
+            must_fail=(
+                "chaotic phase: c* within",
+                "χ₁ from the layer Jacobians",
+                "edge of chaos",
+                "measurement noise",
+            ),
+            why="at width 16 the finite-width corrections are O(1/16): the mean-field c* and χ₁ no longer describe "
+            "the networks, and the measurement is too noisy to be trusted",
         ),
+    ),
+    references=(
+        Reference(
+            "Poole et al. 2016 / Schoenholz et al. 2017, mean-field edge of chaos of tanh at σ_b² = 0.05",
+            preset="full",
+            metric="tanh/edge_measured",
+            value=1.76,
+            tol=0.1,
+            note="σ_w² where the measured χ̂₁ crosses 1 (interpolated between measured σ_w²); the mean-field value "
+            "is 1.7610. The edge check allows |ln χ̂₁| ≤ 0.05, ±0.2 in σ_w² here (d ln χ₁/dσ_w² ≈ 0.24 below the "
+            "edge); quick measured 1.759-1.791 on calibration seeds, and 0.1 is three times the largest deviation",
+        ),
+    ),
+    calibration=Calibration(
+        seeds=(100, 101, 102, 103, 104),
+        note="quick at one thread. With 8 draws: worst_noise 0.226-0.345, failing on seed 102 -> quick now draws "
+        "16. With 16 draws (values below): every check passes on 5/5. Control 'too narrow' (16 draws) fails the "
+        "c*, χ₁, edge and noise checks on 5/5 (worst_c_error 0.28-0.32, worst_log_chi1_error 0.14-0.20, "
+        "worst_edge_log_chi1 0.087-0.108, worst_noise 1.7-2.4); q* (0.027-0.138) fails on 4/5 and ξ_c on 3/5.",
+        observed={
+            "worst_q_rel_error": (0.0037, 0.0066, 0.0042, 0.0052, 0.0021),
+            "worst_c_error": (0.007, 0.0148, 0.0146, 0.0081, 0.0103),
+            "worst_ordered_gap": (1.211e-07, 8.605e-08, 1.208e-07, 8.728e-08, 9.703e-08),
+            "worst_log_chi1_error": (0.0031, 0.0051, 0.0015, 0.0051, 0.0045),
+            "worst_edge_log_chi1": (0.0021, 0.0043, 0.0015, 0.0051, 0.0032),
+            "worst_xi_c_rel_error": (0.0096, 0.0129, 0.0106, 0.0098, 0.0092),
+            "worst_noise": (0.1647, 0.187, 0.2208, 0.2301, 0.1501),
+            "tanh/edge_measured": (1.7594, 1.786, 1.7698, 1.7909, 1.7723),
+            "erf/edge_measured": (1.3862, 1.3955, 1.3758, 1.3939, 1.3914),
+        },
     ),
 )
