@@ -17,9 +17,18 @@ filter-normalized loss slice (Li et al. 2018; the same random draw for every mod
 model's filters) and train/test accuracy.
 
 Verdict: every condition reaches the loss target within the budget (otherwise the comparison is not at equal
-loss); λmax(large batch) / λmax(small batch) ≥ 1.5 and its trace is larger by ≥ 3 standard errors;
-λmax(SAM) / λmax(SGD) ≤ 0.8 (the seeds catalog's §2.11 bar) and its trace is smaller by ≥ 3 standard errors.
-Test accuracies and generalization gaps are reported in the summary, not checked.
+loss; a guard, not a mechanism claim); λmax(large batch) / λmax(small batch) ≥ 2.0 and Tr H(large) / Tr H(small)
+≥ 1.8; λmax(SAM) / λmax(SGD) ≤ 0.67 and Tr H(SAM) / Tr H(SGD) ≤ 0.8. Test accuracies and generalization gaps
+are reported in the summary, not checked; so are the trace differences in standard errors (7.8-34 on the
+calibration seeds).
+
+Controls weaken each mechanism and must make its two checks fail: a large batch only 2x the small one (64) and
+a SAM radius 10x smaller (ρ = 0.005). On calibration seeds 100-104 they still move the curvature (λmax ratio
+1.37-1.70 at 2x the batch; SAM/SGD 0.73-1.02 at ρ = 0.005), so the effect-size thresholds are each the geometric
+midpoint between the preset's least extreme and the control's most extreme calibration value (comments at the
+thresholds). This replaces a control that made all three conditions one computation (ratios exactly 1) and
+trace checks in standard errors, which the weakened controls still passed (z = 7.8-12 at 2x the batch): they
+measured significance, not size. Thresholds before: λmax ratio ≥ 1.5 and SAM/SGD ≤ 0.8 (seeds catalog §2.11).
 """
 
 from __future__ import annotations
@@ -33,7 +42,7 @@ import torch.nn.functional as F
 
 from phenomena.config import at_least, between, config, field, positive
 from phenomena.data import mnist1d
-from phenomena.experiment import Control, Entry, RunContext
+from phenomena.experiment import Calibration, Control, Entry, RunContext
 from phenomena.models import MLP
 from phenomena.probes.hessian import hessian_eigenvalues, hessian_trace
 from phenomena.probes.landscape import loss_slice
@@ -44,9 +53,13 @@ from phenomena.training.sam import SAM
 
 # SGD at the small batch, SGD at the large batch, SAM (over the same SGD) at the small batch
 CONDITIONS = ("small", "large", "sam")
-MIN_LARGE_SMALL = 1.5  # lambda_max(large batch) / lambda_max(small batch)
-MAX_SAM_SGD = 0.8  # lambda_max(SAM) / lambda_max(SGD), same batch (seeds-catalog §2.11)
-MIN_TRACE_Z = 3.0  # trace differences must exceed this many combined standard errors
+# Effect sizes, each the geometric midpoint (rounded) between the preset's least extreme calibration value and
+# its control's most extreme one (seeds 100-104, see ENTRY.calibration): the check separates the mechanism at
+# full strength from the mechanism weakened (a batch only 2x the small one; rho = 0.005 instead of 0.05).
+MIN_LARGE_SMALL = 2.0  # lambda_max(large batch) / lambda_max(small batch): sqrt(2.45 * 1.70)
+MIN_TRACE_LARGE_SMALL = 1.8  # Tr H(large) / Tr H(small): sqrt(2.13 * 1.48)
+MAX_SAM_SGD = 0.67  # lambda_max(SAM) / lambda_max(SGD), same batch: sqrt(0.618 * 0.728) (seeds-catalog: < 0.8)
+MAX_TRACE_SAM_SGD = 0.8  # Tr H(SAM) / Tr H(SGD): sqrt(0.735 * 0.864)
 COLORS = {"small": PALETTE["train"], "large": PALETTE["test"], "sam": PALETTE["theory"]}
 
 
@@ -104,12 +117,12 @@ PRESETS = {
         probe=Probe(trace_probes=12, slice_points=11),
     ),
     "quick": Config(),
-    # Keskar et al. 2017 Sec. 2: small batch 256, large batch 10% of the training set, Adam, trained until
-    # convergence; Foret et al. 2021: SAM with rho = 0.05 on top of the same base optimizer. Transposed to
-    # MNIST-1D (MNIST/CIFAR are not available offline) with 20,000 training examples so that 10% is 2000,
-    # and a 3x512 ReLU MLP (Keskar's fully connected networks have 512-unit hidden layers) [recalled:
-    # confirm the depth of the paper's F1 before relying on it].
-    "paper": Config(
+    # not the published setting (anchors-repros records none of Keskar et al.'s networks, so none is claimed):
+    # a larger CPU run in the spirit of Keskar et al. 2017 Sec. 2 (small batch 256, large batch 10% of the
+    # training set, Adam) and Foret et al. 2021 (SAM, rho = 0.05, over the same base optimizer). What differs
+    # from the papers: MNIST-1D (20,000 training examples, so 10% is 2000) instead of MNIST/CIFAR; a 3x512
+    # ReLU MLP, not a network of either paper; training to a train loss of 0.01, not Keskar's schedule.
+    "full": Config(
         data=Data(num_samples=25_000),
         model=Model(width=512, depth=3),
         train=Train(
@@ -124,7 +137,7 @@ PRESETS = {
         probe=Probe(trace_probes=60, slice_points=41),
     ),
 }
-COSTS = {"smoke": "~6 s", "quick": "~40 s on 2 CPU cores", "paper": "hours on CPU (Adam to loss 0.01, 3x512)"}
+COSTS = {"smoke": "~6 s", "quick": "~40-60 s at one thread", "full": "hours on CPU (Adam to loss 0.01, 3x512)"}
 
 
 def build_model(cfg: Config, seed: int) -> MLP:
@@ -198,7 +211,7 @@ def measure_solution(cfg: Config, model: torch.nn.Module, data, ctx: RunContext)
     test_loss, test_acc = evaluate(model, data.x_test, data.y_test, F.cross_entropy)
     center = len(sl.loss) // 2
     return {
-        "lambda_max": float(eig.values[0]),
+        "lambda_max": float(eig.values[0]) if len(eig.values) else math.nan,  # unconverged Lanczos: unmeasured
         "trace": trace.estimate,
         "trace_stderr": trace.stderr,
         "slice_rise": float((sl.loss[0] + sl.loss[-1]) / 2 - sl.loss[center]),
@@ -237,7 +250,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         trace_z_sam_sgd=_z(s, "sam", "small"),
         test_acc_small_minus_large=s["test_acc_small"] - s["test_acc_large"],
         test_acc_sam_minus_sgd=s["test_acc_sam"] - s["test_acc_small"],
-        max_final_train_loss=max(s[f"train_loss_{c}"] for c in CONDITIONS),
+        max_final_train_loss=_max_or_nan([s[f"train_loss_{c}"] for c in CONDITIONS]),
     )
     return ctx.result(cfg, summary, series)
 
@@ -260,11 +273,11 @@ def verdict(result: Result) -> Verdict:
                 MIN_LARGE_SMALL,
             ),
             Check(
-                "Tr H, large − small batch, in standard errors",
-                s["trace_z_large_small"],
+                "Tr H ratio, large / small batch",
+                s["trace_ratio_large_small"],
                 ">=",
-                MIN_TRACE_Z,
-                note=f"ratio {s['trace_ratio_large_small']:.3g}",
+                MIN_TRACE_LARGE_SMALL,
+                note=f"difference {s['trace_z_large_small']:.3g} standard errors",
             ),
             Check(
                 f"λmax ratio, SAM (ρ={t.rho:g}) / SGD at batch {t.small_batch}",
@@ -273,11 +286,11 @@ def verdict(result: Result) -> Verdict:
                 MAX_SAM_SGD,
             ),
             Check(
-                "Tr H, SAM − SGD, in standard errors",
-                s["trace_z_sam_sgd"],
+                "Tr H ratio, SAM / SGD",
+                s["trace_ratio_sam_sgd"],
                 "<=",
-                -MIN_TRACE_Z,
-                note=f"ratio {s['trace_ratio_sam_sgd']:.3g}",
+                MAX_TRACE_SAM_SGD,
+                note=f"difference {s['trace_z_sam_sgd']:.3g} standard errors",
             ),
         )
     )
@@ -328,10 +341,19 @@ def figure(result: Result):
 
 
 def _z(s: dict[str, float], a: str, b: str) -> float:
-    """(Tr_a − Tr_b) in units of their combined standard error (independent probe sets)."""
+    """(Tr_a − Tr_b) in units of their combined standard error (independent probe sets); nan (unmeasured) when
+    an estimate or its standard error is not finite."""
+    values = (s[f"trace_{a}"], s[f"trace_{b}"], s[f"trace_stderr_{a}"], s[f"trace_stderr_{b}"])
+    if not all(math.isfinite(v) for v in values):
+        return math.nan
     se = math.hypot(s[f"trace_stderr_{a}"], s[f"trace_stderr_{b}"])
     diff = s[f"trace_{a}"] - s[f"trace_{b}"]
     return diff / se if se > 0 else (0.0 if diff == 0 else math.copysign(math.inf, diff))
+
+
+def _max_or_nan(values: list[float]) -> float:
+    """max(values), or nan when one is not finite (``max`` with a nan depends on the order)."""
+    return max(values) if all(math.isfinite(v) for v in values) else math.nan
 
 
 def unused(cfg: Config) -> tuple[str, ...]:
@@ -358,12 +380,34 @@ ENTRY = Entry(
     smoke_holds=False,
     controls=(
         Control(
-            "identical conditions",
-            {"train.large_batch": 16, "train.rho": 0, "train.loss_target": 1.0},
-            must_fail=("λmax ratio, large batch", "Tr H, large − small batch", "λmax ratio, SAM", "Tr H, SAM − SGD"),
-            why="the smoke preset's small batch (16) for the large one and ρ = 0 for SAM: all three conditions are "
-            "the same computation, so every ratio is exactly 1 (the loss target 1.0 only keeps the runs short)",
+            "moderate batch ratio",
+            {"train.large_batch": 64},
+            must_fail=("λmax ratio, large batch", "Tr H ratio, large"),
+            why="a large batch only 2x the small one (quick's 32): the sharpening with batch size is weak",
         ),
+        Control(
+            "small SAM radius",
+            {"train.rho": 0.005},
+            must_fail=("λmax ratio, SAM", "Tr H ratio, SAM"),
+            why="SAM's ρ 10x below Foret et al.'s 0.05: its ascent step barely moves the weights",
+        ),
+    ),
+    calibration=Calibration(
+        seeds=(100, 101, 102, 103, 104),
+        note="quick at one thread. Preset: λmax large/small 2.45-3.30, Tr H large/small 2.13-2.33, λmax SAM/SGD "
+        "0.45-0.62, Tr H SAM/SGD 0.64-0.74 (all pass). large_batch=64: λmax 1.37-1.70, Tr H 1.36-1.48 (fails "
+        "both 5/5; the old z >= 3 trace check passed 5/5 at z 7.8-12). rho=0.005: λmax 0.73-1.02, Tr H 0.86-0.98 "
+        "(fails both 5/5; the old 0.8 and z <= -3 bars passed on 1/5 and 2/5). Thresholds: geometric midpoints "
+        "between the two (see the constants).",
+        observed={
+            "max_final_train_loss": (0.0497, 0.0475, 0.0499, 0.0478, 0.0484),
+            "lambda_ratio_large_small": (3.3024, 2.8, 2.8449, 2.9822, 2.4536),
+            "trace_ratio_large_small": (2.3272, 2.181, 2.2564, 2.2975, 2.1291),
+            "trace_z_large_small": (21.6705, 33.6062, 25.0976, 16.3462, 13.6681),
+            "lambda_ratio_sam_sgd": (0.6176, 0.5606, 0.5346, 0.5409, 0.452),
+            "trace_ratio_sam_sgd": (0.7351, 0.6544, 0.7101, 0.6539, 0.6416),
+            "trace_z_sam_sgd": (-10.0592, -11.6912, -12.1167, -13.288, -13.9875),
+        },
     ),
     unused=unused,
 )

@@ -12,20 +12,26 @@ Here: an MLP 40-256-256-10 on MNIST-1D trained by Adam (lr 1e-2, batch 100) for 
 its training state (weights and Adam moments) at each spawn step k; each of two children resumes from that
 state and trains T - k further steps with its own minibatch order, so every child ends at step T. (Restarting
 Adam's moments at k instead kicks late-spawned children apart: its first steps are ~lr-sized in every
-coordinate.) The barrier is on test error along 11 points (Frankle et al.'s definition). With this learning
-rate the network is unstable at initialization and stable within tens of steps (measured, ``quick``, seed 0:
-barrier 5.5% at k = 0, 0.9% at k = 20, 0.45% at 100, 0.9% at 500); with plain SGD at a small learning rate it
-is stable from the start, as Frankle et al.'s LeNet, and the verdict fails (``-s train.optimizer=sgd -s
-train.lr=0.05``).
+coordinate.) The barrier is on test error along 11 points (Frankle et al.'s definition). ``full`` is a larger
+CPU run of the same setting, not Frankle et al.'s (their LeNet is stable at initialization; see its comment).
 
-Verdict: the barrier at k = 0 is at least 3 points of error (there is an instability to lose); the barrier at
-the largest k is at most 0.25x the one at k = 0 and below 2 points (Frankle et al.'s tolerance); the barriers
-fall roughly monotonically (no barrier exceeds the one at a smaller k by more than 1.5 points).
+Verdict (thresholds chosen on calibration seeds 100-104, judged on others; see ``Calibration``):
+- the barrier at k = 0 is at least 3 points of error: there is an instability to lose (calibration: 8-10%);
+- the barrier at the largest k is at most 0.25x the one at k = 0 (calibration: 0.04-0.17x) and below 2 points,
+  Frankle et al.'s tolerance for "stable" (calibration: 0.35-1.55%);
+- the barriers fall roughly monotonically: no barrier exceeds the *smallest* one at an earlier k by more than
+  1.5 points (calibration: at most 1.05 points). This is a shape check, not a mechanism claim (no control).
+
+Controls (each fails its checks on every calibration seed): plain SGD at lr 0.05 is stable from initialization
+(as Frankle et al.'s LeNet: barrier at k = 0 is 0.4-0.95%), so there is no instability to lose; and children
+that share a single step (``spawn.steps=0,1``) are still unstable (barrier at k = 1 is 2.75-9.65%, 0.29-1.1x
+the one at k = 0): stability comes from training shared before the spawn.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 from typing import Literal
 
 import matplotlib
@@ -34,7 +40,7 @@ import torch.nn.functional as F
 
 from phenomena.config import at_least, config, field, positive, require
 from phenomena.data import mnist1d
-from phenomena.experiment import Control, Entry, RunContext
+from phenomena.experiment import Calibration, Control, Entry, RunContext
 from phenomena.models import MLP
 from phenomena.probes.connectivity import interpolation_barrier
 from phenomena.report import PALETTE, subplots
@@ -98,16 +104,18 @@ PRESETS = {
         spawn=Spawn(steps=(0, 150), points=5),
     ),
     "quick": Config(),
-    # Frankle et al. 2020's LeNet-300-100 setting (open_lth mnist_lenet_300_100: SGD lr 0.1, batch 128, 40
-    # epochs ~ 18,750 steps on 60k MNIST), transposed to MNIST-1D with Adam (stable at init with plain SGD,
-    # see the module docstring): 300-100 hidden units, 6000 steps, more spawn points.
-    "paper": Config(
+    # not the published setting: Frankle et al. 2020's LeNet-300-100 (open_lth mnist_lenet_300_100: 300-100
+    # hidden units, SGD lr 0.1, batch 128, 40 epochs ~ 18,750 steps on 60k MNIST) is stable at initialization;
+    # this is a larger CPU run of quick's unstable-at-init setting instead: MNIST-1D (4000 training examples,
+    # not MNIST), Adam lr 1e-2 at batch 100 (not SGD 0.1 at 128), two hidden layers of 300 (not 300-100),
+    # 6000 steps (not ~18,750) and nine spawn steps, 25 points of t.
+    "full": Config(
         model=Model(width=300, depth=2),
         train=Train(steps=6000),
         spawn=Spawn(steps=(0, 10, 20, 50, 100, 200, 500, 1000, 2000), points=25),
     ),
 }
-COSTS = {"smoke": "~3 s", "quick": "~1 min on 2 CPU cores", "paper": "~10 min on CPU"}
+COSTS = {"smoke": "~3 s", "quick": "~30-45 s at one thread", "full": "~10 min on CPU"}
 
 
 def error(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -168,14 +176,22 @@ def run(cfg: Config, ctx: RunContext) -> Result:
             summary[f"test_acc.k{k}"] = 1.0 - float(path.metric[[0, -1]].mean())
             bar.update(1)
     series["error_barrier"] = Series(ks, barriers)
-    rises = [later - max(barriers[:i]) for i, later in enumerate(barriers) if i > 0]
     summary.update(
         barrier_first=barriers[0],
         barrier_last=barriers[-1],
-        fraction=barriers[-1] / barriers[0] if barriers[0] > 0 else float("nan"),
-        largest_rise=max(rises),
+        fraction=barriers[-1] / barriers[0] if barriers[0] > 0 else math.nan,
+        largest_rise=largest_rise(barriers),
     )
     return ctx.result(cfg, summary, series)
+
+
+def largest_rise(barriers: list[float]) -> float:
+    """The largest amount by which a barrier exceeds the *smallest* barrier at an earlier k: the barriers fall
+    roughly monotonically when this is small (a fall, then a rise back, counts as the rise). nan if any barrier
+    is not finite (unmeasured)."""
+    if len(barriers) < 2 or not all(math.isfinite(b) for b in barriers):
+        return math.nan
+    return max(later - min(barriers[:i]) for i, later in enumerate(barriers) if i > 0)
 
 
 def verdict(result: Result) -> Verdict:
@@ -274,10 +290,34 @@ ENTRY = Entry(
         Control(
             "stable from initialization",
             {"train.optimizer": "sgd", "train.lr": 0.05},
-            must_fail=("error barrier when spawned at k = 0", "barrier at k"),
+            must_fail=("error barrier when spawned at k = 0",),
             why="plain SGD at a small learning rate is stable from the start (as Frankle et al.'s LeNet): children "
             "spawned at k = 0 already end linearly connected, so there is no instability to lose",
         ),
+        Control(
+            "one shared step",
+            {"spawn.steps": (0, 1)},
+            must_fail=("barrier at k", "error barrier when spawned at k = 1"),
+            why="children that share a single step of training are still unstable: stability needs the training "
+            "shared before the spawn",
+        ),
+    ),
+    calibration=Calibration(
+        seeds=(100, 101, 102, 103, 104),
+        note="quick at one thread. Thresholds 3% (k = 0), 0.25x, 2% (Frankle et al.'s tolerance) and 1.5 points "
+        "were set before these seeds and are supported by them with margin (smallest margins: barrier at k = 500 "
+        "1.55% < 2%, largest rise 1.05 < 1.5 points). Controls on the same seeds: SGD lr 0.05 gives barrier at "
+        "k = 0 of 0.4-0.95% (fails 5/5; its ratio late/early is noise, 0.21-1.3, so it is not named); "
+        "spawn.steps=0,1 gives 0.29-1.1x and 2.75-9.65% at k = 1 (fails 5/5). The monotonicity rule compares "
+        "with the smallest earlier barrier (it compared with the largest before: a rise back after a fall passed).",
+        observed={
+            "barrier_first": (0.087, 0.1, 0.0795, 0.087, 0.095),
+            "barrier_last": (0.015, 0.0155, 0.0065, 0.0035, 0.011),
+            "fraction": (0.1724, 0.155, 0.0818, 0.0402, 0.1158),
+            "largest_rise": (0.0085, 0.0105, 0.0005, -0.006, 0.0085),
+            "error_barrier.k20": (0.0135, 0.005, 0.013, 0.0255, 0.0095),
+            "error_barrier.k100": (0.0065, 0.0125, 0.0135, 0.0195, 0.0025),
+        },
     ),
     unused=unused,
 )

@@ -7,20 +7,32 @@ Srinivasa (2023, "Git Re-Basin") found the permutation by weight matching (a lin
 coordinate descent over layers) and showed the barrier between independently trained MNIST/CIFAR-10 MLPs and
 ResNets nearly vanishes after matching, for wide enough networks.
 
-Here: pairs of MLPs on MNIST-1D (different initialization seeds and minibatch orders), one pair per width,
-trained alike with Adam. For each pair, the training loss along ``(1 - t) θ_A + t θ_B`` (naive) and along ``(1
-- t) θ_A + t π(θ_B)`` (π from :func:`~phenomena.probes.permutation.weight_matching`, or ``-s
-match.method=activation`` for activation matching), 25 points of t as git-re-basin; the barrier is Frankle et
-al.'s ``max_t L(t) - (L(0) + L(1)) / 2`` (Entezari et al.'s is reported too).
+Here: pairs of one-hidden-layer ReLU MLPs on MNIST-1D (16,000 training examples; different initialization
+seeds and minibatch orders), one pair per width (16, 128, 1024), trained alike with Adam. For each pair, the
+training loss along ``(1 - t) θ_A + t θ_B`` (naive) and along ``(1 - t) θ_A + t π(θ_B)`` (π from
+:func:`~phenomena.probes.permutation.weight_matching`, or ``-s match.method=activation`` for activation
+matching), 25 points of t as git-re-basin; the barrier is Frankle et al.'s ``max_t L(t) - (L(0) + L(1)) / 2``
+(Entezari et al.'s is reported too).
 
-Verdict: at the widest width the naive barrier is at least 0.3 nats (there is a barrier to remove) and
-matching cuts it to at most 0.25x (anchors: permuted barrier <= 0.25x naive); the ratio matched/naive at the
-widest width is below the ratio at the narrowest (wider nets are closer to one basin). ``-s
-match.method=identity`` keeps the identity permutation, under which the ratio is 1 and the verdict fails.
+Verdict, at the widest width (thresholds from anchors-repros §8c, supported on calibration seeds 100-104 and
+judged on others):
+- the naive barrier is at least 0.3 nats: independently initialized nets are not linearly connected as they are
+  (calibration 2.7-3.9 nats). Control: both nets from one initialization (only the minibatch orders differ) end
+  linearly connected without any alignment, and the check fails;
+- matching cuts it to at most 0.25x (calibration 0.062-0.083x). Control: a random permutation of net B's units
+  (the same kind of path, without the alignment) leaves the ratio near 1, and the check fails.
+The barriers and ratios at every width are reported (figure, summary), not checked: see below.
 
-Calibration (MNIST-1D, 1-thread CPU): 3x512 MLPs trained to zero training loss on 4000 examples keep a matched
-barrier of 0.4x naive (memorizing solutions are not linearly connected); 1-hidden-layer MLPs trained on 16,000
-examples (no memorization) give ratios near 0.1-0.2, falling with width; ``quick`` uses them.
+How this setting was chosen (after seeing verdicts, so the verdict is now judged on held-out seeds 0, 1, 2):
+Ainsworth et al.'s MNIST MLP (3 hidden layers of 512, Adam 1e-3, batch 500) on 4000 MNIST-1D examples trains
+to zero loss and keeps a matched barrier of 0.4x naive (the memorizing solutions are not linearly connected
+after matching; an earlier calibration's number, not re-run here), so the check failed; one-hidden-layer MLPs
+on 16,000 examples (no memorization: test accuracy 0.80) gave ratios near 0.1 and were kept. A third check,
+"the ratio at the widest width is below the one at the narrowest" (wider nets are closer to one basin:
+Entezari et al.), was dropped: on the calibration seeds the ratio at width 16 was 0.079-0.158 against
+0.062-0.083 at 1024 (a margin of 0.001 on seed 100), not monotone through width 128 (0.092-0.150), and at
+widths 4 and 8 it scattered from 0.03 to 0.99 over seeds: with one pair per width the width trend is not
+robust here.
 """
 
 from __future__ import annotations
@@ -32,10 +44,10 @@ import torch.nn.functional as F
 
 from phenomena.config import at_least, between, config, field, positive, require
 from phenomena.data import mnist1d
-from phenomena.experiment import Control, Entry, RunContext
+from phenomena.experiment import Calibration, Control, Entry, RunContext
 from phenomena.models import MLP
 from phenomena.probes.connectivity import interpolation_barrier
-from phenomena.probes.permutation import activation_matching, weight_matching
+from phenomena.probes.permutation import activation_matching, permute, random_permutation, weight_matching
 from phenomena.report import PALETTE, subplots
 from phenomena.result import Check, Result, Series, Verdict
 from phenomena.training import train_ensemble
@@ -72,12 +84,17 @@ class Train:
     batch_size: int = field(250, positive, help="examples per step")
     optimizer: Literal["adam", "sgd"] = field("adam", help="the optimizer of both networks")
     momentum: float = field(0.9, help="SGD momentum (sgd only)")
+    shared_init: bool = field(
+        False, help="both nets start from one initialization (only their minibatch orders differ): the control"
+    )
 
 
 @config
 class Match:
-    method: Literal["weight", "activation", "identity"] = field(
-        "weight", help="how net B's hidden units are aligned to net A's; identity: no alignment (the control)"
+    method: Literal["weight", "activation", "random"] = field(
+        "weight",
+        help="how net B's hidden units are aligned to net A's; random: a random permutation, no alignment (the "
+        "control)",
     )
     points: int = field(25, at_least(3), help="values of t on [0, 1]")
 
@@ -99,16 +116,14 @@ PRESETS = {
         match=Match(points=9),
     ),
     "quick": Config(),
-    # Ainsworth et al.'s MNIST MLP (samuela/git-re-basin, mnist_mlp_train.py): 3 hidden layers of 512, Adam
-    # 1e-3, batch 500, 100 epochs, weight matching, 25 points; here on MNIST-1D (4000 training examples, where
-    # these nets memorize and keep a barrier: see the module docstring), with a narrow width beside it.
-    "paper": Config(
-        data=Data(num_samples=5000),
-        model=Model(widths=(64, 512), depth=3),
-        train=Train(steps=800, lr=1e-3, batch_size=500),
-    ),
+    # not the published setting: Ainsworth et al.'s MNIST MLP (samuela/git-re-basin, mnist_mlp_train.py) has 3
+    # hidden layers of 512, Adam 1e-3, batch 500, 100 epochs on 60k MNIST, one width. This is quick made
+    # larger: one hidden layer (on MNIST-1D the 3x512 net memorizes and keeps a barrier: module docstring),
+    # MNIST-1D's 16,000 training examples (not MNIST), widths 16 to 4096, 6000 steps of batch 250 (~94 epochs,
+    # near their 100), Adam 3e-3 (not 1e-3). Not calibrated (its cost); its checks are quick's.
+    "full": Config(model=Model(widths=(16, 64, 256, 1024, 4096)), train=Train(steps=6000)),
 }
-COSTS = {"smoke": "~3 s", "quick": "~1 min on 2 CPU cores", "paper": "~2 min on CPU"}
+COSTS = {"smoke": "~3 s", "quick": "~45-70 s at one thread", "full": "~10 min on CPU"}
 
 
 def run(cfg: Config, ctx: RunContext) -> Result:
@@ -127,7 +142,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
 
             res = train_ensemble(
                 build,
-                [init, init + 1],
+                [init, init if t.shared_init else init + 1],
                 data,
                 optimizer=t.optimizer,
                 lr=t.lr,
@@ -142,8 +157,8 @@ def run(cfg: Config, ctx: RunContext) -> Result:
                 b_aligned = weight_matching(a, b, generator=ctx.generator(f"matching {width}")).model
             elif cfg.match.method == "activation":
                 b_aligned = activation_matching(a, b, train).model
-            else:
-                b_aligned = b
+            else:  # a random permutation: the same kind of path, without the alignment
+                b_aligned = permute(b, random_permutation(b, ctx.generator(f"random permutation {width}")))
             naive = interpolation_barrier(a, b, F.cross_entropy, train, points=cfg.match.points)
             matched = interpolation_barrier(a, b_aligned, F.cross_entropy, train, points=cfg.match.points)
             idx = list(range(cfg.match.points))  # point i is t = i / (points - 1)
@@ -189,13 +204,6 @@ def verdict(result: Result) -> Verdict:
                 "<=",
                 MAX_RATIO,
                 note="aligning hidden units removes most of the barrier",
-            ),
-            Check(
-                f"ratio at width {widths[-1]} minus ratio at width {widths[0]}",
-                s["ratio_widest"] - s["ratio_narrowest"],
-                "<",
-                0.0,
-                note="wider nets are closer to one basin",
             ),
         )
     )
@@ -251,11 +259,36 @@ ENTRY = Entry(
     sweep_metrics=("ratio_widest", "naive_barrier_widest", "matched_barrier_widest"),
     controls=(
         Control(
-            "identity permutation",
-            {"match.method": "identity"},
-            must_fail=("matched / naive barrier", "ratio at width"),
-            why="no alignment: the matched path is the naive one, so the ratio is exactly 1 at every width",
+            "random permutation",
+            {"match.method": "random"},
+            must_fail=("matched / naive barrier",),
+            why="net B's units permuted at random instead of matched: the same kind of path without the alignment, "
+            "so the barrier stays",
         ),
+        Control(
+            "shared initialization",
+            {"train.shared_init": True},
+            must_fail=("naive barrier",),
+            why="both nets from one initialization (different minibatch orders): their units correspond already, "
+            "and the naive path has no barrier",
+        ),
+    ),
+    calibration=Calibration(
+        seeds=(100, 101, 102, 103, 104),
+        note="quick at one thread. Thresholds (anchors-repros §8c) supported with margin: naive barrier 2.7-3.9 "
+        "nats >= 0.3, ratio 0.062-0.083 <= 0.25. Controls on the same seeds: a random permutation gives ratios "
+        "0.92-1.42 (fails 5/5); one shared initialization gives naive barriers 0.037-0.042 nats (fails 5/5). The "
+        "width check (ratio at 1024 < ratio at 16) was dropped: differences -0.095 to -0.001, and at widths 4 "
+        "and 8 ratios of 0.03-0.99 (module docstring). The setting itself was chosen after seeing verdicts (the "
+        "3x512 net failed): verify judges it on seeds 0-2.",
+        observed={
+            "naive_barrier_widest": (2.783, 3.2542, 3.8954, 2.6889, 3.8858),
+            "matched_barrier_widest": (0.2156, 0.2435, 0.2406, 0.223, 0.244),
+            "ratio_widest": (0.0775, 0.0748, 0.0618, 0.0829, 0.0628),
+            "ratio_narrowest": (0.0788, 0.09, 0.0874, 0.1464, 0.158),
+            "ratio.w128": (0.0924, 0.1096, 0.1496, 0.111, 0.129),
+            "test_acc.w1024": (0.7993, 0.804, 0.8084, 0.8085, 0.801),
+        },
     ),
     unused=unused,
 )
