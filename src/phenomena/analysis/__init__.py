@@ -1,7 +1,10 @@
 """Analysis: statistics of measured curves and closed-form fits, none of which looks inside a network.
 
 - :mod:`curves` - :func:`bump` (the most prominent interior bump of a curve: where a double-descent peak is and
-  how far it rises over both sides) and :func:`log_steps` (log-spaced read-out steps, 0 first).
+  how far it rises over both sides), :func:`peak` (where a curve is largest), :func:`first_below` (where it
+  first drops below a level), :func:`fold` (how many times apart two sizes are) and :func:`log_steps`
+  (log-spaced read-out steps, 0 first). A curve holding a non-finite value (a diverged run) has no peak, bump
+  or crossing: they return None / nan rather than read the rest of the curve.
 - :mod:`least_squares` - minimum-norm and ridge least squares (:func:`min_norm_fit`, :func:`ridge_fit`), the
   exact trajectory of gradient descent on least squares (:func:`gd_least_squares`), random ReLU features
   (:func:`relu_feature_weights`, :func:`relu_features`) and the geometric grid of sizes around a threshold
@@ -16,7 +19,7 @@ Example:
     (2, 0.15000000000000002, 0.25)
 """
 
-from phenomena.analysis.curves import bump, log_steps
+from phenomena.analysis.curves import bump, first_below, fold, log_steps, peak
 from phenomena.analysis.least_squares import (
     feature_counts,
     gd_least_squares,
@@ -29,9 +32,12 @@ from phenomena.analysis.least_squares import (
 __all__ = [
     "bump",
     "feature_counts",
+    "first_below",
+    "fold",
     "gd_least_squares",
     "log_steps",
     "min_norm_fit",
+    "peak",
     "relu_feature_weights",
     "relu_features",
     "ridge_fit",

@@ -45,16 +45,16 @@ def min_norm_fit(features: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 
 def ridge_fit(features: torch.Tensor, targets: torch.Tensor, ridge: float) -> torch.Tensor:
     """Ridge coefficients ``argmin ‖Φβ − Y‖² + ridge·‖β‖²`` = (ΦᵀΦ + ridge·I)⁻¹ΦᵀY, any shape of Φ; ``ridge=0``
-    is the minimum-norm least-squares fit (:func:`min_norm_fit`). Solved as least squares on Φ stacked over
-    √ridge·I, which is better conditioned than the normal equations.
+    is the minimum-norm least-squares fit (:func:`min_norm_fit`). Solved from the thin SVD Φ = U diag(s) Vᵀ as
+    β = V diag(s / (s² + ridge)) UᵀY: no normal equations to square the condition number, and one
+    min(n, p)²·max(n, p) factorization whatever the shape (stacking √ridge·I under a wide Φ would cost p³).
 
     Example: ``ridge_fit(torch.eye(2, dtype=torch.float64), torch.ones(2, 1), 1.0)`` is ``[[0.5], [0.5]]``.
     """
     if ridge == 0:
         return min_norm_fit(features, targets)
-    p = features.shape[1]
-    eye = math.sqrt(ridge) * torch.eye(p, dtype=features.dtype)
-    return min_norm_fit(torch.cat([features, eye]), torch.cat([targets, targets.new_zeros(p, targets.shape[1])]))
+    u, s, vh = torch.linalg.svd(features, full_matrices=False)
+    return vh.mT @ ((s / (s * s + ridge)).unsqueeze(-1) * (u.mT @ targets))
 
 
 def gd_least_squares(x: torch.Tensor, y: torch.Tensor, lr: float, steps: Sequence[int]) -> torch.Tensor:

@@ -8,22 +8,50 @@ Nakkiran et al. (2019) found the same peak in deep nets, model-wise (width), epo
 entries ``epoch-wise-double-descent`` and ``sample-wise-double-descent``), strongest with label noise. Greydanus
 & Kobak (2024) reproduce the model-wise peak on MNIST-1D with a small MLP on a CPU.
 
-This entry is the model-wise peak: MNIST-1D, a 40-h-h-10 ReLU MLP for each width h of a geometric grid,
-cross-entropy, SGD with momentum, no weight decay, a fraction of the training labels replaced by uniform draws
-over all classes (the notebook's convention), trained long enough to interpolate. The seeds (one label-noise
-draw and one initialization each) are trained together, and so is a no-noise control on the same
-initializations: one :func:`~phenomena.training.train_ensemble` call per width.
+This entry is the model-wise peak: MNIST-1D, a 40-h-h-10 ReLU MLP (PyTorch's default initialization, as in the
+notebook) for each width h of a geometric grid, cross-entropy, SGD with momentum, no weight decay, a fraction of
+the training labels replaced by uniform draws over all classes (the notebook's convention), trained long enough
+to interpolate. The seeds (one label-noise draw and one initialization each) are trained together, and so is
+the no-noise control on the same initializations and batch orders: one
+:func:`~phenomena.training.train_ensemble` call per width.
 
-Presets: ``paper`` is the MNIST-1D notebook (4000 train / 12000 test, 19 widths geomspace(2, 300), 15% noise,
-SGD lr 0.01 momentum 0.9, batch 100, 500 epochs). ``quick`` keeps its data and optimizer, with 20% noise, but
-steps at lr 0.05 for 100 epochs over 5 widths a factor 2 apart, 12 to 192 (2 seeds); ``smoke`` runs the same
-code on 300 examples (too few and too short for the peak: it checks the code path, and its verdict fails).
+Presets: ``paper`` is the MNIST-1D notebook (4000 train / 12000 test, the 19 widths geomspace(2, 300), 15% noise,
+SGD lr 0.01 momentum 0.9, batch 100, 500 epochs, one run per width). ``quick`` keeps its data and optimizer and
+the notebook's widths from 12 to 230 (12 widths, a factor ~1.3 apart), with 20% noise, lr 0.05 for 100 epochs
+and 2 seeds (~75 s at one thread); ``smoke`` runs the same code on 300 examples and 3 widths (too few and too
+short for the peak: it checks the code path, and its verdict fails).
 
-Verdict: let h* be the first width whose mean training error is below 1%. The most prominent test-error bump (a
-width whose error exceeds both the best smaller width's and the largest width's) lies within one grid step of
-h*, and exceeds each side by at least 3 percentage points; the no-noise control's most prominent bump is less
-than half as high. Control: without label noise (``data.noise=0``) the most prominent bump is lower than a
-smaller width's test error (quick: −3.7 pp, smoke: −4.4 pp), so the check against the smaller widths fails.
+Verdict, on the curves averaged over the seeds: let h* be the first width whose training error is below 1%
+(the interpolation threshold). (1) Some width interpolates. (2) The most prominent test-error bump (a width
+whose error exceeds both the best smaller width's and the largest width's) lies within a factor
+:data:`MAX_PEAK_FOLD` of h*: ``max(peak / h*, h* / peak)``. (3, 4) The bump exceeds the best smaller width and
+the largest width by at least 3 percentage points each. (5) The no-noise control, trained in the same run, has
+a bump less than half as high; it is always part of the verdict: without label noise (``data.noise=0``) the
+control is the run itself, so the ratio is 1 and the check fails, and with ``data.control=false`` it is
+unmeasured and fails. A width whose training diverged (non-finite errors) leaves h*, the bump and the control
+unmeasured: it is never skipped. Declared control: ``data.noise=0`` must fail (3): without label noise there is
+nothing to memorize at the threshold and no bump over the smaller widths.
+
+Calibration (seeds 100-104, quick; details in ``ENTRY.calibration``): h* = 104 on every seed and the peak at 47
+or 61, a factor 1.70-2.21 below it, so MAX_PEAK_FOLD = 2.9 (the largest factor times one grid step, 1.30); the
+bump clears the smaller widths by 4.8-6.7 pp and the largest by 8.9-11.3 pp; without noise it clears the smaller
+widths by only 0.06-1.7 pp (5/5 fail).
+
+References (judged on runs of the ``paper`` preset, which takes ~8 min at one thread and is not run by the
+tests): the notebook's printed noisy curve (mnist1d commit 9129ceb) has h* = 61 and its bump at h = 47 with a
+test error of 54.05%; its two earlier runs of the same labels (commit 508335f) peak at 36 and 47 (55.00% and
+55.76%), which sets the tolerances.
+
+History: the quick budget was first judged on a
+grid of 5 widths a factor 2 apart (12-192), where "within one grid step of h*" could not fail by much and the
+grid put the peak next to h*; at that budget the peak precedes h* by a factor ~2 (on a finer grid, measured at
+seeds 0-2 when the preset was chosen: peak 48, h* 96). The entry also initialized N(0, 1/fan_in) where the
+notebook uses PyTorch's default; ``model.init`` now defaults to the notebook's. 20% noise was chosen after
+seeing a verdict: at the notebook's 15% the peak cleared the smaller widths by only 1.9 pp at seed 0, at 20% by
+5.3 pp. In the present quick setting 15% still falls short (+2.7 and +4.3 pp at seeds 100-101, one below
+3 pp) while 20% clears 3 pp on all five calibration seeds (4.8-6.7 pp). It stays, since Nakkiran et al. use
+10-20% and report that the peak grows with the noise, but the thresholds are now set on seeds 100-104 only and
+the verdict is judged on held-out seeds (``phenomena verify``, seeds 0-2).
 """
 
 from __future__ import annotations
@@ -32,19 +60,24 @@ import math
 from typing import Literal
 
 import numpy as np
+import torch
 
-from phenomena.analysis import bump
+from phenomena.analysis import bump, first_below, fold
 from phenomena.config import at_least, between, config, field, positive, require
 from phenomena.data.dataset import Dataset
 from phenomena.data.mnist1d import mnist1d
 from phenomena.data.noise import with_label_noise
-from phenomena.experiment import Control, Entry, RunContext
+from phenomena.experiment import Calibration, Control, Entry, Reference, RunContext
 from phenomena.models.mlp import MLP
 from phenomena.report import PALETTE, subplots
 from phenomena.result import Check, Result, Series, Verdict
 from phenomena.training.ensemble import train_ensemble
 
 FIT_ERROR = 0.01  # "interpolates": mean training error below 1%
+# the test-error peak lies within this factor of h*: on seeds 100-104 it sat a factor 1.70-2.21 below h*; 2.9 is
+# the largest of them times one step of the notebook's width grid (x1.30), so a held-out seed may peak one width
+# further from h* than any calibration seed did
+MAX_PEAK_FOLD = 2.9
 MIN_EXCESS_PP = 3.0  # the peak exceeds each side by this many percentage points
 MAX_CONTROL_RATIO = 0.5  # the no-noise bump is less than half the noisy one
 NOTEBOOK_WIDTHS = (2, 3, 4, 5, 7, 9, 12, 16, 21, 27, 36, 47, 61, 80, 104, 135, 177, 230, 300)  # geomspace(2,300,20)
@@ -57,13 +90,19 @@ class Data:
     n_train: int | None = field(None, positive, help="use the first n_train training examples; none = all")
     noise: float = field(0.15, between(0, 1, "[]"), help="fraction of training labels redrawn")
     noise_mode: Literal["any", "other"] = field("any", help="redraw among all classes (notebook) or only wrong ones")
-    control: bool = field(True, help="also train every width on the clean labels (the no-noise control)")
+    control: bool = field(
+        True, help="also train every width on the clean labels (the no-noise control; off: its check is unmeasured)"
+    )
 
 
 @config
 class Model:
     widths: tuple[int, ...] = field(NOTEBOOK_WIDTHS, positive, help="hidden widths h, strictly increasing (>= 3)")
     depth: int = field(2, positive, help="hidden layers")
+    init: Literal["torch", "normal"] = field(
+        "torch",
+        help="torch: nn.Linear's default U(±1/√fan_in) weights and biases (the notebook); normal: N(0, 1/fan_in)",
+    )
 
     def __post_init__(self):
         require(len(self.widths) >= 3, f"model.widths needs at least 3 widths; got {self.widths}")
@@ -98,21 +137,21 @@ PRESETS = {
         train=Train(epochs=30, lr=0.05, evals=2),
         seeds=1,
     ),
-    # the notebook's data, noise and optimizer at 5x the step size for a fifth of the epochs, widths a factor 2
-    # apart: at this budget the peak (h = 48, ~16% train error) precedes h* (96) by a factor 2, which is two
-    # steps of a finer grid (measured with (12, 24, 32, 48, 64, 96, 128, 192): peak 48, h* 96); 20% noise: at
-    # 15% the peak cleared the smaller widths by only 1.9 pp (seed 0), at 20% by 5.3 pp (h* 96, peak 48, ~80 s)
-    "quick": Config(data=Data(noise=0.2), model=Model(widths=(12, 24, 48, 96, 192)), train=Train(epochs=100, lr=0.05)),
-    # Greydanus & Kobak, notebooks/deep-double-descent.ipynb: 16,000 samples split 25/75, widths
-    # np.unique(np.geomspace(2, 300, 20, dtype=int)), 15% of labels -> randint(0, 10), SGD lr 0.01 momentum 0.9,
-    # batch 100, 500 epochs, one run per width; with and without noise (our control)
+    # the notebook's data, optimizer and widths 12-230 of its grid, at 5x the step size for a fifth of the
+    # epochs; 20% noise (see the module docstring for why, and what 15% gave)
+    "quick": Config(data=Data(noise=0.2), model=Model(widths=NOTEBOOK_WIDTHS[6:18]), train=Train(epochs=100, lr=0.05)),
+    # Greydanus & Kobak, notebooks/deep-double-descent.ipynb (mnist1d commit 9129ceb): 16,000 samples split 25/75,
+    # widths np.unique(np.geomspace(2, 300, 20, dtype=int)), PyTorch's default nn.Linear init, 15% of labels ->
+    # randint(0, 10), SGD lr 0.01 momentum 0.9, batch 100 reshuffled every epoch, 500 epochs, one run per width;
+    # with and without noise (our control). Not identical draws: the notebook redraws each label with
+    # probability 0.15 (about 600 of 4000), we redraw exactly 600, and the initializations and orders are ours.
     "paper": Config(seeds=1),
 }
-COSTS = {"smoke": "~5 s", "quick": "~1.5 min on 2 CPU cores", "paper": "~30-60 min on CPU, minutes on a GPU"}
+COSTS = {"smoke": "~5 s", "quick": "~1.5 min on 2 CPU cores", "paper": "~8 min at one thread, minutes on a GPU"}
 
 
 def unused(cfg: Config) -> tuple[str, ...]:
-    """Without label noise there is nothing to redraw and no separate clean-label control."""
+    """Without label noise there is nothing to redraw, and the no-noise control is the run itself."""
     return ("data.noise_mode", "data.control") if cfg.data.noise == 0 else ()
 
 
@@ -123,16 +162,32 @@ def load_data(cfg: Config, ctx: RunContext) -> Dataset:
     return data.subset(n_train=d.n_train)
 
 
+def build_mlp(width: int, depth: int, classes: int, init: str, seed: int) -> MLP:
+    """The 40-h-...-h-classes ReLU MLP of member ``seed``; ``init="torch"`` redraws every layer as ``nn.Linear``
+    does by default (weights and biases U(±1/√fan_in)), from the member's own generator."""
+    model = MLP(40, classes, width=width, depth=depth, seed=seed)
+    if init == "torch":
+        g = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            for layer in model.layers:
+                if hasattr(layer, "weight"):
+                    bound = 1 / math.sqrt(layer.weight.shape[1])
+                    layer.weight.uniform_(-bound, bound, generator=g)
+                    layer.bias.uniform_(-bound, bound, generator=g)
+    return model
+
+
 def train_width(job: tuple) -> tuple[np.ndarray, np.ndarray]:
-    """One width's ensemble (every seed, noisy and control): final (train error, test error) per member.
+    """One width's ensemble (every seed, noisy and control): final (train error, test error) per member, nan
+    for a member whose training diverged.
 
     A module-level function of one picklable argument, for :meth:`RunContext.map`; ``job`` is (cfg, width,
     member data sets, init seeds, batch-order seeds, steps, progress bar or None).
     """
     cfg, h, members, inits, orders, steps, bar = job
-    t = cfg.train
+    t, m = cfg.train, cfg.model
     res = train_ensemble(
-        lambda seed: MLP(40, members[0].num_classes, width=h, depth=cfg.model.depth, seed=seed),
+        lambda seed: build_mlp(h, m.depth, members[0].num_classes, m.init, seed),
         inits,
         members,
         loss="ce",
@@ -148,16 +203,40 @@ def train_width(job: tuple) -> tuple[np.ndarray, np.ndarray]:
     return 1 - res.curves["train_acc"][:, -1].numpy(), 1 - res.curves["test_acc"][:, -1].numpy()
 
 
+def curve_stats(widths: list[int], train: np.ndarray, test: np.ndarray) -> dict[str, float]:
+    """h*, the bump and its location relative to h* for one condition's mean curves (nan where unmeasured: a
+    non-finite error anywhere on the curve leaves the bump and h* unmeasured)."""
+    finite = bool(np.isfinite(train).all() and np.isfinite(test).all())
+    k_star = first_below(train, FIT_ERROR) if finite else None
+    k, left, right = bump(test) if finite else (None, math.nan, math.nan)
+    h_star = float(widths[k_star]) if k_star is not None else math.nan
+    peak = float(widths[k]) if k is not None else math.nan
+    return {
+        "h_star": h_star,
+        "peak_width": peak,
+        "peak_to_threshold": peak / h_star if k is not None and k_star is not None else math.nan,
+        "peak_fold": fold(peak, h_star),
+        "peak_test_error": float(test[k]) if k is not None else math.nan,
+        "peak_excess_left_pp": 100 * left,
+        "peak_excess_right_pp": 100 * right,
+        "peak_excess_pp": 100 * min(left, right),
+        "largest_width_test_error": float(test[-1]),
+        "min_train_error": float(train.min()) if finite else math.nan,
+    }
+
+
 def run(cfg: Config, ctx: RunContext) -> Result:
     data = load_data(cfg, ctx)
     s, t = cfg.seeds, cfg.train
     noisy = [
         with_label_noise(data, cfg.data.noise, ctx.stream_seed("noise") + i, cfg.data.noise_mode) for i in range(s)
     ]
-    control = cfg.data.control and cfg.data.noise > 0
-    members = noisy + ([data] * s if control else [])
-    inits = [ctx.stream_seed("init") + i for i in range(s)] * (2 if control else 1)
-    orders = [ctx.stream_seed("batches") + i for i in range(s)] * (2 if control else 1)
+    # the control trains the same initializations and orders on the clean labels; without noise it would be the
+    # very same members, so it is not trained twice: the run is its own control
+    separate = cfg.data.control and cfg.data.noise > 0
+    members = noisy + ([data] * s if separate else [])
+    inits = [ctx.stream_seed("init") + i for i in range(s)] * (2 if separate else 1)
+    orders = [ctx.stream_seed("batches") + i for i in range(s)] * (2 if separate else 1)
     steps = t.epochs * max(data.n_train // t.batch_size, 1)
     widths = list(cfg.model.widths)
     final = {k: np.zeros((len(widths), len(members))) for k in ("train", "test")}
@@ -174,60 +253,68 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         ctx.map(train_width, jobs, cost=[(40 + 10 + (d - 1) * h) * h for h in widths], done=done)
 
     series: dict[str, Series] = {}
-    groups = {"": slice(0, s)} | ({"control_": slice(s, 2 * s)} if control else {})
+    groups = {"": slice(0, s)} | ({"control_": slice(s, 2 * s)} if separate else {})
     for prefix, cols in groups.items():
         for split in ("train", "test"):
             e = final[split][:, cols]
             for suffix, v in (("", e.mean(1)), ("_lo", e.min(1)), ("_hi", e.max(1))):
                 series[f"{prefix}{split}_error{suffix}"] = Series(widths, [float(x) for x in v])
-    train, test = final["train"][:, :s].mean(1), final["test"][:, :s].mean(1)
-    fit = np.flatnonzero(train < FIT_ERROR)
-    k_star = int(fit[0]) if len(fit) else None
-    k, left, right = bump(test)
+    main = curve_stats(widths, final["train"][:, :s].mean(1), final["test"][:, :s].mean(1))
+    if separate:
+        control = curve_stats(widths, final["train"][:, s:].mean(1), final["test"][:, s:].mean(1))
+    elif cfg.data.noise == 0:
+        control = main  # no noise: the control is the run itself
+    else:
+        control = dict.fromkeys(main, math.nan)  # data.control=false: not run, so unmeasured
     summary = {
-        "h_star": float(widths[k_star]) if k_star is not None else math.nan,
-        "peak_width": float(widths[k]),
-        "peak_test_error": float(test[k]),
-        "grid_steps_from_threshold": float(abs(k - k_star)) if k_star is not None else math.nan,
-        "peak_excess_left_pp": 100 * left,
-        "peak_excess_right_pp": 100 * right,
-        "peak_excess_pp": 100 * min(left, right),
-        "largest_width_test_error": float(test[-1]),
-        "min_train_error": float(train.min()),
+        **main,
+        "diverged_widths": float((~np.isfinite(final["train"] + final["test"])).any(1).sum()),
         "steps_per_width": float(steps),
+        "control_h_star": control["h_star"],
+        "control_peak_width": control["peak_width"],
+        # a negative bump (none) counts as 0, so a control without a bump gives ratio 0
+        "control_peak_excess_pp": max(control["peak_excess_pp"], 0.0)
+        if math.isfinite(control["peak_excess_pp"])
+        else math.nan,
     }
-    if control:
-        ck, cleft, cright = bump(final["test"][:, s:].mean(1))
-        summary |= {"control_peak_width": float(widths[ck]), "control_peak_excess_pp": 100 * max(min(cleft, cright), 0)}
+    bump_pp = summary["peak_excess_pp"]
+    ratio = summary["control_peak_excess_pp"] / bump_pp if bump_pp > 0 else math.nan  # nan > 0 is False too
+    summary["control_bump_ratio"] = ratio
     return ctx.result(cfg, summary, series)
 
 
 def verdict(result: Result) -> Verdict:
     s = result.summary
-    h_star = "never" if math.isnan(s["h_star"]) else f"{s['h_star']:.0f}"
-    checks = [
-        Check(
-            f"training error < {FIT_ERROR:.0%} at some width (h* = {h_star})",
-            s["min_train_error"],
-            "<",
-            FIT_ERROR,
-            note="the interpolation threshold exists within the grid",
-        ),
-        Check(
-            f"test-error peak (h = {s['peak_width']:.0f}) in grid steps from h*",
-            s["grid_steps_from_threshold"],
-            "<=",
-            1,
-        ),
-        Check("peak − best smaller-width test error (pp)", s["peak_excess_left_pp"], ">=", MIN_EXCESS_PP),
-        Check("peak − largest-width test error (pp)", s["peak_excess_right_pp"], ">=", MIN_EXCESS_PP),
-    ]
-    if "control_peak_excess_pp" in s:
-        ratio = s["control_peak_excess_pp"] / s["peak_excess_pp"] if s["peak_excess_pp"] > 0 else math.nan
-        checks.append(
-            Check("no-noise bump / noisy bump", ratio, "<", MAX_CONTROL_RATIO, note="label noise makes the peak")
+    h_star = f"{s['h_star']:.0f}" if math.isfinite(s["h_star"]) else "never"
+    peak = f"{s['peak_width']:.0f}" if math.isfinite(s["peak_width"]) else "none"
+    ctrl = "" if result.config.data.noise > 0 else " (no noise: the control is the run itself)"
+    return Verdict(
+        (
+            Check(
+                f"training error < {FIT_ERROR:.0%} at some width (h* = {h_star})",
+                s["min_train_error"],
+                "<",
+                FIT_ERROR,
+                note="the interpolation threshold exists within the grid",
+            ),
+            Check(
+                f"test-error peak (h = {peak}) within a factor of h*: max(peak / h*, h* / peak)",
+                s["peak_fold"],
+                "<=",
+                MAX_PEAK_FOLD,
+                note="the peak sits at the interpolation threshold",
+            ),
+            Check("peak − best smaller-width test error (pp)", s["peak_excess_left_pp"], ">=", MIN_EXCESS_PP),
+            Check("peak − largest-width test error (pp)", s["peak_excess_right_pp"], ">=", MIN_EXCESS_PP),
+            Check(
+                f"no-noise bump / noisy bump{ctrl}",
+                s["control_bump_ratio"],
+                "<",
+                MAX_CONTROL_RATIO,
+                note="label noise makes the peak",
+            ),
         )
-    return Verdict(tuple(checks))
+    )
 
 
 def figure(result: Result):
@@ -254,7 +341,7 @@ def figure(result: Result):
             ax.fill_between(
                 x, result.curve(name + "_lo")[1], result.curve(name + "_hi")[1], color=color, alpha=0.15, linewidth=0
             )
-    if not math.isnan(s["h_star"]):
+    if math.isfinite(s["h_star"]):
         ax.axvline(s["h_star"], color="k", linestyle=":", linewidth=0.8, label="h* (train error < 1%)")
     ax.set(xscale="log", xlabel="hidden width h", ylabel="error", ylim=(-0.02, None))
     ax.legend(fontsize=7)
@@ -265,6 +352,38 @@ def figure(result: Result):
     fig.tight_layout()
     return fig
 
+
+NOTEBOOK = "Greydanus & Kobak 2024, mnist1d notebooks/deep-double-descent.ipynb (9129ceb), MLP, 15% noise"
+# The notebook's printed errors with 15% noise (%, train in parentheses): h = 16: 47.24, 36: 52.80 (19.02),
+# 47: 54.05 (5.47), 61: 54.02 (0.00), 300: 45.47: h* = 61, bump at 47, +6.8 pp. Its earlier version (508335f)
+# ran the same data and labels twice more (its "without noise" sweep also used the noisy labels: `data.copy()`
+# shares the label array): peaks 55.00% at h = 36 and 55.76% at 47, h* = 61 both times.
+REFERENCES = (
+    Reference(
+        NOTEBOOK,
+        preset="paper",
+        metric="peak_test_error",
+        value=0.5405,
+        tol=0.03,
+        note="the notebook's three runs peak at 54.05, 55.00, 55.76% (sd 0.9 pp); 3 pp is about three sd",
+    ),
+    Reference(
+        NOTEBOOK,
+        preset="paper",
+        metric="h_star",
+        value=61,
+        tol=19,
+        note="61 in all three notebook runs; the tolerance is one notebook grid step either way (47 or 80)",
+    ),
+    Reference(
+        NOTEBOOK,
+        preset="paper",
+        metric="peak_to_threshold",
+        value=47 / 61,
+        tol=0.25,
+        note="47/61 and 36/61 in the notebook's runs; the tolerance admits a peak one grid step from 47 (36 or 61)",
+    ),
+)
 
 ENTRY = Entry(
     name="double-descent",
@@ -291,6 +410,32 @@ ENTRY = Entry(
             must_fail=("peak − best smaller-width",),
             why="without label noise nothing is left to memorize at the threshold: no test-error peak",
         ),
+    ),
+    references=REFERENCES,
+    calibration=Calibration(
+        seeds=(100, 101, 102, 103, 104),
+        note=(
+            "quick, one thread (~75 s of CPU per seed): all 5 pass. h* = 104 on every seed, the peak at 61 (4 "
+            "seeds) or 47 (1): a factor 1.70-2.21 below h* (MAX_PEAK_FOLD 2.9 = 2.21 x one grid step 1.30). The "
+            "bump clears the smaller widths by 4.8-6.7 pp and the largest by 8.9-11.3 pp (3 pp kept: the smallest "
+            "margin is 1.8 pp); the in-run no-noise bump is 0.01-0.29 of the noisy one (< 0.5). Declared control "
+            "data.noise=0 on the same seeds: its bump over the smaller widths is 0.06-1.68 pp, failing 5/5 (the "
+            "ratio check is 1 by construction there and fails too); its peak lands anywhere (widths 16-177, a "
+            "factor 1.7-5.0 from its h*), so the location check is not what the control tests"
+        ),
+        observed={
+            "h_star": (104.0, 104.0, 104.0, 104.0, 104.0),
+            "peak_width": (47.0, 61.0, 61.0, 61.0, 61.0),
+            "peak_fold": (2.2128, 1.7049, 1.7049, 1.7049, 1.7049),
+            "peak_test_error": (0.5544, 0.554, 0.5544, 0.5648, 0.5488),
+            "peak_excess_left_pp": (5.9, 5.9167, 5.7875, 6.6583, 4.7958),
+            "peak_excess_right_pp": (10.7875, 10.0208, 10.1875, 11.2625, 8.9375),
+            "min_train_error": (0.0, 0.0, 0.0, 0.0, 0.0),
+            "control_bump_ratio": (0.0205, 0.1014, 0.2894, 0.1471, 0.013),
+            "control_peak_excess_pp": (0.1208, 0.6, 1.675, 0.9792, 0.0625),
+            "no_noise_peak_excess_left_pp": (0.1208, 0.6, 1.675, 0.9792, 0.0625),
+            "no_noise_peak_fold": (1.6875, 1.7049, 5.0, 2.9048, 2.9016),
+        },
     ),
     unused=unused,
 )

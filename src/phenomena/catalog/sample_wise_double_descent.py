@@ -9,11 +9,23 @@ closed-form version: N = ``sample.features`` random ReLU features of MNIST-1D in
 set, n from 0.1N to 10N. For n <= N the fit interpolates, at n = N just barely, and the test error peaks there.
 Ridge regularization removes the peak (Nakkiran et al. 2021): ``sample.ridge > 0`` is the control.
 
-Presets: ``quick`` is N = 400 features, n = 40 to 4000 (17 sizes, n = N added), 20% label noise, 3 draws;
-``full`` 25 sizes and 10 draws at the notebook's 15% noise; ``smoke`` N = 50, n up to 300, 2 draws.
+Presets: ``quick`` is N = 400 features, n = 40 to 4000 on a fixed geometric grid of 33 sizes (a factor 1.155
+apart; n = N is its middle point), 20% label noise, 3 draws; ``full`` 10 draws at the notebook's 15% noise;
+``smoke`` N = 50, n up to 300 on 9 sizes, 2 draws.
 
-Verdict: the test-error peak lies within one grid step of n = N, exceeds the best smaller n by 3 points (more
-data hurts) and the largest n by 3 points; the coefficient norm peaks within one grid step of n = N.
+Verdict: (1) the test-error peak n lies within a factor :data:`MAX_PEAK_FOLD` of N, ``max(n / N, N / n)``;
+(2) it exceeds the best smaller n by 3 points (more data hurts) and (3) the largest n by 3 points; (4) the
+coefficient norm peaks within the same factor of N. A failed fit (non-finite coefficients) makes its errors
+nan, and a non-finite value on a curve leaves its peak unmeasured instead of being skipped. Declared control:
+ridge 1e-2 (``sample.ridge``) must fail (1), (2) and (4).
+
+Calibration (seeds 100-109, quick; see ``ENTRY.calibration``): both peaks sit at n = N exactly on every seed
+(factor 1.00); MAX_PEAK_FOLD = 1.2 admits the grid's nearest neighbours of N (x1.155) and nothing further.
+The control was ridge 1e-3 until the calibration showed it removes the error peak (more data hurts by
+0.6-2.2 pp, fails 10/10) but not the norm peak (still within x1.155 of N on 10/10): at 1e-2 all three fail
+10/10. History: the peaks used to be judged "within one grid step of n = N" on 17 sizes (a factor 1.33 apart);
+20% noise was chosen when the entry was written, after seeing it pass (the notebook's 15% is ``full``). The
+verdict is judged on held-out seeds (``phenomena verify``, seeds 0-2).
 """
 
 from __future__ import annotations
@@ -24,16 +36,18 @@ from typing import Literal
 import numpy as np
 import torch
 
-from phenomena.analysis import bump, feature_counts, relu_feature_weights, relu_features, ridge_fit
+from phenomena.analysis import bump, feature_counts, fold, peak, relu_feature_weights, relu_features, ridge_fit
 from phenomena.config import at_least, between, config, field, positive
 from phenomena.data.mnist1d import mnist1d
 from phenomena.data.noise import with_label_noise
 from phenomena.errors import UserError
-from phenomena.experiment import Control, Entry, RunContext
+from phenomena.experiment import Calibration, Control, Entry, RunContext
 from phenomena.report import PALETTE, subplots
 from phenomena.result import Check, Result, Series, Verdict
 
+MAX_PEAK_FOLD = 1.2  # the test-error and norm peaks lie within this factor of n = N (one step of the 33-size grid)
 MIN_EXCESS_PP = 3.0  # the peak exceeds each side by this many percentage points
+CONTROL_RIDGE = 1e-2  # the declared control's ridge penalty
 
 
 @config
@@ -48,16 +62,16 @@ class Data:
 class Sample:
     """N random ReLU features fixed, min-norm (or ridge) least squares on n examples.
 
-    Measured, quick (20% noise, 3 draws), seeds 0-2: the peak at n = N = 400 (test error 0.89-0.90, near chance
-    0.9), more data hurts by 7.7 / 8.8 / 8.4 pp, the largest n (4000) is 27-28 pp lower, the norm peaks at n = N;
-    ~5 s. No label noise: 10.3-10.8 pp (the ill-conditioned fit at n = N amplifies the model's own misfit).
-    Ridge 1e-3: 0.1-1.4 pp and the peak moves off n = N (fails), as Nakkiran et al. 2021 predict.
+    Measured, quick (20% noise, 3 draws), calibration seeds 100-109: the peak at n = N = 400 (test error
+    0.89-0.90, near chance 0.9), more data hurts by 7.2-9.6 pp, the largest n (4000) is 27-29 pp lower, the norm
+    peaks at n = N; ~8 s. Ridge 1e-2: more data hurts by 0.1-0.8 pp, the error peaks at n = 53-126 and the norm
+    at n = 616-711 (all fail), as Nakkiran et al. 2021 predict.
     """
 
     features: int = field(400, at_least(2), help="N random ReLU features (the threshold is n = N)")
     low: float = field(0.1, between(0, 1), help="smallest n / N")
     high: float = field(10.0, between(1, math.inf), help="largest n / N (n <= the training examples of data.*)")
-    points: int = field(17, at_least(3), help="geometric grid of n (n = N is always added)")
+    points: int = field(33, at_least(3), help="geometric grid of n (n = N is always added)")
     draws: int = field(3, positive, help="independent features, example orders and label-noise draws, averaged")
     ridge: float = field(0.0, at_least(0), help="0: min-norm; > 0: ridge penalty on ‖β‖² (the control)")
 
@@ -76,11 +90,10 @@ PRESETS = {
         sample=Sample(features=50, high=6.0, points=9, draws=2),
     ),
     "quick": Config(data=Data(noise=0.2)),
-    # no published setting to copy: more sizes and draws at the notebook's 15% noise (measured seeds 0-1: peak
-    # at n = N, more data hurts by 8.3 / 8.8 pp, ~16 s)
-    "full": Config(sample=Sample(points=25, draws=10)),
+    # no published setting to copy: more draws at the notebook's 15% noise
+    "full": Config(sample=Sample(draws=10)),
 }
-COSTS = {"smoke": "~1 s", "quick": "~2 s", "full": "~20 s"}
+COSTS = {"smoke": "~1 s", "quick": "~8 s", "full": "~25 s"}
 
 
 def unused(cfg: Config) -> tuple[str, ...]:
@@ -111,14 +124,21 @@ def run(cfg: Config, ctx: RunContext) -> Result:
             for j, n in enumerate(counts):
                 phi = relu_features(x[:n], w)
                 beta = ridge_fit(phi, torch.nn.functional.one_hot(y[:n], data.num_classes).double(), s.ridge)
-                err[j, d] = (phit @ beta).argmax(1).ne(yt).double().mean().item()
-                train_err[j, d] = (phi @ beta).argmax(1).ne(y[:n]).double().mean().item()
                 norm[j, d] = beta.norm().item()
+                if not math.isfinite(norm[j, d]):  # a failed fit: argmax would still pick a class (nan errors)
+                    err[j, d] = train_err[j, d] = math.nan
+                else:
+                    err[j, d] = (phit @ beta).argmax(1).ne(yt).double().mean().item()
+                    train_err[j, d] = (phi @ beta).argmax(1).ne(y[:n]).double().mean().item()
                 bar.update(1)
     test, nrm, train = err.mean(1), norm.mean(1), train_err.mean(1)
-    k, left, right = bump(test)
-    j_n, j_norm = counts.index(s.features), int(np.argmax(nrm))
-    fits = [c for c, t in zip(counts, train, strict=True) if t < 0.01]
+    k, left, right = bump(test)  # None / nan if any value is not finite
+    j_norm = peak(nrm)
+    big = float(s.features)
+    peak_samples = float(counts[k]) if k is not None else math.nan
+    norm_peak = float(counts[j_norm]) if j_norm is not None else math.nan
+    # the largest n still fit (0-1 train error < 1%; the MSE fit is exact for n <= N); unknown if any is not finite
+    fits = [c for c, t in zip(counts, train, strict=True) if t < 0.01] if np.isfinite(train).all() else []
     series = {
         "test_error": Series(counts, test.tolist()),
         "train_error": Series(counts, train.tolist()),
@@ -127,17 +147,17 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         "test_error_hi": Series(counts, err.max(1).tolist()),
     }
     summary = {
-        "features": float(s.features),
-        "peak_samples": float(counts[k]),
-        "peak_test_error": float(test[k]),
-        "grid_steps_from_threshold": float(abs(k - j_n)),
+        "features": big,
+        "peak_samples": peak_samples,
+        "peak_fold": fold(peak_samples, big),
+        "peak_test_error": float(test[k]) if k is not None else math.nan,
         "peak_excess_left_pp": 100 * left,
         "peak_excess_right_pp": 100 * right,
         "peak_excess_pp": 100 * min(left, right),
         "largest_samples_test_error": float(test[-1]),
-        "largest_n_fit": float(max(fits)) if fits else math.nan,  # 0-1 train error < 1% (MSE fit exact: n <= N)
-        "norm_peak_samples": float(counts[j_norm]),
-        "norm_grid_steps_from_threshold": float(abs(j_norm - j_n)),
+        "largest_n_fit": float(max(fits)) if fits else math.nan,
+        "norm_peak_samples": norm_peak,
+        "norm_peak_fold": fold(norm_peak, big),
     }
     return ctx.result(cfg, summary, series)
 
@@ -148,20 +168,21 @@ def verdict(result: Result) -> Verdict:
     return Verdict(
         (
             Check(
-                f"test-error peak (n = {s['peak_samples']:.0f}) in grid steps from n = N = {s['features']:.0f}",
-                s["grid_steps_from_threshold"],
+                f"test-error peak (n = {s['peak_samples']:.0f}) within a factor of N = {s['features']:.0f}: "
+                "max(n / N, N / n)",
+                s["peak_fold"],
                 "<=",
-                1,
+                MAX_PEAK_FOLD,
             ),
             Check(
                 "more data hurts: peak − best smaller-n test error (pp)", s["peak_excess_left_pp"], ">=", MIN_EXCESS_PP
             ),
             Check("peak − largest-n test error (pp)", s["peak_excess_right_pp"], ">=", MIN_EXCESS_PP),
             Check(
-                f"coefficient-norm peak (n = {s['norm_peak_samples']:.0f}) in grid steps from n = N",
-                s["norm_grid_steps_from_threshold"],
+                f"coefficient-norm peak (n = {s['norm_peak_samples']:.0f}) within a factor of N: max(n / N, N / n)",
+                s["norm_peak_fold"],
                 "<=",
-                1,
+                MAX_PEAK_FOLD,
                 note="the fit is least stable where it just interpolates",
             ),
         )
@@ -220,10 +241,41 @@ ENTRY = Entry(
     controls=(
         Control(
             "ridge",
-            {"sample.ridge": 1e-3},
-            must_fail=("more data hurts",),
+            {"sample.ridge": CONTROL_RIDGE},
+            must_fail=("test-error peak", "more data hurts", "coefficient-norm peak"),
             why="a ridge penalty keeps the fit stable at n = N: more data no longer hurts (Nakkiran et al. 2021)",
         ),
+    ),
+    calibration=Calibration(
+        seeds=tuple(range(100, 110)),
+        note=(
+            "quick, one thread: all 10 pass, both peaks at n = N = 400 on every seed; more data hurts by "
+            "7.2-9.6 pp, the largest n is 27.4-28.8 pp lower (3 pp kept). Declared control ridge 1e-2 on the same "
+            "seeds: more data hurts by 0.13-0.75 pp, the error peak a factor 3.2-7.5 from N, the norm peak a "
+            "factor 1.54-1.78: each fails 10/10. Ridge 1e-3 (the former control) failed the first two 10/10 and "
+            "6/10 but kept the norm peak within x1.155 of N on 10/10"
+        ),
+        observed={
+            "peak_fold": (1.0,) * 10,
+            "peak_test_error": (0.9008, 0.8895, 0.9019, 0.8962, 0.8957, 0.8992, 0.8928, 0.8997, 0.8982, 0.8957),
+            "peak_excess_left_pp": (9.6167, 7.6833, 8.95, 9.0528, 7.8222, 8.5917, 7.2417, 8.2806, 8.15, 8.95),
+            "peak_excess_right_pp": (
+                28.8028,
+                27.3583,
+                28.8389,
+                28.6778,
+                28.7194,
+                28.5417,
+                27.4833,
+                28.6861,
+                28.3444,
+                27.925,
+            ),
+            "norm_peak_fold": (1.0,) * 10,
+            "ridge_peak_fold": (6.4516, 5.6338, 6.4516, 4.2105, 5.6338, 3.1746, 4.878, 5.6338, 6.4516, 7.5472),
+            "ridge_peak_excess_left_pp": (0.2861, 0.5833, 0.7222, 0.1306, 0.525, 0.1472, 0.3222, 0.5472, 0.4694, 0.75),
+            "ridge_norm_peak_fold": (1.54, 1.54, 1.54, 1.7775, 1.7775, 1.7775, 1.7775, 1.7775, 1.54, 1.7775),
+        },
     ),
     unused=unused,
 )
