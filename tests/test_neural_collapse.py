@@ -1,6 +1,7 @@
 """Neural collapse: smoke through the CLI, the controls that must fail (no weight decay, too few epochs, too little
 imbalance), the MSE and imbalanced code paths, oracles for the helpers (terminal-phase start, classifier cosines,
-Han et al.'s MSE decomposition and its ridge), and the quick preset with both variants (slow)."""
+Han et al.'s MSE decomposition and its ridge), and the quick preset on a held-out seed with both variants (slow).
+"""
 
 import math
 
@@ -56,7 +57,7 @@ def test_smoke_through_the_cli_collapses_and_draws(cli_json, home):
 
 
 def test_without_weight_decay_nc1_does_not_fall_tenfold(cli_json):
-    # Measured (seeds 0-2): the net still fits, but NC1 falls only 1.5-1.7x and NC3 1.3-1.4x.
+    # Measured on smoke (seeds 0, 100-102): the net still fits, but NC1 falls only 1.5-1.9x and NC3 1.3-1.4x.
     ctrl, overrides = _control("no weight decay")
     res = cli_json("run", "neural-collapse", "-p", "smoke", *overrides)
     s = res["summary"]
@@ -66,6 +67,8 @@ def test_without_weight_decay_nc1_does_not_fall_tenfold(cli_json):
 
 
 def test_too_few_epochs_never_reach_the_terminal_phase(cli_json):
+    # Measured on smoke (seeds 0, 100-104): training error 0.47-0.64, classifier CoV 0.049-0.099 (threshold
+    # 0.025), classifier Avg|cos + 1/9| 0.137-0.162 (0.075), NC4 0.46-0.62 (0.02): no ETF without a TPT
     ctrl, overrides = _control("no terminal phase")
     res = cli_json("run", "neural-collapse", "-p", "smoke", *overrides)
     s = res["summary"]
@@ -216,8 +219,9 @@ def test_collapse_net_initializes_from_its_own_generator():
 
 
 @pytest.mark.slow
-def test_quick_preset_passes(cli_json):
-    res = cli_json("run", "neural-collapse")
+def test_quick_preset_passes_on_a_held_out_seed(cli_json):
+    assert 0 not in ENTRY.calibration.seeds
+    res = cli_json("run", "neural-collapse", "--seed", "0")
     assert res["verdict"]["passed"], res["verdict"]
 
 

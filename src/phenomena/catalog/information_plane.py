@@ -25,7 +25,21 @@ I(X;T) − final I(X;T) in bits (binning; per seed the mean over those layers, t
 fit, i.e. whose last hidden layer ends with I(T;Y) ≥ ``MIN_FINAL_ITY``, or over all seeds if none did): tanh
 compresses by at least ``MIN_COMPRESSION``; ReLU's fall stays below ``MAX_RELU_FALL``; and at least
 ``MIN_FITTED`` of the seeds of each activation fit, so that "no compression" is not "no learning" (a narrow ReLU
-network can die).
+network can die). The networks of a run are ``seeds`` independent draws (initialization, minibatch order, from
+streams of the run's seed), and the train/test split also follows the run's seed: runs with different seeds
+share no network.
+
+Controls. The tanh check claims a mechanism (saturation of the double-sided nonlinearity, seen through bins):
+``-s estimate.tanh_binning=preactivations`` bins the same layers of the same networks before tanh, in unbounded
+bins of the same width (2/num_bins). Near 0 tanh is the identity, so this removes only the saturation, and the
+deep layers no longer compress. The ReLU check is backed by the estimator control ``-s
+estimate.relu_binning=range`` (bins over [0, max], Saxe et al.'s artifact), which the check must see as a fall.
+Both alternative binnings are computed in every run as data (``compression_tanh_preactivations``,
+``compression_relu_range``, each averaged over the seeds that fit under that binning, as the control reports it).
+
+The thresholds were first set on quick with seeds 0 and 1, which are now the held-out seeds; they were
+re-checked on calibration seeds 100-104 (``ENTRY.calibration``, 25 networks per activation), where 0.5 bit
+holds for tanh and the ReLU bound moved from 0.4 to 0.3 (see the constants). Judged on held-out seeds 0-2.
 """
 
 from __future__ import annotations
@@ -40,19 +54,21 @@ from torch import nn
 from phenomena.config import at_least, between, config, field, positive, require
 from phenomena.data import ib_task
 from phenomena.data.ib import ib_arrays
-from phenomena.experiment import Control, Entry, RunContext
+from phenomena.experiment import Calibration, Control, Entry, RunContext
 from phenomena.probes.information import binned_information, kde_information
 from phenomena.report import subplots
 from phenomena.result import Check, Result, Series, Verdict
 
 DEEP_LAYERS = 2  # the last hidden layers (4 and 3 units), where Shwartz-Ziv & Tishby's compression is clearest
-# Margins (bits), from the per-seed spread of the quick setting (2000 epochs, 10 seeds: quick with seed=0 and
-# seed=1). tanh compressed 0.12, 0.63, 0.77, 0.77, 0.96, 1.08, 1.63, 1.69, 2.37, 4.68 (mean 1.47, sd 1.29; runs
-# vary a lot, as Saxe et al. note); the 9 ReLU networks that fit fell by 0.00-0.48 (mean 0.14, sd 0.15; one died).
-# Bootstrapping 5-seed means from these: tanh's is below 0.5 in 0.5% of resamples (1st percentile 0.55), ReLU's
-# above 0.4 in 0.05% (99th percentile 0.31). 0.5 is also the anchor's "falls by >= 0.5 bit" (anchors-repros §5).
+# Margins (bits), from quick on calibration seeds 100-104 (5 runs x 5 networks; ENTRY.calibration). The 25 tanh
+# networks compressed 0.00-5.40 (run means 0.72-2.54; networks vary a lot, as Saxe et al. note); the 24 ReLU
+# networks that fit fell by 0.00-0.38 (run means 0.08-0.22; one died). Bootstrapped 5-network means of these:
+# tanh's is below 0.5 in 0.5% of resamples; 0.5 is also the anchor's "falls by >= 0.5 bit" (anchors-repros §5).
+# The ReLU bound is where both errors of the bootstrapped means are near 1%: ReLU's reaches 0.3 in 0.4% of
+# resamples, the [0, max]-binned control's (run means 0.60-1.19) falls below it in 1.3% (at 0.4, the value set
+# earlier on seeds 0-1: 0.0% and 4.3%). The pre-activation control's run means were 0.00-0.12.
 MIN_COMPRESSION = 0.5
-MAX_RELU_FALL = 0.4
+MAX_RELU_FALL = 0.3
 MIN_FINAL_ITY = 0.8  # anchors-repros §5: I(T;Y) of the last hidden layer ends >= 0.8 bit (H(Y) = 0.999)
 MIN_FITTED = 0.5  # fraction of seeds per activation that must fit (narrow ReLU nets can die: one of 5 did)
 ACTIVATIONS = ("tanh", "relu")
@@ -72,6 +88,11 @@ class Estimate:
     relu_bin_size: float = field(0.07, positive, help="ReLU: Saxe et al.'s bin size (bin_calc_information2)")
     relu_binning: Literal["size", "range"] = field(
         "size", help='ReLU bins of relu_bin_size, or "range": num_bins over [0, max] per epoch (the artifact)'
+    )
+    tanh_binning: Literal["activations", "preactivations"] = field(
+        "activations",
+        help='tanh: bin the activations (num_bins on [-1, 1]), or "preactivations": the same layer before tanh, '
+        "in unbounded bins of the same width 2/num_bins (no saturation: the control)",
     )
     points: int = field(60, at_least(2), help="log-spaced epochs at which activations are recorded")
     kde_points: int = field(8, at_least(0), help="of those, this many log-spaced ones also get the KDE; 0 = never")
@@ -101,11 +122,15 @@ class Config:
 PRESETS = {
     "smoke": Config(train=Train(epochs=20), estimate=Estimate(points=6, kde_points=2, kde_patterns=256), seeds=1),
     "quick": Config(),
-    # Shwartz-Ziv & Tishby 2017 (ravidziv/IDNNs): 8000 epochs, batch 512, MI at 400 log-spaced epochs, 50 runs
-    # averaged in the paper; Saxe et al. (artemyk/ibsgd): 10,000 epochs, batch 256, KDE on all patterns.
+    # Shwartz-Ziv & Tishby 2017 (their code ravidziv/IDNNs, tanh network 1, -net 1): Adam 4e-4, 8000 epochs,
+    # batch 512, 80% of the patterns for training, MI at 400 log-spaced epochs, 50 runs averaged; their bins are
+    # np.digitize with edges np.linspace(-1, 1, 30), i.e. 29 intervals (num_bins=29). The ReLU arm is trained
+    # the same way so the comparison stays paired (Saxe et al.'s own ReLU runs used 10,000 epochs, batch 256) and
+    # binned as Saxe et al. (bin size 0.07); the KDE (Saxe et al., on all patterns) is data only. Neither paper
+    # gives its information-plane values as numbers, so no reference is declared.
     "paper": Config(
         train=Train(epochs=8000, batch_size=512),
-        estimate=Estimate(points=400, kde_points=40, kde_patterns=4096),
+        estimate=Estimate(num_bins=29, points=400, kde_points=40, kde_patterns=4096),
         seeds=50,
     ),
 }
@@ -148,11 +173,31 @@ def log_epochs(epochs: int, points: int) -> list[int]:
     return [0, *grid.tolist()]
 
 
-def binned(t: torch.Tensor, y: torch.Tensor, activation: str, est: Estimate, relu_binning: str) -> dict:
-    """The binning estimate for one layer: tanh 30 bins on [−1, 1]; ReLU bin size 0.07 or bins over [0, max]."""
-    if activation == "tanh":
+ESTIMATORS = {"tanh": ("activations", "preactivations"), "relu": ("size", "range")}  # (default, alternative)
+
+
+def estimators(activation: str, est: Estimate) -> tuple[str, str]:
+    """(the binning the verdict reads, the other one, recorded as data) for ``activation``."""
+    chosen = est.tanh_binning if activation == "tanh" else est.relu_binning
+    return chosen, next(b for b in ESTIMATORS[activation] if b != chosen)
+
+
+def binned(post: torch.Tensor, pre: torch.Tensor, y: torch.Tensor, activation: str, est: Estimate, how: str) -> dict:
+    """The binning estimate for one layer (``post`` its activations, ``pre`` the same before the nonlinearity).
+
+    tanh: ``num_bins`` bins on [−1, 1] ("activations"), or the pre-activations in unbounded bins of the same
+    width 2/num_bins ("preactivations"; near 0 tanh is the identity, so the two differ only where tanh
+    saturates). ReLU: bins of ``relu_bin_size`` ("size") or ``num_bins`` bins over [0, max] ("range").
+    Non-finite activations (a diverged network) give NaN: unmeasured, never binned.
+    """
+    t = pre if how == "preactivations" else post
+    if not bool(torch.isfinite(t).all()):
+        return {"i_xt": math.nan, "i_ty": math.nan}
+    if how == "activations":
         return binned_information(t, y, est.num_bins, bin_range=(-1.0, 1.0))
-    if relu_binning == "size":
+    if how == "preactivations":
+        return binned_information(t, y, bin_size=2.0 / est.num_bins)
+    if how == "size":
         return binned_information(t, y, bin_size=est.relu_bin_size)
     return binned_information(t, y, est.num_bins, bin_range=(0.0, max(float(t.max()), 1e-12)))
 
@@ -192,13 +237,19 @@ class SeedStack:
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """``x`` (S, B, 12) -> logits (S, B, 2) and the hidden activations (S, B, width) of every layer."""
-        hidden, h = [], x
+        logits, _, hidden = self.layers(x)
+        return logits, hidden
+
+    def layers(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
+        """``x`` (S, B, 12) -> logits, and every hidden layer before and after its nonlinearity."""
+        pre, post, h = [], [], x
         for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
             h = torch.baddbmm(b, h, w)
             if i < len(self.weights) - 1:
+                pre.append(h)
                 h = self.act(h)
-                hidden.append(h)
-        return h, hidden
+                post.append(h)
+        return h, pre, post
 
 
 def train_stack(
@@ -250,13 +301,13 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     )
     recorded = {e: i for i, e in enumerate(epochs)}
     n_layers = len(cfg.widths)
-    other = "range" if est.relu_binning == "size" else "size"
     series: dict[str, Series] = {}
     summary: dict[str, float] = {}
     with ctx.progress(len(ACTIVATIONS) * cfg.train.epochs, desc="information-plane") as bar:
         for activation in ACTIVATIONS:
-            # (seed, epoch index, layer) arrays of bits; for ReLU also the other binning (data)
-            ixt, ity, ixt_other = (np.zeros((cfg.seeds, len(epochs), n_layers)) for _ in range(3))
+            chosen_est, other = estimators(activation, est)
+            # (seed, epoch index, layer) arrays of bits, for the binning the verdict reads and for the other one
+            ixt, ity, ixt_other, ity_other = (np.zeros((cfg.seeds, len(epochs), n_layers)) for _ in range(4))
             kde_xt, kde_ty = (np.zeros((cfg.seeds, len(kde_at), n_layers)) for _ in range(2))
             # the same init seeds for both activations: the comparison is paired
             stack = SeedStack(cfg.widths, activation, [ctx.stream_seed(f"init-{k}") for k in range(cfg.seeds)])
@@ -265,9 +316,12 @@ def run(cfg: Config, ctx: RunContext) -> Result:
                 epoch,
                 stack=stack,
                 activation=activation,
+                chosen_est=chosen_est,
+                other=other,
                 ixt=ixt,
                 ity=ity,
                 ixt_other=ixt_other,
+                ity_other=ity_other,
                 kde_xt=kde_xt,
                 kde_ty=kde_ty,
             ):
@@ -277,19 +331,21 @@ def run(cfg: Config, ctx: RunContext) -> Result:
                 if i is None:
                     return
                 with torch.no_grad():
-                    _, acts = stack.forward(x_all.expand(cfg.seeds, -1, -1))
+                    _, pres, posts = stack.layers(x_all.expand(cfg.seeds, -1, -1))
                 for k in range(cfg.seeds):
-                    for layer, t in enumerate(acts):
-                        mi = binned(t[k], y_all, activation, est, est.relu_binning)
+                    for layer, (pre, post) in enumerate(zip(pres, posts, strict=True)):
+                        mi = binned(post[k], pre[k], y_all, activation, est, chosen_est)
                         ixt[k, i, layer], ity[k, i, layer] = mi["i_xt"], mi["i_ty"]
-                        if activation == "relu":
-                            ixt_other[k, i, layer] = binned(t[k], y_all, activation, est, other)["i_xt"]
+                        mi = binned(post[k], pre[k], y_all, activation, est, other)
+                        ixt_other[k, i, layer], ity_other[k, i, layer] = mi["i_xt"], mi["i_ty"]
                         if epoch in kde_at:
-                            mi = kde_information(t[k][kde_rows], y_all[kde_rows], est.kde_noise_variance)
-                            kde_xt[k, kde_at.index(epoch), layer], kde_ty[k, kde_at.index(epoch), layer] = (
-                                mi["i_xt"],
-                                mi["i_ty"],
-                            )
+                            j = kde_at.index(epoch)
+                            t = post[k][kde_rows]
+                            if bool(torch.isfinite(t).all()):
+                                mi = kde_information(t, y_all[kde_rows], est.kde_noise_variance)
+                            else:  # a diverged network: unmeasured
+                                mi = {"i_xt": math.nan, "i_ty": math.nan}
+                            kde_xt[k, j, layer], kde_ty[k, j, layer] = mi["i_xt"], mi["i_ty"]
 
             generators = [ctx.generator(f"batches-{activation}-{k}") for k in range(cfg.seeds)]
             train_stack(
@@ -304,20 +360,25 @@ def run(cfg: Config, ctx: RunContext) -> Result:
                 name = f"{activation}_l{layer + 1}"
                 series[f"ixt_{name}"] = Series(epochs, ixt[:, :, layer].mean(0).tolist())
                 series[f"ity_{name}"] = Series(epochs, ity[:, :, layer].mean(0).tolist())
-                if activation == "relu":
-                    series[f"ixt_relu_{other}_l{layer + 1}"] = Series(epochs, ixt_other[:, :, layer].mean(0).tolist())
+                series[f"ixt_{activation}_{other}_l{layer + 1}"] = Series(
+                    epochs, ixt_other[:, :, layer].mean(0).tolist()
+                )
                 if kde_at:
                     series[f"kde_ixt_{name}"] = Series(kde_at, kde_xt[:, :, layer].mean(0).tolist())
                     series[f"kde_ity_{name}"] = Series(kde_at, kde_ty[:, :, layer].mean(0).tolist())
-            per_seed = compression(ixt)
-            fitted = ity[:, -1, -1] >= MIN_FINAL_ITY
-            # the compressions average the seeds that fit; if none did (the fit check fails), all seeds
+            # per binning: the compressions average the seeds that fit under it (if none did, all seeds, and the
+            # fit check fails); a NaN compression (a diverged seed among them) stays NaN: unmeasured
+            for suffix, x_t, y_t in (("", ixt, ity), (f"_{other}", ixt_other, ity_other)):
+                per_seed = compression(x_t)
+                fitted = y_t[:, -1, -1] >= MIN_FINAL_ITY  # NaN (diverged) is not fitted
+                chosen = fitted if fitted.any() else np.ones_like(fitted)
+                for k in range(cfg.seeds):
+                    summary[f"compression_{activation}{suffix}_seed{k}"] = float(per_seed[k])
+                    summary[f"final_ity_{activation}{suffix}_seed{k}"] = float(y_t[k, -1, -1])
+                summary[f"fitted_{activation}{suffix}"] = float(fitted.mean())
+                summary[f"compression_{activation}{suffix}"] = float(per_seed[chosen].mean())
+            per_seed, fitted = compression(ixt), ity[:, -1, -1] >= MIN_FINAL_ITY
             chosen = fitted if fitted.any() else np.ones_like(fitted)
-            for k in range(cfg.seeds):
-                summary[f"compression_{activation}_seed{k}"] = float(per_seed[k])
-                summary[f"final_ity_{activation}_seed{k}"] = float(ity[k, -1, -1])
-            summary[f"fitted_{activation}"] = float(fitted.mean())
-            summary[f"compression_{activation}"] = float(per_seed[chosen].mean())
             summary[f"compression_{activation}_sd"] = (
                 float(per_seed[chosen].std(ddof=1)) if chosen.sum() > 1 else math.nan
             )
@@ -325,8 +386,6 @@ def run(cfg: Config, ctx: RunContext) -> Result:
             summary[f"peak_ixt_{activation}"] = float(ixt[:, :, -DEEP_LAYERS:].max(1).mean())
             summary[f"final_ixt_{activation}"] = float(ixt[:, -1, -DEEP_LAYERS:].mean())
             summary[f"final_ity_{activation}"] = float(ity[:, -1, -1].mean())
-            if activation == "relu":
-                summary[f"compression_relu_{other}"] = float(compression(ixt_other)[chosen].mean())
             if kde_at:
                 summary[f"kde_compression_{activation}"] = float(compression(kde_xt)[chosen].mean())
                 summary[f"kde_final_ixt_{activation}"] = float(kde_xt[:, -1, -DEEP_LAYERS:].mean())
@@ -334,22 +393,30 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     return ctx.result(cfg, summary, series)
 
 
+def describe(activation: str, est: Estimate) -> str:
+    """The binning the verdict reads for ``activation``, in words."""
+    return {
+        "activations": f"{est.num_bins} bins on [-1, 1]",
+        "preactivations": f"pre-activations in bins of width 2/{est.num_bins}",
+        "size": f"bin size {est.relu_bin_size:g}",
+        "range": f"{est.num_bins} bins over [0, max]",
+    }[estimators(activation, est)[0]]
+
+
 def verdict(result: Result) -> Verdict:
-    s = result.summary
-    binning = result.config.estimate.relu_binning
-    relu_est = "bin size 0.07" if binning == "size" else "bins over [0, max]"
+    s, est = result.summary, result.config.estimate
     kde = {a: s.get(f"kde_compression_{a}", math.nan) for a in ACTIVATIONS}
     return Verdict(
         (
             Check(
-                "tanh, 30 bins on [-1, 1]: compression of the deepest layers, max I(X;T) - final (bits)",
+                f"tanh, {describe('tanh', est)}: compression of the deepest layers, max I(X;T) - final (bits)",
                 s["compression_tanh"],
                 ">=",
                 MIN_COMPRESSION,
                 note=f"Shwartz-Ziv & Tishby's claim; KDE (data only) {kde['tanh']:.2f} bits",
             ),
             Check(
-                f"ReLU, {relu_est}: fall of I(X;T) of the deepest layers after its peak (bits)",
+                f"ReLU, {describe('relu', est)}: fall of I(X;T) of the deepest layers after its peak (bits)",
                 s["compression_relu"],
                 "<",
                 MAX_RELU_FALL,
@@ -375,8 +442,7 @@ def figure(result: Result):
     has_kde = "kde_ixt_tanh_l1" in result.series
     fig, axes = subplots(2 if has_kde else 1, 2, width=4.4, height=3.8, layout="constrained")
     norm = mpl.colors.LogNorm(vmin=1, vmax=max(cfg.train.epochs, 2))
-    relu_est = "bin size 0.07" if cfg.estimate.relu_binning == "size" else f"{cfg.estimate.num_bins} bins on [0, max]"
-    estimators = {"tanh": f"{cfg.estimate.num_bins} bins on [-1, 1]", "relu": relu_est}
+    binnings = {a: describe(a, cfg.estimate) for a in ACTIVATIONS}
     rows = [("", "binning")] + (
         [("kde_", f"KDE, σ²={cfg.estimate.kde_noise_variance:g}, {cfg.estimate.kde_patterns} patterns")]
         if has_kde
@@ -391,7 +457,7 @@ def figure(result: Result):
                 points = ax.scatter(ixt, ity, c=[max(e, 1) for e in epochs], cmap="viridis", norm=norm, s=10, zorder=2)
                 ax.annotate(f"T{layer}", (ixt[-1], ity[-1]), textcoords="offset points", xytext=(4, -8), fontsize=7)
             key = f"{prefix}compression_{activation}" if prefix else f"compression_{activation}"
-            detail = estimators[activation] if not prefix else label
+            detail = binnings[activation] if not prefix else label
             ax.set(xlabel="I(X;T) (bits)", ylabel="I(T;Y) (bits)", xlim=(0, 12.3), ylim=(0, 1.05))
             ax.set_title(
                 f"{activation}, {detail}\ncompression of T{n_layers - 1}-T{n_layers}: {result.summary[key]:.2f} bits",
@@ -421,7 +487,36 @@ ENTRY = Entry(
     figure=figure,
     smoke_holds=False,
     sweep_metrics=("compression_tanh", "compression_relu", "final_ity_tanh", "final_ity_relu"),
+    calibration=Calibration(
+        seeds=(100, 101, 102, 103, 104),
+        note="quick at one thread, 5 networks per activation per seed (25 in all). Both controls' values come from "
+        "the same runs (each alternative binning is computed in every run and averaged over the seeds that fit "
+        "under it, as the control run reports it): each fails its check on 5/5. Per-network tanh compressions: "
+        "0.31 1.67 2.54 1.56 1.48 | 1.94 1.70 1.60 1.87 0.53 | 1.02 5.40 4.38 0.94 0.99 | 0.60 1.25 1.97 0.56 1.40 "
+        "| 0.00 1.20 0.68 1.67 0.05; ReLU (fitted): 0.04 0.38 0.13 0.07 0.00 | 0.10 0.00 0.00 0.00 0.29 | 0.00 0.36 "
+        "0.18 0.02 0.11 | 0.01 0.18 0.01 0.23 0.32 | 0.26 0.22 0.05 0.36. MAX_RELU_FALL moved from 0.4 to 0.3 here.",
+        observed={
+            "compression_tanh": (1.5102, 1.5274, 2.5447, 1.1553, 0.7196),
+            "compression_relu": (0.1256, 0.0777, 0.1317, 0.151, 0.2232),
+            "fitted_tanh": (1.0, 1.0, 1.0, 1.0, 1.0),
+            "fitted_relu": (1.0, 1.0, 1.0, 1.0, 0.8),
+            "compression_tanh_preactivations": (0.0435, 0.045, 0.1151, 0.0219, 0.0),
+            "fitted_tanh_preactivations": (1.0, 1.0, 1.0, 1.0, 1.0),
+            "compression_relu_range": (0.8185, 0.595, 1.1875, 0.8545, 0.7213),
+            "fitted_relu_range": (1.0, 0.6, 1.0, 1.0, 0.8),
+            "kde_compression_tanh": (0.9665, 1.0701, 1.8887, 0.7233, 0.4551),
+            "kde_compression_relu": (0.0, 0.0, 0.0741, 0.0317, 0.0352),
+        },
+    ),
     controls=(
+        Control(
+            "tanh pre-activations (no saturation)",
+            {"estimate.tanh_binning": "preactivations"},
+            must_fail=("tanh",),
+            why="the same tanh networks, binned before the nonlinearity in bins of the same width (2/num_bins, "
+            "unbounded): near 0 tanh is the identity, so this removes only the saturation, which Saxe et al. "
+            "name as the source of the compression; the deep layers must then not compress",
+        ),
         Control(
             "ReLU binned over [0, max]",
             {"estimate.relu_binning": "range"},

@@ -20,7 +20,18 @@ so one noisy retraining does not decide): the ticket's mean test accuracy is at 
 minus 0.5 points, and it beats random re-initialization of the same masks by at least 2 points on average. The
 ticket vs random-mask margin is reported. ``seeds`` independent IMP runs (each its own initialization, control
 draws and minibatch order; the data are shared) are averaged: the verdict reads the seed means, the figure shows
-the spread over seeds as bands (min to max). Frankle & Carbin average five trials; ``quick`` runs two.
+the spread over seeds as bands (min to max). Frankle & Carbin average five trials; ``quick`` runs two. How many
+rounds reach <= 20% is a function of the config alone (``rounds_at_most_20pct`` in the summary, 3 in quick):
+with none, the means are NaN and both checks fail as unmeasured.
+
+Thresholds (the anchors' -0.5 and +2 points) checked on calibration seeds 100-104 of ``quick`` (each seed is
+its own pair of IMP runs): ticket - dense +0.08 to +1.65 points, ticket - reinit +5.4 to +8.3 points; the
+declared control, the random mask of the same per-layer sparsity judged as the ticket, measured -7.9 to -10.4
+points against dense and -2.8 to -3.9 against reinit (fails both on 5/5). Judged on held-out seeds 0-2.
+
+``paper`` is Frankle & Carbin's LeNet-300-100 on MNIST (source in the preset's comment); it needs the MNIST
+files (``-s data.directory=PATH``) and days of CPU. No published number is declared as a reference: their
+accuracies are given only as curves (Figures 3-4), at the early-stopping iteration as well as at the end.
 """
 
 from __future__ import annotations
@@ -35,12 +46,15 @@ from torch import nn
 
 from phenomena.config import at_least, between, config, field, positive, require
 from phenomena.data import mnist, mnist1d
-from phenomena.experiment import Control, Entry, RunContext
+from phenomena.errors import UserError
+from phenomena.experiment import Calibration, Control, Entry, RunContext
 from phenomena.report import PALETTE, subplots
 from phenomena.result import Check, Result, Series, Verdict
 from phenomena.training import IMPRound, evaluate, fit, imp
 
 MAX_REMAINING = 0.2  # the claim is about tickets with at most this fraction of the prunable weights
+# The anchors' margins (anchors-repros §4), supported on calibration seeds 100-104 (ENTRY.calibration): the
+# smallest ticket - dense was +0.08 points, the smallest ticket - reinit +5.4 points.
 DENSE_MARGIN = 0.005  # ticket accuracy >= dense - 0.5 points
 REINIT_MARGIN = 0.02  # ticket accuracy >= random reinit + 2 points
 
@@ -49,16 +63,16 @@ REINIT_MARGIN = 0.02  # ticket accuracy >= random reinit + 2 points
 class Data:
     source: Literal["mnist1d", "mnist"] = field("mnist1d", help="MNIST-1D (generated) or MNIST from data.directory")
     num_samples: int = field(5000, at_least(20), help="MNIST-1D examples (80/20 split)")
-    directory: str = field("", help="MNIST's IDX files, for source=mnist (never downloaded)")
+    directory: str = field("", help="MNIST's IDX files, for source=mnist (never downloaded): -s data.directory=PATH")
+    mnist_train: int | None = field(
+        None, positive, help="MNIST: training images kept after a seeded shuffle (Frankle & Carbin: 55,000); none = all"
+    )
 
     def __post_init__(self):
+        # An empty directory with source=mnist (the paper preset) is refused when the run starts, in one line.
         if self.directory:
             where = self.directory
             require(Path(where).expanduser().is_dir(), f"data.directory {where} does not exist")
-        require(
-            self.source != "mnist" or bool(self.directory),
-            "data.source=mnist needs -s data.directory=PATH (MNIST IDX files)",
-        )
 
 
 @config
@@ -121,11 +135,25 @@ PRESETS = {
         prune=Prune(rounds=8, rate=0.2),
     ),
     "quick": Config(),
-    # Frankle & Carbin 2019, LeNet-300-100 on MNIST: Adam 1.2e-3, batch 60, 50k iterations, layer-wise 20% per
-    # round (output 10%), rewind to θ_0; run it with -s data.source=mnist -s data.directory=PATH.
-    "paper": Config(train=Train(steps=50_000, lr=1.2e-3, batch_size=60), prune=Prune(rounds=20), seeds=5),
+    # Frankle & Carbin 2019 (ICLR), §2 and Figure 2's table, LeNet-300-100 on MNIST: 784-300-100-10, Glorot
+    # init, Adam 1.2e-3, batch 60, 50K iterations per round, 55K training images (5K held out for validation),
+    # layer-wise magnitude pruning of 20% per round in the hidden layers and 10% in the output layer, rewind to
+    # θ_0, five trials. 20 rounds reach 1.2% of the hidden weights, past the Pm = 3.6% at which their tickets
+    # fall back to the dense accuracy (§2). Accuracies are final ones (theirs also at the early-stop iteration).
+    # MNIST is never downloaded: run it with -s data.directory=PATH (the IDX files).
+    "paper": Config(
+        data=Data(source="mnist", mnist_train=55_000),
+        train=Train(steps=50_000, lr=1.2e-3, batch_size=60),
+        prune=Prune(rounds=20),
+        seeds=5,
+    ),
 }
-COSTS = {"smoke": "~10 s", "quick": "~4-5 min on 2 CPU cores", "paper": "~5 days on CPU (MNIST), a day on a GPU"}
+COSTS = {"smoke": "~10 s", "quick": "~90 s at one thread", "paper": "~5 days on CPU (MNIST), a day on a GPU"}
+
+
+def unused(cfg: Config) -> tuple[str, ...]:
+    """The data keys the other source reads."""
+    return ("data.directory", "data.mnist_train") if cfg.data.source == "mnist1d" else ("data.num_samples",)
 
 
 def build_model(cfg: Config, in_features: int, seed: int) -> nn.Sequential:
@@ -144,7 +172,9 @@ def build_model(cfg: Config, in_features: int, seed: int) -> nn.Sequential:
 
 def run(cfg: Config, ctx: RunContext) -> Result:
     if cfg.data.source == "mnist":
-        data = mnist(cfg.data.directory, seed=ctx.stream_seed("data"))
+        if not cfg.data.directory:
+            raise UserError("data.source=mnist needs -s data.directory=PATH (MNIST IDX files, never downloaded)")
+        data = mnist(cfg.data.directory, n_train=cfg.data.mnist_train, seed=ctx.stream_seed("data"))
     else:
         data = mnist1d(cfg.data.num_samples, cache_dir=ctx.cache)
     in_features = data.x_train.shape[1]
@@ -212,35 +242,30 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         summary[f"ticket_test_acc.r{i}"] = ticket[i]
         for c in p.controls:
             summary[f"{c}_test_acc.r{i}"] = mean[c][i - 1]
+    # means over the sparse rounds; none (too few rounds) or a non-finite accuracy leaves them NaN: unmeasured
     avg = (lambda xs: sum(xs) / len(xs)) if sparse else (lambda xs: math.nan)
     summary["ticket_test_acc_sparse"] = avg([ticket[i] for i in sparse])
     summary["ticket_minus_dense"] = summary["ticket_test_acc_sparse"] - dense
     for c in p.controls:
         summary[f"ticket_minus_{c}"] = avg([ticket[i] - mean[c][i - 1] for i in sparse])
-        # the weakest seed's margin, so that a mean carried by one seed shows
-        summary[f"ticket_minus_{c}_worst_seed"] = (
-            min(avg([r["ticket"][i] - r[c][i - 1] for i in sparse]) for r in runs) if sparse else math.nan
-        )
+        # the weakest seed's margin, so that a mean carried by one seed shows (NaN if any seed's is NaN: min()
+        # over NaN depends on the order)
+        margins = [avg([r["ticket"][i] - r[c][i - 1] for i in sparse]) for r in runs]
+        summary[f"ticket_minus_{c}_worst_seed"] = min(margins) if all(map(math.isfinite, margins)) else math.nan
     return ctx.result(cfg, summary, series)
 
 
 def verdict(result: Result) -> Verdict:
     s = result.summary
     pct = f"{MAX_REMAINING:.0%}"
+    rounds = f"{int(s['rounds_at_most_20pct'])} rounds"  # none: the means are NaN and both checks unmeasured
     checks = [
-        Check(
-            f"rounds with <= {pct} of the weights left",
-            s["rounds_at_most_20pct"],
-            ">=",
-            1,
-            note="IMP reached the sparsity the claim is about",
-        ),
         Check(
             f"ticket - dense test accuracy, mean over rounds at <= {pct}",
             s["ticket_minus_dense"],
             ">=",
             -DENSE_MARGIN,
-            note="sparse tickets match the dense network",
+            note=f"sparse tickets match the dense network ({rounds})",
         ),
         Check(
             f"ticket - random reinit test accuracy, mean over rounds at <= {pct}",
@@ -318,6 +343,7 @@ ENTRY = Entry(
     verdict=verdict,
     figure=figure,
     smoke_holds=False,
+    unused=unused,
     sweep_metrics=("ticket_minus_dense", "ticket_minus_reinit", "ticket_minus_random_mask"),
     controls=(
         Control(
@@ -327,5 +353,19 @@ ENTRY = Entry(
             why="a random mask of the same per-layer sparsity from the same initial weights, judged as the ticket: "
             "without the magnitude-found mask the sparse network falls behind",
         ),
+    ),
+    calibration=Calibration(
+        seeds=(100, 101, 102, 103, 104),
+        note="quick at one thread; the thresholds are the anchors' (-0.5 and +2 points), supported here with "
+        "margin. The random-mask control's values come from the same runs (the control trains the same arms and "
+        "reports the random mask as the ticket): random mask - dense -0.0945, -0.0792, -0.0945, -0.1042, -0.0948; "
+        "random mask - reinit -0.0392, -0.0363, -0.0278, -0.0367, -0.0282 (fails both checks on 5/5).",
+        observed={
+            "dense_test_acc": (0.651, 0.6405, 0.6585, 0.655, 0.6555),
+            "ticket_minus_dense": (0.0087, 0.011, 0.0077, 0.0008, 0.0165),
+            "ticket_minus_reinit": (0.064, 0.0538, 0.0743, 0.0683, 0.0832),
+            "ticket_minus_random_mask": (0.1032, 0.0902, 0.1022, 0.105, 0.1113),
+            "ticket_minus_reinit_worst_seed": (0.0577, 0.049, 0.073, 0.0617, 0.0757),
+        },
     ),
 )

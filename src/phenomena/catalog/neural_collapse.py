@@ -12,23 +12,38 @@ classes the classifiers of the minority classes collapse onto each other ("minor
 
 ``quick``: MNIST-1D, 100 training examples per class (balanced), a 40-128-128-128-10 MLP with BatchNorm (Papyan
 et al.'s networks have it), cross-entropy, full-batch gradient descent with momentum 0.9 and weight decay 5e-3,
-lr 0.05 divided by 10 at 1/3 and 2/3 of 3000 epochs (Papyan's schedule). Full batches and a 10x larger weight
-decay than Papyan's stand in for their ~10^5 SGD steps: with minibatch SGD and weight decay 5e-4 NC1 fell only
-2-3x on this data. The metrics are ``phenomena.probes.collapse`` (Papyan's conventions) on the training
-features in eval mode, at ~80 probe epochs (log- and evenly spaced) and at the first zero-error epoch.
+lr 0.05 divided by 10 at 1/3 and 2/3 of 3000 epochs (Papyan's schedule). The metrics are
+``phenomena.probes.collapse`` (Papyan's conventions) on the training features in eval mode, at ~80 probe epochs
+(log- and evenly spaced) and at the first zero-error epoch.
+
+How this setting was chosen, recorded because it was chosen after seeing verdicts: Papyan's recipe transposed
+to MNIST-1D (minibatch SGD, batch 128, weight decay 5e-4, 350 epochs) failed the NC1 check: NC1 fell only 2-3x
+on this data, and ~6.5x in ``full`` (width 512, all 3900 examples), against the 10x asked. Full batches, a 10x
+larger weight decay (5e-3) and lr 0.05 (cross-entropy; 0.2 for MSE) were then picked from runs on seeds 0-2.
+They are kept because weight decay is the lever of the collapse here (without it NC1 falls only ~2x: the
+declared control), and a CPU run has ~45x fewer steps than Papyan's ~137k, so the decay must act faster per
+step; full batches remove minibatch noise from the terminal phase. The thresholds were then re-checked on
+calibration seeds 100-104 (``ENTRY.calibration``), the classifier-row NC2 thresholds re-set there (see the
+constants), and the verdict is judged on held-out seeds 0-2 (``phenomena verify``).
 
 Variants: ``-s train.loss=mse`` (Han et al.; ``train.lr=0`` picks lr 0.2 for MSE, see ``DEFAULT_LR``) and
 ``-s data.imbalance=100 -s train.weight_decay=0.02`` (Fang et al.: the last 5 classes keep 1/100 of their
 examples; minority collapse needs the stronger weight decay — at 5e-3 the minority cosine ends at 0.24, and MSE
-at 0.02 does not train). ``paper`` is Papyan's protocol (SGD batch 128, lr 0.0679, wd 5e-4, 350 epochs) on all
-of MNIST-1D's training set.
+at 0.02 does not train). Their extra thresholds (``L_⊥``, minority cosine) were set on seeds 0-2 and have not
+been re-checked on calibration seeds; ``phenomena verify`` judges the presets only.
+
+``full`` (not ``paper``: it is not a published setting) is Papyan's optimizer recipe (SGD batch 128, lr 0.0679,
+wd 5e-4, 350 epochs) on all of MNIST-1D's training set with a 3x512 MLP. Measured negative result (issue 12's
+audit run): at its 10.5k steps NC1 falls ~6.5x, and the preset FAILS the 10x check. Papyan et al. report their
+NC metrics only per image data set and network, so no published number exists for this setting and no
+reference is declared.
 
 Verdict (balanced): training error is 0 at the end and the TPT covers at least half of the run; NC1 falls ≥ 10x
-from the TPT start to the end; equinorm CoV of the class means and of the classifier rows ≤ 0.1;
-``Avg|cos + 1/(C−1)|`` of the means and of the classifiers ≤ 0.1; NC3 falls ≥ 3x; NC4 mismatch ≤ 2%; under MSE
-also ``L_⊥ / L ≤ 1%``. Imbalanced: training error on the majority classes ≤ 1%; the mean pairwise cosine of
-the minority classifiers ≥ 0.5 (an ETF has −1/(C−1)); that of the majority classifiers ≤ −1/(C−1) (they spread
-at least as an ETF, into the room the minority leaves).
+from the TPT start to the end; equinorm CoV of the class means ≤ 0.1 and of the classifier rows ≤ 0.025;
+``Avg|cos + 1/(C−1)|`` of the means ≤ 0.1 and of the classifiers ≤ 0.075; NC3 falls ≥ 3x; NC4 mismatch ≤ 2%;
+under MSE also ``L_⊥ / L ≤ 1%``. Imbalanced: training error on the majority classes ≤ 1%; the mean pairwise
+cosine of the minority classifiers ≥ 0.5 (an ETF has −1/(C−1)); that of the majority classifiers ≤ −1/(C−1)
+(they spread at least as an ETF, into the room the minority leaves).
 """
 
 from __future__ import annotations
@@ -44,22 +59,29 @@ import torch
 from phenomena.config import at_least, between, config, field, positive, require
 from phenomena.data import digits, mnist1d
 from phenomena.data.dataset import Dataset
-from phenomena.experiment import Control, Entry, RunContext
+from phenomena.experiment import Calibration, Control, Entry, RunContext
 from phenomena.models import CollapseNet
 from phenomena.probes.collapse import classifier_cosines, mse_decomposition, neural_collapse
 from phenomena.report import PALETTE, subplots
 from phenomena.result import Check, Result, Verdict
 from phenomena.training import Every, History, Progress, fit, loss_function, make_optimizer
 
-# Thresholds. Measured on quick (cross-entropy, seeds 0-2): TPT starts at epoch 115-130 (TPT fraction 0.96);
-# NC1 0.69-0.79 -> 0.0036-0.0059 (falls 135-192x); equinorm CoV 0.023-0.025 (means), 0.012-0.013 (classifiers);
-# Avg|cos + 1/9| 0.044 (means), 0.024-0.027 (classifiers); NC3 0.23-0.25 -> 0.034-0.036 (falls 6.9-7.3x); NC4 0.
-# MSE (lr 0.2, seeds 0-2): NC1 falls 148-172x, NC3 11-13x, equinorm <= 0.012, Avg|cos + 1/9| <= 0.006, L_perp
-# 0.23-0.29% of the loss. Without weight decay (smoke, seeds 0-2) NC1 falls only 1.5-1.7x and NC3 1.3-1.4x.
+# Thresholds, checked on quick at calibration seeds 100-104 (ENTRY.calibration; judged on 0-2): TPT starts at
+# epoch 112-125 (TPT fraction 0.96); NC1 falls 76-185x; equinorm CoV 0.015-0.022 (means), 0.007-0.012
+# (classifiers); Avg|cos + 1/9| 0.037-0.050 (means), 0.025-0.036 (classifiers); NC3 falls 7.4-7.9x; NC4 0.
+# The controls on the same seeds: without weight decay NC1 falls 1.7-2.1x and NC3 1.3-1.4x, equinorm CoV 0.22-0.25
+# (means) and 0.047-0.055 (classifiers), Avg|cos + 1/9| 0.23 (means) and 0.090-0.10 (classifiers); after 8 epochs
+# (no terminal phase) 0.49-0.55, 0.038-0.11, 0.47-0.51, 0.11-0.14, NC4 0.80-0.84.
+# The classifier-row thresholds were 0.1, which runs without collapse passed (8 epochs: CoV <= 0.1 on 4 of 5
+# seeds; no weight decay: 5 of 5), so they separated nothing; they are now twice the largest calibration value,
+# rounded up. MSE (lr 0.2, seeds 0-2, not re-checked): NC1 falls 148-172x, NC3 11-13x, equinorm <= 0.012,
+# Avg|cos + 1/9| <= 0.006, L_perp 0.23-0.29% of the loss.
 MIN_NC1_FALL = 10.0  # NC1 at the TPT start / at the end (Papyan et al.: orders of magnitude)
 MIN_TPT_FRACTION = 0.5  # the terminal phase covers at least this fraction of the epochs ("train far past zero")
-MAX_EQUINORM = 0.1  # std/mean of the centred class-mean norms and of the classifier-row norms at the end
-MAX_EQUIANGULAR = 0.1  # Avg |cos + 1/(C-1)| of the centred class means and of the classifier rows at the end
+MAX_EQUINORM = 0.1  # std/mean of the centred class-mean norms at the end
+MAX_EQUINORM_WEIGHTS = 0.025  # std/mean of the classifier-row norms at the end (2 x 0.0116, rounded up)
+MAX_EQUIANGULAR = 0.1  # Avg |cos + 1/(C-1)| of the centred class means at the end
+MAX_EQUIANGULAR_WEIGHTS = 0.075  # Avg |cos + 1/(C-1)| of the classifier rows at the end (2 x 0.036, rounded up)
 MIN_NC3_FALL = 3.0  # NC3 at the TPT start / at the end
 MAX_NC4 = 0.02  # classifier vs nearest-class-centre mismatch at the end
 MAX_LPERP_FRACTION = 0.01  # MSE: L_perp / (MSE + weight decay of the classifier) at the end; 5.1-5.6% at lr 0.05
@@ -145,15 +167,18 @@ PRESETS = {
         probe=Probe(points=30),
     ),
     "quick": Config(),
-    # Papyan, Han & Donoho 2020 (and their demo code): SGD momentum 0.9, weight decay 5e-4, batch 128, 350
-    # epochs, lr divided by 10 at epochs 116 and 233, balanced classes; train.lr=0 picks the demo's tuned lr
-    # 0.0679 for cross-entropy (0.0184 for MSE). Transposed to all of MNIST-1D's training set (390 per class)
-    # and a wider MLP (their nets are ResNets/VGGs on images, which MNIST-1D does not have).
-    "paper": Config(
+    # Not the published setting, so "full", not "paper": Papyan, Han & Donoho 2020's optimizer recipe (and their
+    # demo code: SGD momentum 0.9, weight decay 5e-4, batch 128, 350 epochs, lr divided by 10 at 1/3 and 2/3,
+    # balanced classes; train.lr=0 picks the demo's tuned lr 0.0679 for cross-entropy, 0.0184 for MSE) on all of
+    # MNIST-1D's training set (390 per class) with a 3x512 BatchNorm MLP, where they trained ResNets, VGGs and
+    # DenseNets on image data sets (the demo: ResNet18 on MNIST). MNIST-1D's 3900 examples give 30 steps per
+    # epoch, 10.5k steps in all against ~137k for CIFAR-10's 50k images: measured (audit run), NC1 falls only ~6.5x
+    # in the TPT and this preset FAILS the 10x check (a negative result of the recipe at this step budget).
+    "full": Config(
         data=Data(per_class=390), model=Model(width=512), train=Train(epochs=350, batch_size=128, weight_decay=5e-4)
     ),
 }
-COSTS = {"smoke": "~5 s", "quick": "~35 s on one CPU core", "paper": "~2.5 min on one CPU core"}
+COSTS = {"smoke": "~5 s", "quick": "~40 s at one thread", "full": "~2.5 min at one thread"}
 
 
 def class_counts(per_class: int, imbalance: float, minority: int, num_classes: int = 10) -> list[int]:
@@ -331,7 +356,7 @@ def verdict(result: Result) -> Verdict:
             note=f"{s['nc1_at_tpt']:.3g} → {s['nc1_final']:.3g}",
         ),
         Check("NC2 equinorm: CoV of class-mean norms", s["nc2_equinorm_means_final"], "<=", MAX_EQUINORM),
-        Check("NC2 equinorm: CoV of classifier norms", s["nc2_equinorm_weights_final"], "<=", MAX_EQUINORM),
+        Check("NC2 equinorm: CoV of classifier norms", s["nc2_equinorm_weights_final"], "<=", MAX_EQUINORM_WEIGHTS),
         Check(
             "NC2 equiangularity: Avg|cos + 1/(C−1)| of class means",
             s["nc2_equiangular_means_final"],
@@ -342,7 +367,7 @@ def verdict(result: Result) -> Verdict:
             "NC2 equiangularity: Avg|cos + 1/(C−1)| of classifiers",
             s["nc2_equiangular_weights_final"],
             "<=",
-            MAX_EQUIANGULAR,
+            MAX_EQUIANGULAR_WEIGHTS,
         ),
         Check(
             "NC3 fall, self-duality distance at TPT start / at the end",
@@ -508,13 +533,35 @@ ENTRY = Entry(
             {"train.weight_decay": 0},
             must_fail=("NC1 fall", "NC3 fall"),
             why="without weight decay the net still fits and trains far into the terminal phase, but the features "
-            "barely collapse (NC1 falls 1.5-1.7x on smoke)",
+            "barely collapse (NC1 falls 1.7-2.1x on quick, 1.5-1.9x on smoke)",
         ),
         Control(
             "no terminal phase",
             {"train.epochs": 8},
-            must_fail=("training error at the end", "terminal phase covers", "NC1 fall", "NC3 fall"),
-            why="8 epochs never reach zero training error: there is no terminal phase in which to collapse",
+            must_fail=("training error at the end", "terminal phase covers", "NC1 fall", "NC3 fall", "NC2", "NC4"),
+            why="8 epochs never reach zero training error: there is no terminal phase in which to collapse, and the "
+            "class means and classifiers are no simplex ETF",
         ),
+    ),
+    calibration=Calibration(
+        seeds=(100, 101, 102, 103, 104),
+        note="quick (cross-entropy) at one thread, and both controls on the same seeds (each fails all the checks it "
+        "names on 5/5). The setting (full batch, wd 5e-3, lr 0.05) was chosen earlier on seeds 0-2 after Papyan's "
+        "minibatch recipe failed (see the docstring); the classifier-row NC2 thresholds were re-set here to twice "
+        "the largest value seen. No weight decay: nc1_fall 2.0769, 2.1106, 2.1088, 1.9909, 1.747; nc3_fall 1.3678, "
+        "1.4382, 1.3891, 1.3741, 1.2947. 8 epochs: training error 0.81-0.86, no TPT (NC falls unmeasured), "
+        "classifier CoV 0.0811, 0.081, 0.1099, 0.0377, 0.0614.",
+        observed={
+            "tpt_epoch": (121.0, 125.0, 112.0, 125.0, 124.0),
+            "tpt_fraction": (0.9597, 0.9583, 0.9627, 0.9583, 0.9587),
+            "nc1_fall": (185.3405, 76.1556, 118.5158, 116.5033, 144.2859),
+            "nc2_equinorm_means_final": (0.0186, 0.0201, 0.0148, 0.0176, 0.0224),
+            "nc2_equinorm_weights_final": (0.0114, 0.0105, 0.0074, 0.0093, 0.0116),
+            "nc2_equiangular_means_final": (0.0382, 0.05, 0.0368, 0.045, 0.0439),
+            "nc2_equiangular_weights_final": (0.026, 0.0363, 0.0257, 0.0272, 0.0251),
+            "nc3_fall": (7.7554, 7.7082, 7.8729, 7.3559, 7.8784),
+            "nc4_final": (0.0, 0.0, 0.0, 0.0, 0.0),
+            "train_error_final": (0.0, 0.0, 0.0, 0.0, 0.0),
+        },
     ),
 )
