@@ -34,9 +34,9 @@ def test_ipr_matches_a_brute_force_dft():
 
 
 def test_every_probe_name_resolves():
-    import phenomena.probes as probes
-
     import typing
+
+    import phenomena.probes as probes
 
     def usable(x):  # a function, a class, or a type alias such as ParamFilter
         return callable(x) or isinstance(x, type) or typing.get_origin(x) is not None
