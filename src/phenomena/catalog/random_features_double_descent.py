@@ -46,7 +46,7 @@ from phenomena.data.mnist1d import mnist1d
 from phenomena.data.noise import with_label_noise
 from phenomena.errors import UserError
 from phenomena.experiment import Calibration, Control, Entry, RunContext
-from phenomena.report import PALETTE, subplots
+from phenomena.report import error_and_norm_figure
 from phenomena.result import Check, Result, Series, Verdict
 
 MAX_PEAK_FOLD = 1.2  # the test-error and norm peaks lie within this factor of N = n (one step of the 33-size grid)
@@ -189,25 +189,7 @@ def verdict(result: Result) -> Verdict:
 
 def figure(result: Result):
     s, cfg = result.summary, result.config
-    fig, axes = subplots(1, 2, width=5.0)
-    ax, nx = axes[0][0], axes[0][1]
-    x, test = result.curve("test_error")
-    ax.plot(x, test, color=PALETTE["test"], marker="o", ms=3, label="test")
-    ax.fill_between(
-        x,
-        result.curve("test_error_lo")[1],
-        result.curve("test_error_hi")[1],
-        color=PALETTE["test"],
-        alpha=0.2,
-        linewidth=0,
-    )
-    ax.plot(x, result.curve("train_error")[1], color=PALETTE["train"], marker="o", ms=3, label="train")
-    ax.axvline(s["n_train"], color="k", linestyle=":", linewidth=0.8, label="N = n")
-    ax.set(xscale="log", xlabel="random features N", ylabel="error", title="0-1 error")
-    ax.legend()
-    nx.plot(x, result.curve("coef_norm")[1], color=PALETTE["accent"], marker="o", ms=3)
-    nx.axvline(s["n_train"], color="k", linestyle=":", linewidth=0.8)
-    nx.set(xscale="log", yscale="log", xlabel="random features N", ylabel="‖β‖", title="coefficient norm")
+    fig = error_and_norm_figure(result, "random features N", s["n_train"], "N = n")
     ridge = f", ridge {cfg.features.ridge:g}" if cfg.features.ridge else ""
     fig.suptitle(f"double descent: min-norm random ReLU features, MNIST-1D n = {s['n_train']:.0f}{ridge}")
     fig.tight_layout()
