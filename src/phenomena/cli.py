@@ -206,6 +206,39 @@ def run_cmd(ctx, name, preset, overrides, seed, force, quiet, as_json, workers) 
     _echo_artifacts(result, ctx.obj["home"])
 
 
+def _many_runs_options(command):
+    """The options of commands that run many runs (sweep, verify): where they compute, whether to recompute,
+    and the progress bar."""
+    options = [
+        click.option(
+            "--executor",
+            "-x",
+            type=click.Choice(["serial", "process", "ray"]),
+            default="process",
+            show_default=True,
+            help="serial: this process; process: a local pool; ray: Ray (local or cluster).",
+        ),
+        click.option(
+            "--workers",
+            "-j",
+            type=click.IntRange(min=1),
+            default=None,
+            help="Runs at a time (default: one per core); torch threads per run = cores // workers.",
+        ),
+        click.option(
+            "--ray-address",
+            default=None,
+            metavar="ADDR",
+            help="Join a running Ray cluster ('auto', 'ray://host:10001'); default: a local Ray.",
+        ),
+        click.option("--force", is_flag=True, help="Recompute runs that have finished before."),
+        click.option("--quiet", "-q", is_flag=True, help="No progress bar."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @main.command("sweep")
 @click.argument("name")
 @click.option("--preset", "-p", default="quick", show_default=True, help="smoke | quick | paper.")
@@ -234,29 +267,7 @@ def run_cmd(ctx, name, preset, overrides, seed, force, quiet, as_json, workers) 
     show_default=True,
     help="Seeds per point: 0..N-1 (the config's seed key).",
 )
-@click.option(
-    "--executor",
-    "-x",
-    type=click.Choice(["serial", "process", "ray"]),
-    default="process",
-    show_default=True,
-    help="serial: this process; process: a local pool; ray: Ray (local or cluster).",
-)
-@click.option(
-    "--workers",
-    "-j",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Runs at a time (default: one per core); torch threads per run = cores // workers.",
-)
-@click.option(
-    "--ray-address",
-    default=None,
-    metavar="ADDR",
-    help="Join a running Ray cluster ('auto', 'ray://host:10001'); default: a local Ray.",
-)
-@click.option("--force", is_flag=True, help="Recompute runs that have finished before.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@_many_runs_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (sweep_id, grid, rows, ...).")
 @click.pass_context
 def sweep_cmd(ctx, name, preset, grid, overrides, seeds, executor, workers, ray_address, force, quiet, as_json) -> None:
@@ -322,20 +333,7 @@ def sweep_cmd(ctx, name, preset, grid, overrides, seeds, executor, workers, ray_
     show_default=True,
     help="Held-out seeds 0..N-1 (never an entry's calibration seeds).",
 )
-@click.option(
-    "--executor",
-    "-x",
-    type=click.Choice(["serial", "process", "ray"]),
-    default="process",
-    show_default=True,
-    help="serial: this process; process: a local pool; ray: Ray (local or cluster).",
-)
-@click.option(
-    "--workers", "-j", type=click.IntRange(min=1), default=None, help="Runs at a time (default: one per core)."
-)
-@click.option("--ray-address", default=None, metavar="ADDR", help="Join a running Ray cluster.")
-@click.option("--force", is_flag=True, help="Recompute runs that have finished before.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@_many_runs_options
 @click.option("--json", "as_json", is_flag=True, help="Print the verification as one JSON object.")
 @click.pass_context
 def verify_cmd(ctx, names, preset, seeds, executor, workers, ray_address, force, quiet, as_json) -> None:
