@@ -100,7 +100,8 @@ def _values(key: str, values: Any) -> list:
     return values
 
 
-def _seeds(seeds: int | Sequence[int]) -> list[int]:
+def seed_list(seeds: int | Sequence[int]) -> list[int]:
+    """A count N (seeds 0..N-1) or a list of distinct seeds, as a list; UserError otherwise."""
     if isinstance(seeds, bool) or not isinstance(seeds, int | Sequence | range):
         raise UserError(f"seeds must be a number of seeds or a list of seeds; got {seeds!r}")
     if isinstance(seeds, int):
@@ -152,7 +153,7 @@ def plan_sweep(
             raise UserError(f"config key {key!r} is both set and swept; keep it in one place")
     raw = {key: _values(key, values) for key, values in grid.items()}
     base, _ = resolve(entry, preset, overrides)
-    seed_list = _seeds(seeds)
+    chosen = seed_list(seeds)
 
     canonical: dict[str, list] = {}
     for key, values in raw.items():  # each value alone first, so an error names the first bad value
@@ -169,7 +170,7 @@ def plan_sweep(
     for index, combo in enumerate(itertools.product(*(range(len(v)) for v in raw.values()))):
         point = {key: raw[key][i] for key, i in zip(raw, combo, strict=True)}
         points.append({key: canonical[key][i] for key, i in zip(raw, combo, strict=True)})
-        for seed in seed_list:
+        for seed in chosen:
             cfg, rid = resolve(entry, preset, {**overrides, **point}, seed)
             jobs.append(Job(index, seed, cfg, rid))
 
@@ -179,8 +180,8 @@ def plan_sweep(
         "preset": preset,
         "overrides": dict(sorted(fixed.items())),
         "grid": dict(sorted(canonical.items())),
-        "seeds": seed_list,
+        "seeds": chosen,
         "version": __version__,
     }
     sweep_id = hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:12]
-    return SweepPlan(sweep_id, entry, preset, canonical, seed_list, fixed, points, jobs)
+    return SweepPlan(sweep_id, entry, preset, canonical, chosen, fixed, points, jobs)

@@ -22,7 +22,7 @@ from phenomena import __version__
 from phenomena.errors import UserError
 from phenomena.experiment import Control, Entry
 from phenomena.result import Verdict, decode_float, encode_float
-from phenomena.runner.grid import SweepPlan, plan_sweep
+from phenomena.runner.grid import SweepPlan, plan_sweep, seed_list
 from phenomena.runner.sweep import run_plans
 from phenomena.store import Store
 
@@ -190,17 +190,6 @@ def _text(value: Any) -> str:
     return ",".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
 
 
-def _seeds(seeds: int | Sequence[int]) -> list[int]:
-    if isinstance(seeds, int) and not isinstance(seeds, bool):
-        if seeds < 1:
-            raise UserError(f"the number of seeds must be a positive integer; got {seeds}")
-        return list(range(seeds))
-    out = list(seeds)
-    if not out or len(set(out)) < len(out) or not all(isinstance(s, int) for s in out):
-        raise UserError(f"seeds must be a count or a list of distinct integers; got {seeds!r}")
-    return out
-
-
 def verification_id(names: Sequence[str], preset: str, seeds: Sequence[int]) -> str:
     payload = json.dumps({"names": list(names), "preset": preset, "seeds": list(seeds), "version": __version__})
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
@@ -241,18 +230,16 @@ def verify(
     """Run ``entries`` on ``seeds`` at ``preset`` with their controls, judge them, store and return the result."""
     if not entries:
         raise UserError("nothing to verify: name one or more experiments, or none for the whole catalog")
-    seed_list = _seeds(seeds)
+    chosen = seed_list(seeds)
     store = store if store is not None else Store()
-    planned = plan_verification(entries, preset, seed_list)
+    planned = plan_verification(entries, preset, chosen)
     plans = [p for _, main, controls in planned for p in (main, *controls)]
     start = time.perf_counter()
     run_plans(plans, executor, workers, ray_address, force, store, progress, f"verify [{preset}]", on_start)
     stats = [_entry_stats(store, entry, main, controls) for entry, main, controls in planned]
     names = [e.name for e in entries]
-    result = Verification(
-        verification_id(names, preset, seed_list), preset, seed_list, stats, time.perf_counter() - start
-    )
-    store.save_verification(result.id, preset, seed_list, names, result.passed, result.to_dict())
+    result = Verification(verification_id(names, preset, chosen), preset, chosen, stats, time.perf_counter() - start)
+    store.save_verification(result.id, preset, chosen, names, result.passed, result.to_dict())
     return result
 
 
