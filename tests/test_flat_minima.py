@@ -1,5 +1,5 @@
 """Flat minima: the smoke preset through the CLI, both declared controls fail their checks (a large batch only
-2x the small one; a SAM radius 10x smaller), the trace z-score, and quick on a held-out seed (slow)."""
+2x the small one; a SAM radius 20x smaller), the trace z-score, and quick on a held-out seed (slow)."""
 
 import math
 
