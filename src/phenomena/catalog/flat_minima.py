@@ -8,13 +8,12 @@ flatness *causes* better generalization is contested (Dinh et al. 2017: sharpnes
 reparametrization; Andriushchenko et al. 2023: it correlates poorly with generalization across settings), so
 this entry checks the curvature claims and reports the generalization gaps as data, whatever their sign.
 
-``quick``: MNIST-1D (4000 train / 1000 test), a 40-128-128-10 ReLU MLP, cross-entropy, plain SGD at lr 0.1
-from one initialization under three conditions: batch 32, batch 1000, and SAM (ρ = 0.1, from Foret et al.'s
-grid {0.01, 0.02, 0.05, 0.1, 0.2, 0.5}) at batch 32 on the same batch sequence. Each trains until its full
-training loss is ≤ 0.05, so all solutions are compared at the same loss (the Hessian of cross-entropy shrinks with the loss itself). At each
-solution, on the whole training set: λmax (Lanczos), Tr H (Hutch++ with its standard error), a 1-D
-filter-normalized loss slice (Li et al. 2018; the same random draw for every model, normalized to each
-model's filters) and train/test accuracy.
+``quick``: MNIST-1D (4000 train / 1000 test), a 40-128-128-10 ReLU MLP, cross-entropy, plain SGD at lr 0.1 from one
+initialization under three conditions: batch 32, batch 1000, and SAM (ρ = 0.1, from Foret et al.'s grid {0.01, 0.02,
+0.05, 0.1, 0.2, 0.5}) at batch 32 on the same batch sequence. Each trains until its full training loss is ≤ 0.05, so all
+solutions are compared at the same loss (the Hessian of cross-entropy shrinks with the loss itself). At each solution,
+on the whole training set: λmax (Lanczos), Tr H (Hutch++ with its standard error), a 1-D filter-normalized loss slice
+(Li et al. 2018; the same random draw for every model, normalized to each model's filters) and train/test accuracy.
 
 Verdict: every condition reaches the loss target within the budget (otherwise the comparison is not at equal
 loss; a guard, not a mechanism claim); λmax(large batch) / λmax(small batch) ≥ 2.0 and Tr H(large) / Tr H(small)
