@@ -34,3 +34,11 @@ class DivergedError(RuntimeError):
         self.step = step
         self.loss = loss
         self.hint = hint  # what the user could change, for the one-line report
+        self.run_id: str | None = None  # the diverged run's id, set by the runner that recorded it
+
+
+class StoreError(UserError):
+    """The store cannot be used: its home is a file or cannot be created or written, or its database is damaged.
+
+    The message names the path and what to do; the CLI prints it as one line (exit code 2).
+    """

@@ -23,35 +23,52 @@ import json
 import math
 import os
 import shutil
+import socket
 import sqlite3
+import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from phenomena.errors import StoreError
 from phenomena.result import encode_float
 
-STATUSES = ("running", "finished", "failed", "diverged")
+STATUSES = ("running", "finished", "failed", "diverged", "interrupted")
 # running (in progress, or killed), finished (every run finished), incomplete (some runs diverged or failed),
 # interrupted (stopped by the user or by an error in the driving process)
 SWEEP_STATUSES = ("running", "finished", "incomplete", "interrupted")
+SCHEMA_VERSION = 1  # PRAGMA user_version; 0 is the first layout (no interrupted status, no owner columns)
+# A running row whose owner is on another host is stale once its heartbeat is this old (on this host the
+# owner's pid says it directly). The driving process beats every HEARTBEAT_SECONDS.
+HEARTBEAT_SECONDS = 30.0
+STALE_AFTER_SECONDS = 10 * HEARTBEAT_SECONDS
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
+_RUNS_TABLE = """
+CREATE TABLE runs (
     id          TEXT PRIMARY KEY,
     experiment  TEXT NOT NULL,
     preset      TEXT,
     config      TEXT NOT NULL,
-    status      TEXT NOT NULL CHECK (status IN ('running', 'finished', 'failed', 'diverged')),
+    status      TEXT NOT NULL CHECK (status IN ('running', 'finished', 'failed', 'diverged', 'interrupted')),
     created     REAL NOT NULL,
     finished    REAL,
     summary     TEXT,
     verdict     TEXT,
     environment TEXT,
     error       TEXT,
-    sweep       TEXT
+    sweep       TEXT,
+    pid         INTEGER,
+    host        TEXT,
+    heartbeat   REAL
 );
+"""
+_RUN_COLUMNS = (
+    "id, experiment, preset, config, status, created, finished, summary, verdict, environment, error, sweep, "
+    "pid, host, heartbeat"
+)
+_OTHER_TABLES = """
 CREATE TABLE IF NOT EXISTS metrics (
     run   TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
     name  TEXT NOT NULL,
@@ -89,6 +106,8 @@ CREATE TABLE IF NOT EXISTS verifications (
     result    TEXT NOT NULL
 );
 """
+# SQLite's messages for a file that is not (or no longer) a sound database
+_DAMAGE = ("file is not a database", "malformed", "disk image", "file is encrypted")
 
 
 def default_root() -> Path:
@@ -98,7 +117,11 @@ def default_root() -> Path:
 
 @dataclass
 class RunRecord:
-    """One row of the runs table, with JSON columns decoded."""
+    """One row of the runs table, with JSON columns decoded.
+
+    ``pid``, ``host`` and ``heartbeat`` name the process that owns a ``running`` row (the one that will record
+    its outcome) and when it last said it was alive; :attr:`stale` tells a killed run from a live one.
+    """
 
     id: str
     experiment: str
@@ -112,6 +135,24 @@ class RunRecord:
     environment: dict | None
     error: str | None
     sweep: str | None
+    pid: int | None = None
+    host: str | None = None
+    heartbeat: float | None = None
+
+    @property
+    def stale(self) -> bool:
+        """A ``running`` row whose owner is gone: its process is dead (same host), or its heartbeat is older
+        than ``STALE_AFTER_SECONDS`` (another host, whose processes this one cannot see)."""
+        if self.status != "running":
+            return False
+        if self.host == socket.gethostname() and self.pid:
+            return not _alive(self.pid)
+        return time.time() - (self.heartbeat or self.created) > STALE_AFTER_SECONDS
+
+    @property
+    def shown_status(self) -> str:
+        """The status for people: ``running`` rows whose owner is gone read ``stale``."""
+        return "stale" if self.stale else self.status
 
 
 @dataclass
@@ -136,25 +177,139 @@ class Store:
     >>> store = Store("phenomena-runs")
     >>> store.begin("abc123", "grokking", "quick", {"seed": 0}, environment={})
     >>> store.finish("abc123", "finished", summary={...}, verdict={...}, metrics={"loss": ([0, 10], [1.0, .5])})
+
+    Nothing touches the disk until it is needed: reading a store that does not exist finds nothing and creates
+    nothing; the first write creates the root, the database and its tables. A home that cannot hold a store
+    (a file, a path under a file, a folder that cannot be created or written) and a damaged database raise
+    :class:`StoreError`, one line naming the path and what to do; a damaged database is never written to.
     """
 
     def __init__(self, root: str | os.PathLike | None = None):
         self.root = Path(root) if root is not None else default_root()
-        self.root.mkdir(parents=True, exist_ok=True)
         self.path = self.root / "phenomena.db"
-        with self._connect() as db:
-            db.executescript(_SCHEMA)
+        self._ready = False  # the tables exist and have the current layout
+
+    # -- opening -------------------------------------------------------------------------------------------
+    @property
+    def exists(self) -> bool:
+        """Whether the database file exists (a store that was never written has none). A home that does not
+        exist and could not be created either (its nearest existing folder refuses new entries) raises
+        StoreError: reading it would wrongly report an empty store."""
+        self._check_root()
+        if self.path.is_file():
+            return True
+        if not self.root.exists():
+            _check_creatable(self.root)
+        return False
+
+    def _check_root(self) -> None:
+        """Raise StoreError if the root is not a directory or lies under a file."""
+        try:
+            if self.root.exists() and not self.root.is_dir():
+                raise StoreError(f"the store home {self.root} is a file, not a directory; choose another --home")
+        except NotADirectoryError:
+            raise StoreError(f"the store home {self.root} lies under a file; choose another --home") from None
+        except PermissionError:
+            raise StoreError(f"the store home {self.root} cannot be read (permission denied)") from None
+        for parent in self.root.absolute().parents:
+            if parent.exists():
+                if not parent.is_dir():
+                    raise StoreError(f"the store home {self.root} lies under a file ({parent}); choose another --home")
+                break
+
+    def _create(self) -> None:
+        """Create the root folder and the database (tables at the current layout, migrating an older one)."""
+        self._check_root()
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise StoreError(f"cannot create the store home {self.root}: {e.strerror or e}") from None
+        if not os.access(self.root, os.W_OK | os.X_OK):
+            raise StoreError(f"the store home {self.root} is not writable (permission denied)")
+        with self._open(write=True) as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            has_runs = db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='runs'").fetchone()
+            if version < SCHEMA_VERSION:
+                # off outside the transaction: dropping the old runs table must not cascade into metrics
+                db.execute("PRAGMA foreign_keys=OFF")
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    if has_runs and version == 0:
+                        _migrate_v0(db)
+                    elif not has_runs:
+                        db.execute(_RUNS_TABLE)
+                    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                    db.execute("COMMIT")
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+                db.execute("PRAGMA foreign_keys=ON")
+            elif version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"the store {self.path} was written by a newer phenomena (layout {version}, this one knows "
+                    f"{SCHEMA_VERSION}); upgrade phenomena or choose another --home"
+                )
+            db.executescript(_OTHER_TABLES)
+        self._ready = True
+
+    @contextmanager
+    def _open(self, write: bool = False) -> Iterator[sqlite3.Connection]:
+        """A connection (foreign keys, a 60 s busy timeout; ``write`` also puts the database in WAL mode, which
+        writes its header, so reads leave it alone); SQLite's damage errors become StoreError."""
+        try:
+            db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        except sqlite3.Error as e:
+            raise self._error(e) from None
+        try:
+            db.execute("PRAGMA busy_timeout=60000")
+            db.execute("PRAGMA foreign_keys=ON")
+            if write and db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                db.execute("PRAGMA journal_mode=WAL")
+            yield db
+        except sqlite3.DatabaseError as e:
+            raise self._error(e) from None
+        finally:
+            db.close()
+
+    def _error(self, e: sqlite3.Error) -> Exception:
+        text = str(e)
+        if any(marker in text for marker in _DAMAGE):
+            return StoreError(
+                f"the store {self.path} is damaged ({text}); it was left untouched: run `phenomena doctor` to "
+                f"check it and rebuild its index from the run folders, or restore it from a backup"
+            )
+        if isinstance(e, sqlite3.OperationalError) and "unable to open" in text:
+            return StoreError(f"cannot open the store {self.path} ({text})")
+        return e
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA foreign_keys=ON")
-            db.execute("PRAGMA busy_timeout=30000")
+        """A connection to a store that exists (for reads; see :meth:`_reading`)."""
+        if not self._ready:
+            self._create()
+        with self._open(write=True) as db:
             yield db
-        finally:
-            db.close()
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection | None]:
+        """A connection for reads, or None when there is no database yet (nothing is created). A database
+        without tables (e.g. an empty file) reads as empty; an older layout is first migrated in place."""
+        if not self.exists:
+            yield None
+            return
+        if not self._ready:
+            with self._open() as db:
+                has_runs = db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='runs'").fetchone()
+                version = db.execute("PRAGMA user_version").fetchone()[0]
+            if not has_runs:
+                yield None
+                return
+            if version == SCHEMA_VERSION:
+                self._ready = True
+            else:
+                self._create()
+        with self._open() as db:
+            yield db
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -181,7 +336,10 @@ class Store:
         """Derived data sets (generated MNIST-1D arrays, ...): ``$PHENOMENA_CACHE`` if set, so several stores
         can share one cache, else ``<root>/cache``. Entries are keyed by every argument and written atomically."""
         path = Path(os.environ["PHENOMENA_CACHE"]) if os.environ.get("PHENOMENA_CACHE") else self.root / "cache"
-        path.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise StoreError(f"cannot create the cache folder {path}: {e.strerror or e}") from None
         return path
 
     # -- writes --------------------------------------------------------------------------------------------
@@ -194,14 +352,27 @@ class Store:
         environment: dict,
         sweep: str | None = None,
     ) -> Path:
-        """Record a run as ``running`` (replacing any earlier record and metrics of that id); returns its folder."""
+        """Record a run as ``running`` (replacing any earlier record and metrics of that id), owned by this process
+        (pid, host, heartbeat: see :attr:`RunRecord.stale`); returns its folder."""
+        now = time.time()
         with self._transaction() as db:
             db.execute("DELETE FROM metrics WHERE run = ?", (run_id,))
             db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
             db.execute(
-                "INSERT INTO runs (id, experiment, preset, config, status, created, environment, sweep) "
-                "VALUES (?, ?, ?, ?, 'running', ?, ?, ?)",
-                (run_id, experiment, preset, json.dumps(config), time.time(), json.dumps(environment), sweep),
+                "INSERT INTO runs (id, experiment, preset, config, status, created, environment, sweep, pid, host, "
+                "heartbeat) VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)",
+                (
+                    run_id,
+                    experiment,
+                    preset,
+                    json.dumps(config),
+                    now,
+                    json.dumps(environment),
+                    sweep,
+                    os.getpid(),
+                    socket.gethostname(),
+                    now,
+                ),
             )
         folder = self.run_dir(run_id)
         if folder.exists():  # artifacts of an earlier attempt (--force or a crashed run) are stale
@@ -222,19 +393,41 @@ class Store:
         """Write a run's outcome (status, summary, verdict, all metric rows) in one transaction.
 
         ``environment``, if given, replaces the one recorded by :meth:`begin` (a sweep worker reports its own
-        host and thread count).
+        host and thread count). A finished run's record is also written to ``record.json`` in its folder (before
+        the transaction), from which :func:`phenomena.store.doctor.rebuild` can restore a lost index.
         """
         if status not in STATUSES or status == "running":
-            raise ValueError(f"finish status must be one of finished, failed, diverged; got {status!r}")
+            raise ValueError(f"finish status must be one of {', '.join(STATUSES[1:])}; got {status!r}")
         rows = [
             (run_id, name, int(step), _finite_or_none(value))
             for name, (steps, values) in (metrics or {}).items()
             for step, value in zip(steps, values, strict=True)
         ]
         with self._transaction() as db:
-            found = db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone()
+            found = db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
             if not found:
                 raise KeyError(f"no run {run_id!r} to finish")
+            if status == "finished":
+                record = _record(found)
+                write_record_file(
+                    self.run_dir(run_id),
+                    {
+                        "id": run_id,
+                        "experiment": record.experiment,
+                        "preset": record.preset,
+                        "config": record.config,
+                        "created": record.created,
+                        "finished": time.time(),
+                        "summary": None if summary is None else _json_safe(summary),
+                        "verdict": verdict,
+                        "environment": environment if environment is not None else record.environment,
+                        "sweep": record.sweep,
+                        "metrics": {
+                            name: [list(map(int, st)), [encode_float(v) for v in va]]
+                            for name, (st, va) in (metrics or {}).items()
+                        },
+                    },
+                )
             db.execute("DELETE FROM metrics WHERE run = ?", (run_id,))
             db.executemany("INSERT INTO metrics (run, name, step, value) VALUES (?, ?, ?, ?)", rows)
             db.execute(
@@ -251,42 +444,109 @@ class Store:
             if environment is not None:
                 db.execute("UPDATE runs SET environment = ? WHERE id = ?", (json.dumps(environment), run_id))
 
+    def restore(self, record: dict, metrics: dict[str, tuple[list[int], list[float]]]) -> None:
+        """Insert a finished run from its ``record.json`` (see :func:`phenomena.store.doctor.rebuild`); a run
+        the index already has is left as it is."""
+        rows = [
+            (record["id"], name, int(step), _finite_or_none(value))
+            for name, (steps, values) in metrics.items()
+            for step, value in zip(steps, values, strict=True)
+        ]
+        with self._transaction() as db:
+            if db.execute("SELECT 1 FROM runs WHERE id = ?", (record["id"],)).fetchone():
+                return
+            db.execute(
+                "INSERT INTO runs (id, experiment, preset, config, status, created, finished, summary, verdict, "
+                "environment, sweep) VALUES (?, ?, ?, ?, 'finished', ?, ?, ?, ?, ?, ?)",
+                (
+                    record["id"],
+                    record["experiment"],
+                    record["preset"],
+                    json.dumps(record["config"]),
+                    record["created"],
+                    record.get("finished", record["created"]),
+                    None if record["summary"] is None else json.dumps(record["summary"]),
+                    None if record["verdict"] is None else json.dumps(record["verdict"]),
+                    json.dumps(record["environment"]),
+                    record.get("sweep"),
+                ),
+            )
+            db.executemany("INSERT INTO metrics (run, name, step, value) VALUES (?, ?, ?, ?)", rows)
+
+    def heartbeat(self, run_ids: Iterable[str]) -> None:
+        """Say that this process is still computing these ``running`` runs."""
+        ids = list(run_ids)
+        if not ids:
+            return
+        with self._transaction() as db:
+            db.executemany(
+                "UPDATE runs SET heartbeat = ? WHERE id = ? AND status = 'running'", [(time.time(), i) for i in ids]
+            )
+
+    def interrupt(self, reason: str = "interrupted by the user") -> None:
+        """Mark every run this process owns that is still ``running`` as ``interrupted`` (the process is
+        stopping, so no one will record them)."""
+        if not self._ready and not self.exists:
+            return
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE runs SET status = 'interrupted', finished = ?, error = ? "
+                "WHERE status = 'running' AND pid = ? AND host = ?",
+                (time.time(), reason, os.getpid(), socket.gethostname()),
+            )
+
     def delete(self, run_id: str) -> None:
         """Remove a run, its metrics and its folder (used when a run turns out never to have started)."""
         with self._transaction() as db:
             db.execute("DELETE FROM metrics WHERE run = ?", (run_id,))
             db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+            db.execute("DELETE FROM sweep_runs WHERE run = ?", (run_id,))
         shutil.rmtree(self.run_dir(run_id), ignore_errors=True)
+
+    def delete_sweep(self, sweep_id: str) -> None:
+        """Remove a sweep's record and figure (its runs stay: other sweeps may share them)."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM sweep_runs WHERE sweep = ?", (sweep_id,))
+            db.execute("DELETE FROM sweeps WHERE id = ?", (sweep_id,))
+        shutil.rmtree(self.sweep_dir(sweep_id), ignore_errors=True)
 
     # -- reads ---------------------------------------------------------------------------------------------
     def get(self, run_id: str) -> RunRecord | None:
-        """The record of a run by full id or unique prefix (None if absent or ambiguous)."""
-        with self._connect() as db:
+        """The record of a run by full id or unique prefix (None if absent or ambiguous: see :meth:`find`)."""
+        found = self.find(run_id)
+        return found[0] if len(found) == 1 else None
+
+    def find(self, prefix: str) -> list[RunRecord]:
+        """The runs whose id is ``prefix`` (then only that one) or starts with it, oldest first."""
+        with self._reading() as db:
+            if db is None:
+                return []
             rows = db.execute(
-                "SELECT * FROM runs WHERE id LIKE ? ESCAPE '\\' ORDER BY created", (_escape_like(run_id) + "%",)
+                f"SELECT {_RUN_COLUMNS} FROM runs WHERE id LIKE ? ESCAPE '\\' ORDER BY created",
+                (_escape_like(prefix) + "%",),
             ).fetchall()
-        if len(rows) != 1:
-            exact = [r for r in rows if r[0] == run_id]
-            rows = exact
-        return _record(rows[0]) if len(rows) == 1 else None
+        exact = [r for r in rows if r[0] == prefix]
+        return [_record(r) for r in (exact or rows)]
 
     def runs(
         self, experiment: str | None = None, status: str | None = None, sweep: str | None = None
     ) -> list[RunRecord]:
         """All runs, newest first, optionally filtered by experiment, status and sweep (a full sweep id)."""
-        query, args = "SELECT * FROM runs WHERE 1=1", []
+        query, args = f"SELECT {_RUN_COLUMNS} FROM runs WHERE 1=1", []
         if experiment:
             query, args = query + " AND experiment = ?", [*args, experiment]
         if status:
             query, args = query + " AND status = ?", [*args, status]
         if sweep:
             query, args = query + " AND id IN (SELECT run FROM sweep_runs WHERE sweep = ?)", [*args, sweep]
-        with self._connect() as db:
-            return [_record(r) for r in db.execute(query + " ORDER BY created DESC", args).fetchall()]
+        with self._reading() as db:
+            return [] if db is None else [_record(r) for r in db.execute(query + " ORDER BY created DESC", args)]
 
     def metrics(self, run_id: str) -> dict[str, tuple[list[int], list[float]]]:
         """All metric curves of a run: name -> (steps, values); unmeasured values come back as nan."""
-        with self._connect() as db:
+        with self._reading() as db:
+            if db is None:
+                return {}
             rows = db.execute(
                 "SELECT name, step, value FROM metrics WHERE run = ? ORDER BY name, step", (run_id,)
             ).fetchall()
@@ -301,11 +561,11 @@ class Store:
         """The records of these exact run ids (absent ones are left out): id -> record."""
         ids = list(dict.fromkeys(run_ids))
         out: dict[str, RunRecord] = {}
-        with self._connect() as db:
-            for start in range(0, len(ids), 500):  # SQLite caps the number of bound parameters
+        with self._reading() as db:
+            for start in range(0, len(ids) if db is not None else 0, 500):  # SQLite caps the bound parameters
                 chunk = ids[start : start + 500]
                 marks = ",".join("?" * len(chunk))
-                for row in db.execute(f"SELECT * FROM runs WHERE id IN ({marks})", chunk).fetchall():
+                for row in db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id IN ({marks})", chunk).fetchall():
                     out[row[0]] = _record(row)
         return out
 
@@ -345,19 +605,29 @@ class Store:
             db.execute("UPDATE sweeps SET status = ?, finished = ? WHERE id = ?", (status, time.time(), sweep_id))
 
     def get_sweep(self, sweep_id: str) -> SweepRecord | None:
-        """A sweep by full id or unique prefix (None if absent or ambiguous), with its members."""
-        with self._connect() as db:
-            rows = db.execute(
-                "SELECT * FROM sweeps WHERE id LIKE ? ESCAPE '\\' ORDER BY created", (_escape_like(sweep_id) + "%",)
-            ).fetchall()
-            if len(rows) != 1:
-                rows = [r for r in rows if r[0] == sweep_id]
-            if len(rows) != 1:
-                return None
+        """A sweep by full id or unique prefix (None if absent or ambiguous: see :meth:`find_sweeps`), with its
+        members."""
+        found = self.find_sweeps(sweep_id)
+        if len(found) != 1:
+            return None
+        with self._reading() as db:
             members = db.execute(
-                "SELECT point, seed, run FROM sweep_runs WHERE sweep = ? ORDER BY point, seed", (rows[0][0],)
+                "SELECT point, seed, run FROM sweep_runs WHERE sweep = ? ORDER BY point, seed", (found[0].id,)
             ).fetchall()
-        return _sweep_record(rows[0], [tuple(m) for m in members])
+        found[0].members = [tuple(m) for m in members]
+        return found[0]
+
+    def find_sweeps(self, prefix: str) -> list[SweepRecord]:
+        """The sweeps whose id is ``prefix`` (then only that one) or starts with it, oldest first (members left
+        empty)."""
+        with self._reading() as db:
+            if db is None:
+                return []
+            rows = db.execute(
+                "SELECT * FROM sweeps WHERE id LIKE ? ESCAPE '\\' ORDER BY created", (_escape_like(prefix) + "%",)
+            ).fetchall()
+        exact = [r for r in rows if r[0] == prefix]
+        return [_sweep_record(r, []) for r in (exact or rows)]
 
     # -- verifications -------------------------------------------------------------------------------------
     def save_verification(
@@ -381,8 +651,8 @@ class Store:
 
     def verifications(self) -> list[VerificationRecord]:
         """All verifications, newest first."""
-        with self._connect() as db:
-            rows = db.execute("SELECT * FROM verifications ORDER BY created DESC").fetchall()
+        with self._reading() as db:
+            rows = [] if db is None else db.execute("SELECT * FROM verifications ORDER BY created DESC").fetchall()
         return [
             VerificationRecord(i, p, json.loads(seeds), json.loads(names), bool(ok), created, json.loads(result))
             for i, p, seeds, names, ok, created, result in rows
@@ -393,7 +663,9 @@ class Store:
         query, args = "SELECT * FROM sweeps", []
         if experiment:
             query, args = query + " WHERE experiment = ?", [experiment]
-        with self._connect() as db:
+        with self._reading() as db:
+            if db is None:
+                return []
             return [_sweep_record(r, []) for r in db.execute(query + " ORDER BY created DESC", args).fetchall()]
 
 
@@ -428,7 +700,7 @@ def _sweep_record(row: tuple, members: list[tuple[int, int, str]]) -> SweepRecor
 
 
 def _record(row: tuple) -> RunRecord:
-    (id_, experiment, preset, config, status, created, finished, summary, verdict, env, error, sweep) = row
+    (id_, experiment, preset, config, status, created, finished, summary, verdict, env, error, sweep, *owner) = row
 
     def load(text):
         return None if text is None else json.loads(text)
@@ -446,6 +718,7 @@ def _record(row: tuple) -> RunRecord:
         load(env),
         error,
         sweep,
+        *owner,
     )
 
 
@@ -460,3 +733,46 @@ def _json_safe(summary: dict) -> dict:
 
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def write_record_file(folder: Path, record: dict) -> None:
+    """Write ``record.json`` into a run's folder atomically (a temporary file renamed over it)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / "record.json.tmp"
+    tmp.write_text(json.dumps(record))
+    os.replace(tmp, folder / "record.json")
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process with this pid exists on this host."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, owned by someone else
+        return True
+    return True
+
+
+def _migrate_v0(db: sqlite3.Connection) -> None:
+    """Layout 0 -> 1 inside the caller's transaction: the runs table gains the ``interrupted`` status and the
+    owner columns (SQLite cannot alter a CHECK constraint, so the table is rebuilt, as SQLite's docs advise; the
+    caller turns foreign keys off first, so that dropping the old table keeps the metrics)."""
+    old = "id, experiment, preset, config, status, created, finished, summary, verdict, environment, error, sweep"
+    db.execute(_RUNS_TABLE.replace("CREATE TABLE runs", "CREATE TABLE runs_new"))
+    db.execute(f"INSERT INTO runs_new ({old}) SELECT {old} FROM runs")
+    db.execute("DROP TABLE runs")
+    db.execute("ALTER TABLE runs_new RENAME TO runs")
+
+
+def _check_creatable(root: Path) -> None:
+    """Raise StoreError unless ``root``'s nearest existing ancestor accepts a new folder (probed with a
+    temporary folder that is removed at once, so nothing is left behind)."""
+    ancestor = next((p for p in root.absolute().parents if p.exists()), None)
+    if ancestor is None:
+        return
+    try:
+        probe = tempfile.mkdtemp(prefix=".phenomena-probe-", dir=ancestor)
+    except OSError as e:
+        raise StoreError(f"the store home {root} does not exist and cannot be created: {e.strerror or e}") from None
+    os.rmdir(probe)
