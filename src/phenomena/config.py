@@ -93,6 +93,12 @@ def between(low: float, high: float, closed: str = "()") -> Constraint:
     return Constraint(f"must lie in {interval}", lambda v: lo_ok(v) and hi_ok(v), f"in {interval}")
 
 
+def one_of(*choices: str) -> Constraint:
+    """``value`` is one of ``choices`` (names such as activations, whose list lives in another module)."""
+    listed = ", ".join(choices)
+    return Constraint(f"must be one of {listed}", lambda v: v in choices, f"one of {listed}")
+
+
 def field(default: Any, *constraints: Constraint, help: str = "") -> Any:  # noqa: A002 - the word users know
     """A config field: its default, its constraints (checked whenever the config is built) and its help text
     (shown by ``phenomena config NAME``)."""
@@ -183,6 +189,27 @@ def field_keys(config: Any, prefix: str = "") -> list[str]:
 def to_dict(config: Any) -> dict:
     """The config as plain nested dicts and lists (JSON-ready)."""
     return json.loads(canonical_json(config))
+
+
+def flat(config: Any) -> dict[str, Any]:
+    """The config (or its dict) as dotted key -> JSON-ready value (``{"train.lr": 0.001, ...}``), keys sorted."""
+
+    def walk(node: dict, prefix: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if isinstance(value, dict):
+                out.update(walk(value, f"{prefix}{key}."))
+            else:
+                out[prefix + key] = value
+        return out
+
+    return walk(config if isinstance(config, dict) else to_dict(config), "")
+
+
+def config_diff(base: Any, config: Any) -> dict[str, Any]:
+    """The dotted keys where ``config`` differs from ``base`` (configs or their dicts), with ``config``'s values."""
+    old, new = flat(base), flat(config)
+    return {k: v for k, v in new.items() if old.get(k, object()) != v}
 
 
 def canonical_json(config: Any) -> str:

@@ -77,7 +77,10 @@ class Entry:
     shows. ``controls`` remove a mechanism and must make the checks they name fail; ``references`` are published
     numbers, judged as extra checks on runs of their preset's exact setting; ``calibration`` records the seeds
     the thresholds were chosen on. ``unused(cfg)`` names the dotted keys or sections that this config's run does
-    not read; they are left out of the run id.
+    not read; they are left out of the run id. ``preflight(cfg)`` checks what the config alone cannot (a data
+    folder on disk, a size against the data generated) and raises UserError; the runner calls it for every run
+    before anything is written. ``pieces`` names what the run spreads over ``RunContext.map``'s workers (e.g.
+    "widths"); empty when it has no independent pieces (``--workers`` then has no effect).
     """
 
     name: str
@@ -95,6 +98,8 @@ class Entry:
     references: tuple[Reference, ...] = ()
     calibration: Calibration | None = None
     unused: Callable[[Any], Iterable[str]] | None = None
+    preflight: Callable[[Any], None] | None = None
+    pieces: str = ""
 
     def __post_init__(self):
         for ref in self.references:
@@ -123,6 +128,8 @@ class Entry:
             raise UserError(f"experiment {self.name!r} has no preset {preset!r}; choose one of {choices}")
         cfg = apply_overrides(self.presets[preset], overrides)
         if seed is not None:
+            if _sets_seed(overrides) and cfg.seed != seed:
+                raise UserError(f"conflicting values for the seed: --seed {seed} and seed={cfg.seed} in the overrides")
             cfg = apply_overrides(cfg, {"seed": seed})
         return cfg
 
@@ -240,3 +247,9 @@ class RunContext:
                 if done is not None:
                     done(i, out[i])
         return out
+
+
+def _sets_seed(overrides: Mapping[str, Any] | Iterable[str]) -> bool:
+    """Whether ``overrides`` (a mapping, or ``key=value`` strings) set the ``seed`` key."""
+    keys = overrides.keys() if isinstance(overrides, Mapping) else (str(o).partition("=")[0] for o in overrides)
+    return any(str(k).strip() == "seed" for k in keys)

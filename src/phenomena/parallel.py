@@ -14,6 +14,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -42,6 +43,11 @@ def set_threads(threads: int) -> None:
 def _init_worker(threads: int, started) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     set_threads(threads)
+    # tqdm guards its bars with a multiprocessing lock, a named semaphore that a terminated worker (Ctrl-C in
+    # the driver) never unlinks ("leaked semaphore objects"); a worker's bars are silent, a thread lock will do
+    from tqdm import tqdm
+
+    tqdm.set_lock(threading.RLock())
     with started.get_lock():
         started.value += 1
 
@@ -72,15 +78,23 @@ class SpawnPool:
         try:
             return pool.submit(fn, *args)
         except BrokenProcessPool:
-            started = self._started.value
+            self.raise_if_never_started()  # a new pool would die the same way, for every piece
             self.shutdown(cancel=True)
-            if not started:  # a new pool would die the same way, for every piece
-                raise UserError(
-                    "the process pool's workers died while starting (their error is printed above); a script "
-                    "that runs phenomena in worker processes must do so under `if __name__ == '__main__':`, or "
-                    "use one process (the serial executor, workers=1)"
-                ) from None
             return self._start().submit(fn, *args)
+
+    def raise_if_never_started(self) -> None:
+        """Raise UserError if the pool was started and none of its workers got through start-up (after a
+        piece's future raised BrokenProcessPool: the workers are dead, not slow)."""
+        if self._started is not None and self._started.value == 0 and self._broken():
+            self.shutdown(cancel=True)
+            raise UserError(
+                "the process pool's workers died while starting (their error is printed above); a script "
+                "that runs phenomena in worker processes must do so under `if __name__ == '__main__':`, or "
+                "use one process (the serial executor, workers=1)"
+            )
+
+    def _broken(self) -> bool:
+        return self._pool is not None and bool(getattr(self._pool, "_broken", False))
 
     def shutdown(self, cancel: bool = False) -> None:
         """Release the workers; with ``cancel``, drop queued pieces and stop running ones."""

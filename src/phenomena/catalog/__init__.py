@@ -59,13 +59,17 @@ def entries() -> list:
 
 def describe_entry(entry) -> dict[str, Any]:
     """What ``phenomena list`` shows of an entry: name, summary, papers, presets with their cost, and which
-    presets are published settings (``paper``)."""
+    presets are published settings (``paper``); ``configs`` holds each preset's values as dotted keys (so that
+    ``runs`` and ``show`` can print a run's config as a difference from its preset without importing it)."""
+    from phenomena.config import flat
+
     return {
         "name": entry.name,
         "summary": entry.summary,
         "papers": list(entry.papers),
         "presets": dict(entry.costs),
         "published": [p for p in entry.presets if p == "paper"],
+        "configs": {name: flat(cfg) for name, cfg in entry.presets.items()},
     }
 
 
@@ -80,6 +84,14 @@ def describe(name: str) -> dict[str, Any]:
         if item["name"] == name:
             return item
     raise _unknown(name)
+
+
+def preset_values(name: str, preset: str | None) -> dict[str, Any] | None:
+    """The dotted key -> value of ``name``'s ``preset`` from the listing (None if either is unknown)."""
+    for item in listing():
+        if item["name"] == name:
+            return item.get("configs", {}).get(preset) if preset else None
+    return None
 
 
 def write_listing() -> Path:

@@ -347,7 +347,12 @@ def figure(result: Result):
     ax.legend(fontsize=7)
     fig.suptitle(
         f"double descent: MNIST-1D MLP, n = {cfg.data.n_train or 'all'}, {cfg.train.epochs} epochs, "
-        f"{cfg.seeds} seed(s) — peak at h = {s['peak_width']:.0f}, +{s['peak_excess_pp']:.1f} pp"
+        f"{cfg.seeds} seed{'s' * (cfg.seeds != 1)} — "
+        + (
+            f"peak at h = {s['peak_width']:.0f}, {s['peak_excess_pp']:+.1f} pp over both sides"
+            if math.isfinite(s["peak_width"]) and math.isfinite(s["peak_excess_pp"])
+            else "no interior peak"
+        )
     )
     fig.tight_layout()
     return fig
@@ -387,6 +392,7 @@ REFERENCES = (
 
 ENTRY = Entry(
     name="double-descent",
+    pieces="widths",
     summary="test error peaks where the model can just interpolate the training set, then falls again",
     papers=(
         "Belkin, Hsu, Ma, Mandal 2019 — Reconciling modern machine-learning practice and the classical "

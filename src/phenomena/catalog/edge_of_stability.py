@@ -45,11 +45,12 @@ import statistics
 
 import torch
 
-from phenomena.config import at_least, between, config, field, positive, require
+from phenomena.config import at_least, between, config, field, one_of, positive, require
 from phenomena.data import mnist1d
 from phenomena.errors import DivergedError
 from phenomena.experiment import Calibration, Control, Entry, RunContext
 from phenomena.models import MLP
+from phenomena.models.layers import ACTIVATIONS
 from phenomena.probes.hessian import EigenResult, hessian_eigenvalues
 from phenomena.report import PALETTE, subplots
 from phenomena.result import Check, Result, Series, Verdict
@@ -87,7 +88,7 @@ class Data:
 class Model:
     width: int = field(200, positive, help="hidden units per layer (fc-tanh: two hidden layers of 200)")
     depth: int = field(2, positive, help="hidden layers")
-    activation: str = field("tanh", help="hidden activation")
+    activation: str = field("tanh", one_of(*ACTIVATIONS), help="hidden activation")
     weight_std: float = field(
         3**-0.5, positive, help="W ~ N(0, weight_std^2 / fan_in); 3^-0.5 is the variance of nn.Linear's default"
     )

@@ -249,8 +249,8 @@ def figure(result: Result):
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.suptitle(
         f"epoch-wise double descent: linear student, {e.fast} fast + {e.slow} slow features (κ = {e.kappa:g}),"
-        f" n = {e.n_train}, noise σ = {e.noise:g}, {e.draws} draws\nrise +{s['rise']:.2f}, second descent "
-        f"−{s['second_descent']:.2f} (relative to the signal variance)",
+        f" n = {e.n_train}, noise σ = {e.noise:g}, {e.draws} draws\nrise {s['rise']:+.2f}, second descent "
+        f"{-s['second_descent']:+.2f} (relative to the signal variance)",
         fontsize=9,
     )
     fig.tight_layout()

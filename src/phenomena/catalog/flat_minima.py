@@ -45,10 +45,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from phenomena.config import at_least, between, config, field, positive
+from phenomena.config import at_least, between, config, field, one_of, positive
 from phenomena.data import mnist1d
 from phenomena.experiment import Calibration, Control, Entry, RunContext
 from phenomena.models import MLP
+from phenomena.models.layers import ACTIVATIONS
 from phenomena.probes.hessian import hessian_eigenvalues, hessian_trace
 from phenomena.probes.landscape import loss_slice
 from phenomena.report import PALETTE, subplots
@@ -79,7 +80,7 @@ class Data:
 class Model:
     width: int = field(128, positive, help="hidden units per layer")
     depth: int = field(2, positive, help="hidden layers")
-    activation: str = field("relu", help="hidden activation")
+    activation: str = field("relu", one_of(*ACTIVATIONS), help="hidden activation")
 
 
 @config

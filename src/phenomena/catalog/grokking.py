@@ -30,10 +30,11 @@ from typing import Literal
 
 import torch
 
-from phenomena.config import at_least, between, config, field, positive
+from phenomena.config import at_least, between, config, field, one_of, positive
 from phenomena.data import modular_arithmetic
 from phenomena.experiment import Calibration, Control, Entry, Reference, RunContext
 from phenomena.models import MLP, TinyTransformer
+from phenomena.models.layers import ACTIVATIONS
 from phenomena.probes.fourier import fourier_ipr
 from phenomena.report import PALETTE, subplots
 from phenomena.result import Check, Result, Verdict
@@ -66,7 +67,7 @@ class Data:
 class Model:
     kind: Literal["mlp", "transformer"] = field("mlp", help="Gromov's MLP or Nanda et al.'s transformer")
     width: int = field(500, positive, help="MLP hidden units")
-    activation: str = field("quadratic", help="MLP activation")
+    activation: str = field("quadratic", one_of(*ACTIVATIONS), help="MLP activation")
     weight_std: float = field(1.0, positive, help="MLP init: W ~ N(0, weight_std^2 / fan_in)")
     d_model: int = field(128, positive, help="transformer residual width")
     n_heads: int = field(4, positive, help="transformer attention heads")
@@ -283,7 +284,8 @@ def figure(result: Result):
     cfg = result.config
     fig.suptitle(
         f"grokking: {cfg.model.kind}, {cfg.data.op} mod {cfg.data.p}, {cfg.data.train_fraction:.0%} of "
-        f"the table, wd {cfg.train.weight_decay:g} — delay {s['delay']:.1f}x"
+        f"the table, wd {cfg.train.weight_decay:g} — "
+        + (f"delay {s['delay']:.1f}x" if math.isfinite(s["delay"]) else "never generalized within the budget")
     )
     fig.tight_layout()
     return fig

@@ -46,7 +46,7 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
-from phenomena.config import at_least, at_most, config, field, positive, require
+from phenomena.config import at_least, at_most, config, field, one_of, positive, require
 from phenomena.data import mnist1d
 from phenomena.errors import DivergedError
 from phenomena.experiment import Calibration, Control, Entry, RunContext
@@ -71,7 +71,11 @@ class Data:
 @config
 class Model:
     depth: int = field(1, positive, help="hidden layers")
-    activation: str = field("erf", help="an activation with an analytic or quadrature kernel")
+    activation: str = field(
+        "erf",
+        one_of(*CLOSED_FORM_ACTIVATIONS, *QUADRATURE_ACTIVATIONS),
+        help="an activation with an analytic or quadrature kernel",
+    )
     weight_std: float = field(1.0, positive, help="sigma_w")
     bias_std: float = field(0.05, at_least(0), help="sigma_b")
 

@@ -60,11 +60,12 @@ import matplotlib
 import numpy as np
 import torch
 
-from phenomena.config import at_least, config, field, positive, require
+from phenomena.config import at_least, config, field, one_of, positive, require
 from phenomena.data import mnist1d
 from phenomena.errors import DivergedError
 from phenomena.experiment import Calibration, Control, Entry, RunContext
 from phenomena.models import MLP
+from phenomena.models.layers import ACTIVATIONS
 from phenomena.probes.linearization import linearize
 from phenomena.probes.ntk import empirical_ntk, kernel_distance, kernel_relative_change
 from phenomena.report import PALETTE, subplots
@@ -95,7 +96,7 @@ class Data:
 class Model:
     widths: tuple[int, ...] = field((64, 128, 256, 512, 1024, 2048, 4096), positive, help="hidden widths compared")
     depth: int = field(1, positive, help="hidden layers")
-    activation: str = field("relu", help="hidden activation")
+    activation: str = field("relu", one_of(*ACTIVATIONS), help="hidden activation")
     weight_std: float = field(math.sqrt(2.0), positive, help="σ_w of every layer (He scale for ReLU)")
     parameterization: Literal["ntk", "mup", "standard"] = field(
         "ntk", help="ntk (lazy), mup (mean-field, lr ∝ width: rich) or standard"

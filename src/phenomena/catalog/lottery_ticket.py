@@ -46,6 +46,7 @@ from torch import nn
 
 from phenomena.config import at_least, between, config, field, positive, require
 from phenomena.data import mnist, mnist1d
+from phenomena.data.mnist import mnist_files
 from phenomena.errors import UserError
 from phenomena.experiment import Calibration, Control, Entry, RunContext
 from phenomena.report import PALETTE, subplots
@@ -170,10 +171,16 @@ def build_model(cfg: Config, in_features: int, seed: int) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def run(cfg: Config, ctx: RunContext) -> Result:
+def preflight(cfg: Config) -> None:
+    """MNIST is never downloaded: source=mnist needs a directory with its IDX files."""
     if cfg.data.source == "mnist":
         if not cfg.data.directory:
             raise UserError("data.source=mnist needs -s data.directory=PATH (MNIST IDX files, never downloaded)")
+        mnist_files(cfg.data.directory)
+
+
+def run(cfg: Config, ctx: RunContext) -> Result:
+    if cfg.data.source == "mnist":
         data = mnist(cfg.data.directory, n_train=cfg.data.mnist_train, seed=ctx.stream_seed("data"))
     else:
         data = mnist1d(cfg.data.num_samples, cache_dir=ctx.cache)
@@ -344,6 +351,7 @@ ENTRY = Entry(
     figure=figure,
     smoke_holds=False,
     unused=unused,
+    preflight=preflight,
     sweep_metrics=("ticket_minus_dense", "ticket_minus_reinit", "ticket_minus_random_mask"),
     controls=(
         Control(

@@ -42,7 +42,7 @@ import torch
 
 from phenomena.analysis import bump, feature_counts, fold, peak, relu_feature_weights, ridge_fit
 from phenomena.config import at_least, between, config, field, positive
-from phenomena.data.mnist1d import mnist1d
+from phenomena.data.mnist1d import mnist1d, train_size
 from phenomena.data.noise import with_label_noise
 from phenomena.errors import UserError
 from phenomena.experiment import Calibration, Control, Entry, RunContext
@@ -96,14 +96,19 @@ def unused(cfg: Config) -> tuple[str, ...]:
     return ("data.noise_mode",) if cfg.data.noise == 0 else ()
 
 
+def preflight(cfg: Config) -> None:
+    """The training examples used must exist: features.n_train <= the generated training set."""
+    available = train_size(cfg.data.num_samples, cfg.data.train_split)
+    if cfg.features.n_train > available:
+        raise UserError(
+            f"features.n_train ({cfg.features.n_train}) exceeds the {available} training examples "
+            "generated; lower it or raise data.num_samples"
+        )
+
+
 def run(cfg: Config, ctx: RunContext) -> Result:
     f = cfg.features
     data = mnist1d(cfg.data.num_samples, cfg.data.train_split, cache_dir=ctx.cache)
-    if f.n_train > data.n_train:
-        raise UserError(
-            f"features.n_train ({f.n_train}) exceeds the {data.n_train} training examples "
-            "generated; lower it or raise data.num_samples"
-        )
     x, y = data.x_train[: f.n_train].double(), data.y_train[: f.n_train]
     if cfg.data.noise > 0:
         noisy = with_label_noise(
@@ -264,4 +269,5 @@ ENTRY = Entry(
         },
     ),
     unused=unused,
+    preflight=preflight,
 )

@@ -42,10 +42,11 @@ from typing import Literal
 
 import torch
 
-from phenomena.config import at_least, config, field, positive, require
+from phenomena.config import at_least, config, field, one_of, positive, require
 from phenomena.data import digits
 from phenomena.experiment import Calibration, Control, Entry, RunContext
 from phenomena.models import MLP
+from phenomena.models.layers import ACTIVATIONS
 from phenomena.probes.similarity import MinibatchCKA
 from phenomena.report import subplots
 from phenomena.result import Check, Result, Series, Verdict
@@ -62,7 +63,7 @@ class Model:
     depth: int = field(
         3, positive, help="hidden layers; CKA compares the hidden activations and the logits (depth + 1 layers)"
     )
-    activation: str = field("relu", help="hidden activation")
+    activation: str = field("relu", one_of(*ACTIVATIONS), help="hidden activation")
 
     def __post_init__(self):
         require(self.narrow < self.wide, f"model.narrow must be below model.wide; got {self.narrow} and {self.wide}")

@@ -38,7 +38,7 @@ import torch
 
 from phenomena.analysis import bump, feature_counts, fold, peak, relu_feature_weights, relu_features, ridge_fit
 from phenomena.config import at_least, between, config, field, positive
-from phenomena.data.mnist1d import mnist1d
+from phenomena.data.mnist1d import mnist1d, train_size
 from phenomena.data.noise import with_label_noise
 from phenomena.errors import UserError
 from phenomena.experiment import Calibration, Control, Entry, RunContext
@@ -101,15 +101,22 @@ def unused(cfg: Config) -> tuple[str, ...]:
     return ("data.noise_mode",) if cfg.data.noise == 0 else ()
 
 
+def preflight(cfg: Config) -> None:
+    """The largest training set must exist: sample.high x sample.features <= the generated training set."""
+    s = cfg.sample
+    largest = feature_counts(s.features, s.low, s.high, s.points)[-1]
+    available = train_size(cfg.data.num_samples, cfg.data.train_split)
+    if largest > available:
+        raise UserError(
+            f"sample.high × sample.features = {largest} exceeds the {available} training "
+            "examples generated; lower sample.high or sample.features, or raise data.num_samples"
+        )
+
+
 def run(cfg: Config, ctx: RunContext) -> Result:
     s = cfg.sample
     data = mnist1d(cfg.data.num_samples, cfg.data.train_split, cache_dir=ctx.cache)
     counts = feature_counts(s.features, s.low, s.high, s.points)
-    if counts[-1] > data.n_train:
-        raise UserError(
-            f"sample.high × sample.features = {counts[-1]} exceeds the {data.n_train} training "
-            "examples generated; lower sample.high or sample.features, or raise data.num_samples"
-        )
     xt, yt = data.x_test.double(), data.y_test
     err = np.zeros((len(counts), s.draws))
     train_err, norm = np.zeros_like(err), np.zeros_like(err)
@@ -197,7 +204,7 @@ def figure(result: Result):
     fig.suptitle(
         f"sample-wise double descent: N = {s['features']:.0f} random ReLU features, MNIST-1D, "
         f"{cfg.data.noise:.0%} noise{ridge} — peak at n = {s['peak_samples']:.0f}, "
-        f"+{s['peak_excess_left_pp']:.1f} pp over the best smaller n"
+        f"{s['peak_excess_left_pp']:+.1f} pp over the best smaller n"
     )
     fig.tight_layout()
     return fig
@@ -260,4 +267,5 @@ ENTRY = Entry(
         },
     ),
     unused=unused,
+    preflight=preflight,
 )

@@ -38,6 +38,18 @@ def _find(directory: Path, stem: str) -> Path | None:
     return None
 
 
+def mnist_files(directory: str | Path) -> dict[str, list[Path | None]]:
+    """The IDX files in ``directory``: split -> [images, labels] paths (None where absent); raises UserError
+    unless the directory exists and holds at least the test files."""
+    directory = Path(directory).expanduser()
+    if not directory.is_dir():
+        raise UserError(f"MNIST directory {directory} does not exist")
+    found = {split: [_find(directory, s) for s in stems] for split, stems in _FILES.items()}
+    if not all(found["test"]):
+        raise UserError(f"{directory} has no {_FILES['test'][0]}[.gz] and {_FILES['test'][1]}[.gz]")
+    return found
+
+
 def mnist(directory: str | Path, n_train: int | None = None, test_fraction: float = 0.2, seed: int = 0) -> Dataset:
     """MNIST from ``directory``: images flattened to 784 floats in [0, 1], integer labels.
 
@@ -45,12 +57,7 @@ def mnist(directory: str | Path, n_train: int | None = None, test_fraction: floa
     images), they are split at random: ``test_fraction`` of them become the test set. ``n_train`` keeps the
     first ``n_train`` training images (after the seeded shuffle).
     """
-    directory = Path(directory).expanduser()
-    if not directory.is_dir():
-        raise UserError(f"MNIST directory {directory} does not exist")
-    found = {split: [_find(directory, s) for s in stems] for split, stems in _FILES.items()}
-    if not all(found["test"]):
-        raise UserError(f"{directory} has no {_FILES['test'][0]}[.gz] and {_FILES['test'][1]}[.gz]")
+    found = mnist_files(directory)
 
     def load(split):
         images, labels = (_read_idx(p) for p in found[split])

@@ -21,6 +21,11 @@ from phenomena.data.dataset import Dataset
 from phenomena.errors import UserError
 
 
+def train_size(num_samples: int, train_split: float) -> int:
+    """How many of ``num_samples`` MNIST-1D examples the split puts in the training set (as ``mnist1d`` splits)."""
+    return int(num_samples * train_split)
+
+
 def _generate(num_samples: int, train_split: float, seed: int, shuffle_seq: bool) -> dict[str, np.ndarray]:
     from mnist1d.data import get_dataset_args, make_dataset
 

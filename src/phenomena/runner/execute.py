@@ -7,10 +7,12 @@ in a worker, which hands back a picklable :class:`Result`.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import platform
 import socket
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping
@@ -22,6 +24,7 @@ from phenomena.errors import DivergedError, UserError
 from phenomena.experiment import Entry, RunContext
 from phenomena.result import Result, Series, Verdict, decode_float
 from phenomena.store import RunRecord, Store
+from phenomena.store.sqlite import HEARTBEAT_SECONDS
 
 Lookup = Callable[[str], Entry]  # experiment name -> its Entry (the catalog's, handed down by the api)
 
@@ -64,8 +67,11 @@ class RunSpec:
 def resolve(
     entry: Entry, preset: str = "quick", overrides: Mapping[str, Any] | Iterable[str] = (), seed: int | None = None
 ) -> tuple[Any, str]:
-    """The resolved config and the run id of one run of ``entry``; raises UserError on bad input."""
+    """The resolved config and the run id of one run of ``entry``; raises UserError on bad input (the config's
+    own rules, then the entry's ``preflight``)."""
     cfg = entry.resolve(preset, overrides, seed)
+    if entry.preflight is not None:
+        entry.preflight(cfg)
     return cfg, entry.run_id(cfg, __version__)
 
 
@@ -143,13 +149,18 @@ def execute(
         rid, cfg.seed, folder, store.cache_dir, show_progress=progress, workers=workers, experiment=entry.name
     )
     try:
-        result = compute(entry, cfg, ctx)
+        with Heartbeat(store, [rid]):
+            result = compute(entry, cfg, ctx)
     except DivergedError as e:
         store.finish(rid, "diverged", error=str(e))
+        e.run_id = rid
         raise
     except UserError:
-        # e.g. a local data file that is missing: the run never started, so leave no trace of it
+        # bad input only the run could see (e.g. a truncated data file): it never really started
         store.delete(rid)
+        raise
+    except KeyboardInterrupt:
+        store.interrupt()
         raise
     except BaseException as e:
         store.finish(rid, "failed", error="".join(traceback.format_exception(e)))
@@ -161,6 +172,29 @@ def execute(
         raise
     result.meta["environment"] = env
     return result
+
+
+class Heartbeat:
+    """While open, a daemon thread tells the store every ``HEARTBEAT_SECONDS`` that this process still computes
+    ``run_ids`` (so another process can tell a live ``running`` row from a stale one)."""
+
+    def __init__(self, store: Store, run_ids: Iterable[str]):
+        self.store, self.run_ids = store, list(run_ids)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, daemon=True, name="phenomena-heartbeat")
+
+    def _beat(self) -> None:
+        while not self._stop.wait(HEARTBEAT_SECONDS):
+            with contextlib.suppress(Exception):  # a busy or vanished store must not kill the run; retried next beat
+                self.store.heartbeat(self.run_ids)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def _verdict_with_artifacts(result: Result) -> dict:

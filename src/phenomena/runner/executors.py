@@ -41,6 +41,9 @@ class Executor:
     def shutdown(self, cancel: bool = False) -> None:
         """Release the workers; with ``cancel``, drop queued runs and stop running ones."""
 
+    def raise_if_never_started(self) -> None:
+        """Raise UserError if this executor's workers all died while starting (nothing can run on it)."""
+
     def describe(self) -> str:
         """A few words for the user, e.g. 'process pool, 4 workers x 2 threads'."""
         return self.name
@@ -82,6 +85,9 @@ class ProcessExecutor(Executor):
 
     def submit(self, spec) -> Future:
         return self._pool.submit(work, spec)
+
+    def raise_if_never_started(self) -> None:
+        self._pool.raise_if_never_started()
 
     def shutdown(self, cancel: bool = False) -> None:
         # with cancel, the runs in flight stop too: the user asked to stop, and those stay 'running' to be redone

@@ -81,6 +81,8 @@ def parse_grid(tokens: Iterable[str]) -> dict[str, list[str]]:
     """Command-line grid options (``['model.width=4,8,16', 'train.lr=1e-3,1e-2']``) as key -> raw values."""
     grid: dict[str, list[str]] = {}
     for token in tokens:
+        if "=" not in token:
+            raise UserError(f"grid {token!r} is not of the form key.path=v1,v2,... (e.g. train.lr=1e-3,1e-2)")
         key, raw = parse_override(token)
         if key in grid:
             raise UserError(f"grid key {key!r} is given twice; list all its values once, e.g. {key}=1,2,3")

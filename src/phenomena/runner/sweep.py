@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing
 import sys
+import time
 import traceback
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -28,6 +29,7 @@ from phenomena.runner.grid import Job, SweepPlan, plan_sweep
 from phenomena.runner.sweep_result import SweepResult, load_sweep
 from phenomena.runner.work import Outcome
 from phenomena.store import Store
+from phenomena.store.sqlite import HEARTBEAT_SECONDS
 
 
 def sweep(
@@ -130,31 +132,47 @@ def _run_all(todo: list[tuple[SweepPlan, Job]], pool: Executor, store: Store, ba
     pending, in_flight = deque(todo), {}
     recorded: dict[str, str] = {}
     tally: Counter = Counter()
-    while pending or in_flight:
-        while pending and len(in_flight) < pool.capacity:
-            plan, job = pending.popleft()
-            name = plan.entry.name
-            folder = store.begin(
-                job.run_id, name, plan.preset, to_dict(job.config), environment(job.seed), sweep=plan.id
-            )
-            spec = RunSpec(name, plan.entry.module, job.config, job.run_id, str(folder), str(store.cache_dir))
-            in_flight[pool.submit(spec)] = (plan, job)
-        done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-        for future in done:
-            plan, job = in_flight.pop(future)
-            status = _record(store, plan, job, _outcome(future, job))
-            recorded[job.run_id] = status
-            tally[status] += 1
-            bar.set_postfix({k: v for k, v in tally.items() if k != "finished"}, refresh=False)
-            bar.update(1)
+    beat = time.monotonic()
+    try:
+        while pending or in_flight:
+            _step(pending, in_flight, pool, store, bar, recorded, tally)
+            if time.monotonic() - beat >= HEARTBEAT_SECONDS:
+                store.heartbeat(job.run_id for _, job in in_flight.values())
+                beat = time.monotonic()
+    except BaseException:
+        # Ctrl-C, or an error of this process: the runs in flight will not be recorded by anyone
+        store.interrupt()
+        raise
     return recorded
 
 
-def _outcome(future: Future, job: Job) -> Outcome:
-    """The worker's outcome, or a failed one if the worker itself broke (died, could not unpickle, ...)."""
+def _step(pending, in_flight, pool, store, bar, recorded, tally) -> None:
+    """Fill the pool up to its capacity, wait for the first run to end (or a heartbeat's time), record it."""
+    while pending and len(in_flight) < pool.capacity:
+        plan, job = pending.popleft()
+        name = plan.entry.name
+        folder = store.begin(job.run_id, name, plan.preset, to_dict(job.config), environment(job.seed), sweep=plan.id)
+        spec = RunSpec(name, plan.entry.module, job.config, job.run_id, str(folder), str(store.cache_dir))
+        in_flight[pool.submit(spec)] = (plan, job)
+    done, _ = wait(in_flight, timeout=HEARTBEAT_SECONDS, return_when=FIRST_COMPLETED)
+    for future in done:
+        plan, job = in_flight.pop(future)
+        status = _record(store, plan, job, _outcome(future, job, pool))
+        recorded[job.run_id] = status
+        tally[status] += 1
+        bar.set_postfix({k: v for k, v in tally.items() if k != "finished"}, refresh=False)
+        bar.update(1)
+
+
+def _outcome(future: Future, job: Job, pool: Executor) -> Outcome:
+    """The worker's outcome, or a failed one if the worker itself broke (died, could not unpickle, ...).
+
+    A pool none of whose workers ever started (a script that starts a sweep at import time, which every
+    spawned worker re-imports) raises the pool's UserError instead: every run would fail the same way."""
     try:
         return future.result()
     except Exception as e:
+        pool.raise_if_never_started()
         reason = "".join(traceback.format_exception(e))
         return Outcome(job.run_id, "failed", error=f"the worker computing this run broke: {reason}")
 
