@@ -19,7 +19,7 @@ import pytest
         (["run", "grokking", "-s", "train.lr"], "not of the form key.path=value"),
         (["run", "grokking", "--seed", "x"], "'x' is not a valid integer"),
         (["run", "grokking", "--bogus"], "No such option"),
-        (["show", "nosuchrun"], "no stored run 'nosuchrun'"),
+        (["show", "nosuchrun"], "no stored run or sweep 'nosuchrun'"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(cli, home, args, message):

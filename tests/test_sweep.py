@@ -75,7 +75,7 @@ def test_tuple_values_are_swept_in_brackets():
         (["--grid", "train.steps=20,"], "grid key 'train.steps' needs one or more values"),
         (["--grid", "seed=0,1"], "not as a config key"),
         (["--grid", "data.p=11,13"], "config key 'data.p' is both set and swept"),
-        (["--grid", "train.steps"], "not of the form key.path=value"),
+        (["--grid", "train.steps"], "grid 'train.steps' is not of the form key.path=v1,v2"),
         ([], "Missing option '--grid'"),
         (["--grid", "train.steps=20", "--seeds", "0"], "0 is not in the range x>=1"),
         (["--grid", "train.steps=20", "--executor", "dask"], "'dask' is not one of 'serial', 'process', 'ray'"),
@@ -170,7 +170,9 @@ def test_show_says_when_a_prefix_is_both_a_run_and_a_sweep(cli, cli_json, home):
         db.execute("UPDATE sweep_runs SET sweep = 'abc' || sweep")
         db.execute("UPDATE runs SET id = 'abd' || id")
     code, _, err = cli("show", "ab")
-    assert code == 2 and "is the start of both run abd" in err and err.count("\n") == 1
+    assert (
+        code == 2 and "ambiguous prefix 'ab': it starts run abd" in err and "sweep abc" in err and err.count("\n") == 1
+    )
     assert cli_json("show", "abc")["sweep_id"] == "abc" + swept["sweep_id"]
     code, _, err = cli("runs", "--sweep", "nope")
     assert code == 2 and "no stored sweep 'nope'" in err

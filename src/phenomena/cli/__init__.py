@@ -7,11 +7,12 @@ can cause ends in one line on stderr and exit code 2.
 from __future__ import annotations
 
 import json
-import math
 import sys
 import time
 
 import click
+
+from phenomena.cli.output import columns, echo_artifacts, echo_sweep, value_text
 
 EXIT_USER_ERROR = 2
 
@@ -26,8 +27,9 @@ class _Group(click.Group):
             return super().main(*args, standalone_mode=False, **kwargs)
         except click.exceptions.Exit as e:
             sys.exit(e.exit_code)
-        except click.exceptions.Abort:
-            click.echo("aborted", err=True)
+        except click.exceptions.Abort as e:
+            # click turns Ctrl-C into Abort; a "no" to a confirmation is an Abort too
+            click.echo("interrupted" if isinstance(e.__cause__, KeyboardInterrupt) else "aborted", err=True)
             sys.exit(130)
         except click.UsageError as e:
             hint = f" (see `{e.ctx.command_path} --help`)" if e.ctx else ""
@@ -119,26 +121,13 @@ def config_cmd(name: str, preset: str | None, as_json: bool) -> None:
         )
         return
     rows = [("key", "type", f"{preset or 'quick'}", "constraint", "help")]
-    rows += [(f.key, f.type, _value(f.default), "; ".join(f.constraints), f.help) for f in fields]
+    rows += [(f.key, f.type, value_text(f.default), "; ".join(f.constraints), f.help) for f in fields]
     click.secho(f"{name} — config keys (phenomena run {name} -s KEY=VALUE)", bold=True)
-    click.echo(_columns(rows))
+    click.echo(columns(rows))
     if not preset:
         click.secho("\npresets (keys where they differ)", bold=True)
-        table = [("key", *entry.presets)] + [(k, *(_value(by_preset[p][k]) for p in entry.presets)) for k in differ]
-        click.echo(_columns(table))
-
-
-def _value(value) -> str:
-    if isinstance(value, tuple):
-        return ",".join(map(_value, value))
-    return "none" if value is None else (f"{value:g}" if isinstance(value, float) else str(value))
-
-
-def _columns(rows) -> str:
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+        table = [("key", *entry.presets)] + [(k, *(value_text(by_preset[p][k]) for p in entry.presets)) for k in differ]
+        click.echo(columns(table))
 
 
 @main.command("run")
@@ -158,21 +147,34 @@ def _columns(rows) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (run_id, config, summary, ...).")
 @click.option(
     "--workers",
+    "-j",
     "-w",
-    type=int,
+    type=click.IntRange(min=1),
     default=1,
     show_default=True,
-    help="Processes for a run's independent pieces (double-descent's widths); results are the same.",
+    help="Processes for a run's independent pieces (double-descent's widths; at most one per core); results are "
+    "the same. (-w is the old spelling.)",
 )
 @click.pass_context
 def run_cmd(ctx, name, preset, overrides, seed, force, quiet, as_json, workers) -> None:
     """Reproduce phenomenon NAME: train, print the verdict table, save the figure and the record.
 
-    Exit code 0 when the run finished, whether or not its verdict passed (the verdict is data).
+    Exit code 0 when the run finished, whether or not its verdict passed (the verdict is data); 2 on bad input
+    or when training diverged (recorded as a diverged run; with --json, its JSON object says so).
     """
     from phenomena.api import run
+    from phenomena.catalog import get_entry
     from phenomena.errors import DivergedError
+    from phenomena.parallel import available_cores
 
+    if workers > 1:
+        entry, cores = get_entry(name), available_cores()
+        if not entry.pieces:
+            click.echo(f"note: {name} has no independent pieces to spread; --workers {workers} has no effect", err=True)
+            workers = 1
+        elif workers > cores:
+            click.echo(f"note: --workers {workers} is more than the {cores} cores here; using {cores}", err=True)
+            workers = cores
     start = time.perf_counter()
     try:
         result = run(
@@ -186,9 +188,13 @@ def run_cmd(ctx, name, preset, overrides, seed, force, quiet, as_json, workers) 
             workers=workers,
         )
     except DivergedError as e:
+        if as_json:
+            click.echo(json.dumps({"run_id": e.run_id, "experiment": name, "status": "diverged", "error": str(e)}))
         raise click.ClickException(f"{e}; recorded as a diverged run (try {e.hint})") from None
     if as_json:
-        click.echo(json.dumps(result.to_dict()))
+        reused = bool(result.meta.get("reused"))
+        env = result.meta.get("environment")
+        click.echo(json.dumps({**result.to_dict(), "preset": preset, "reused": reused, "environment": env}))
         return
     reused = result.meta.get("reused")
     took = (
@@ -203,7 +209,7 @@ def run_cmd(ctx, name, preset, overrides, seed, force, quiet, as_json, workers) 
             f"note: {name}'s smoke preset only proves the pipeline; its verdict is not expected to hold "
             f"(the phenomenon needs --preset quick)"
         )
-    _echo_artifacts(result, ctx.obj["home"])
+    echo_artifacts(result, ctx.obj["home"])
 
 
 def _many_runs_options(command):
@@ -318,7 +324,7 @@ def sweep_cmd(ctx, name, preset, grid, overrides, seeds, executor, workers, ray_
         click.echo(json.dumps(result.to_dict()))
     else:
         click.echo(f"done in {time.perf_counter() - start:.1f} s\n")
-        _echo_sweep(result, ctx.obj["home"])
+        echo_sweep(result, ctx.obj["home"])
     if failed:
         sys.exit(1)
 
@@ -373,155 +379,10 @@ def verify_cmd(ctx, names, preset, seeds, executor, workers, ray_address, force,
         sys.exit(1)
 
 
-@main.command("show")
-@click.argument("run_id")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@click.pass_context
-def show_cmd(ctx, run_id: str, as_json: bool) -> None:
-    """Summary, verdict, config and artifacts of a stored run, or the table and figure of a sweep (an id
-    prefix is enough)."""
-    from phenomena.api import load, load_sweep
-    from phenomena.config import canonical_json
-    from phenomena.errors import UserError
-    from phenomena.store import Store
+from phenomena.cli import inspect, maintenance  # noqa: E402  (their commands join the group defined above)
 
-    store = Store(ctx.obj["home"])
-    run, sweep = store.get(run_id), store.get_sweep(run_id)
-    if run is not None and sweep is not None:
-        raise UserError(f"{run_id!r} is the start of both run {run.id} and sweep {sweep.id}; give more characters")
-    if sweep is not None:
-        result = load_sweep(sweep.id, store)
-        result.write_figure(store)
-        if as_json:
-            click.echo(json.dumps(result.to_dict()))
-        else:
-            _echo_sweep(result, ctx.obj["home"])
-        return
-    result = load(run_id, store)
-    if as_json:
-        click.echo(json.dumps({**result.to_dict(), "error": result.meta.get("error")}))
-        return
-    click.secho(f"{result.experiment} [{result.meta.get('preset')}] run {result.run_id}: {result.status}", bold=True)
-    if result.meta.get("error"):
-        click.echo(f"error: {result.meta['error'].strip().splitlines()[-1]}")
-    if result.verdict:
-        click.echo(result.verdict.table())
-    if result.summary:
-        click.echo("\nsummary:")
-        for key, value in result.summary.items():
-            click.echo(f"  {key:<24} {_fmt(value)}")
-    click.echo("\nconfig: " + canonical_json(result.config))
-    _echo_artifacts(result, ctx.obj["home"])
-
-
-@main.command("runs")
-@click.option("--experiment", "-e", default=None, help="Only runs of this experiment.")
-@click.option("--sweep", "sweep_id", default=None, metavar="ID", help="Only the runs of this sweep (id or prefix).")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
-@click.pass_context
-def runs_cmd(ctx, experiment: str | None, sweep_id: str | None, as_json: bool) -> None:
-    """The stored runs, newest first."""
-    from phenomena.errors import UserError
-    from phenomena.store import Store
-
-    store = Store(ctx.obj["home"])
-    if sweep_id is not None:
-        found = store.get_sweep(sweep_id)
-        if found is None:
-            raise UserError(f"no stored sweep {sweep_id!r} in {ctx.obj['home']} (see `phenomena sweeps`)")
-        sweep_id = found.id
-    records = store.runs(experiment, sweep=sweep_id)
-    if as_json:
-        click.echo(
-            json.dumps(
-                [
-                    {
-                        "run_id": r.id,
-                        "experiment": r.experiment,
-                        "preset": r.preset,
-                        "status": r.status,
-                        "passed": (r.verdict or {}).get("passed"),
-                        "created": r.created,
-                        "sweep": r.sweep,
-                    }
-                    for r in records
-                ]
-            )
-        )
-        return
-    if not records:
-        click.echo(f"no runs stored in {ctx.obj['home']} yet; try `phenomena run grokking`")
-        return
-    click.echo(f"{'run id':<13} {'experiment':<20} {'preset':<7} {'status':<9} {'verdict':<8} created")
-    for r in records:
-        passed = (r.verdict or {}).get("passed")
-        verdict = "-" if passed is None else ("PASS" if passed else "FAIL")
-        created = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created))
-        click.echo(f"{r.id:<13} {r.experiment:<20} {r.preset or '-':<7} {r.status:<9} {verdict:<8} {created}")
-
-
-@main.command("sweeps")
-@click.option("--experiment", "-e", default=None, help="Only sweeps of this experiment.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
-@click.pass_context
-def sweeps_cmd(ctx, experiment: str | None, as_json: bool) -> None:
-    """The stored sweeps, newest first (`phenomena show ID` for one)."""
-    from phenomena.store import Store
-
-    records = Store(ctx.obj["home"]).sweeps(experiment)
-    if as_json:
-        click.echo(
-            json.dumps(
-                [
-                    {
-                        "sweep_id": r.id,
-                        "experiment": r.experiment,
-                        "preset": r.preset,
-                        "grid": r.grid,
-                        "seeds": r.seeds,
-                        "overrides": r.overrides,
-                        "status": r.status,
-                        "created": r.created,
-                    }
-                    for r in records
-                ]
-            )
-        )
-        return
-    if not records:
-        click.echo(
-            f"no sweeps stored in {ctx.obj['home']} yet; try `phenomena sweep grokking -p smoke "
-            "--grid train.weight_decay=0,1,2 --seeds 2`"
-        )
-        return
-    click.echo(f"{'sweep id':<13} {'experiment':<20} {'preset':<7} {'status':<11} {'seeds':<5} grid")
-    for r in records:
-        grid = " ".join(f"{k}={','.join(map(str, v))}" for k, v in r.grid.items())
-        click.echo(f"{r.id:<13} {r.experiment:<20} {r.preset or '-':<7} {r.status:<11} {len(r.seeds):<5} {grid}")
-
-
-def _echo_sweep(result, home: str) -> None:
-    click.echo(result.table())
-    figure = result.artifacts.get("figure")
-    if figure:
-        click.echo(f"figure: {figure}")
-    click.echo(
-        f"record: {home}/phenomena.db  (phenomena show {result.sweep_id}; phenomena runs --sweep {result.sweep_id})"
-    )
-
-
-def _echo_artifacts(result, home: str) -> None:
-    figure = result.artifacts.get("figure")
-    if figure:
-        click.echo(f"figure: {figure}")
-    click.echo(f"record: {home}/phenomena.db  (phenomena show {result.run_id})")
-
-
-def _fmt(value) -> str:
-    if isinstance(value, float):
-        return "n/a" if math.isnan(value) else f"{value:.6g}"
-    return str(value)
-
+for command in (*inspect.COMMANDS, *maintenance.COMMANDS):
+    main.add_command(command)
 
 if __name__ == "__main__":  # pragma: no cover
     main()
