@@ -55,7 +55,9 @@ class Checkup:
 
 
 def check(store: Store) -> Checkup:
-    """Inspect ``store`` without changing it: ``PRAGMA integrity_check``, orphaned and missing folders."""
+    """Inspect ``store`` without changing it: ``PRAGMA integrity_check``, orphaned and missing folders. A home
+    that cannot hold a store raises StoreError, as every command does."""
+    store.exists  # noqa: B018 - the property raises StoreError for a home that is a file, under one, or unwritable
     folders = _run_folders(store)
     if not store.path.is_file():
         return Checkup(store.path, "absent", orphans=folders, recoverable=_with_record(store, folders))
@@ -92,7 +94,12 @@ def rebuild(store: Store) -> int:
     """
     found = check(store)
     if found.database.startswith("damaged") or found.database == "empty":
-        aside = store.path.with_name(f"{store.path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        aside = store.path.with_name(f"{store.path.name}.damaged-{stamp}")
+        for n in range(1, 1000):  # never replace an earlier damaged copy
+            if not any(Path(str(aside) + s).exists() for s in ("", "-wal", "-shm")):
+                break
+            aside = store.path.with_name(f"{store.path.name}.damaged-{stamp}-{n}")
         for suffix in ("", "-wal", "-shm"):
             part = Path(str(store.path) + suffix)
             if part.exists():

@@ -196,11 +196,12 @@ class Store:
         exist and could not be created either (its nearest existing folder refuses new entries) raises
         StoreError: reading it would wrongly report an empty store."""
         self._check_root()
-        if self.path.is_file():
-            return True
         if not self.root.exists():
             _check_creatable(self.root)
-        return False
+            return False
+        if not os.access(self.root, os.W_OK | os.X_OK):
+            raise StoreError(f"the store home {self.root} is not writable (permission denied)")
+        return self.path.is_file()
 
     def _check_root(self) -> None:
         """Raise StoreError if the root is not a directory or lies under a file."""
