@@ -63,6 +63,16 @@ class SweepPoint:
         std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else math.nan
         return mean, std, n
 
+    def never(self, metric: str) -> int:
+        """How many finished runs left ``metric`` unmeasured (NaN: e.g. a threshold never reached)."""
+        return sum(
+            1
+            for r in self.runs
+            if r.status == "finished"
+            and metric in r.summary
+            and not (isinstance(r.summary[metric], int | float) and math.isfinite(r.summary[metric]))
+        )
+
     def status_text(self) -> str:
         """E.g. '3 finished' or '2 finished, 1 diverged'."""
         counts: dict[str, int] = {}
@@ -134,7 +144,7 @@ class SweepResult:
             cells = [_fmt(point.values[k]) for k in keys]
             cells += [point.status_text(), f"{point.passed}/{len(point.runs)}"]
             for metric in self.metrics:
-                cells.append(_fmt_stat(*point.stat(metric), seeds=len(point.runs)))
+                cells.append(_fmt_stat(*point.stat(metric), seeds=len(point.runs), never=point.never(metric)))
             body.append(cells)
         widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
         lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in [header, *body]]
@@ -161,63 +171,12 @@ class SweepResult:
         return [load(r.run_id, self.store, self.lookup) for p in self.points for r in p.runs if r.status != "pending"]
 
     def figure(self):
-        """Each headline metric against the first grid key: seeds as dots, their mean as a line, mean ± std
-        as a band; one line per combination of the other grid keys."""
-        from phenomena.report import subplots
+        """Each headline metric against the first grid key (seeds as dots, mean ± std, "never" markers for
+        values never reached), the pass rate per point, and a heatmap for a two-key grid
+        (:func:`~phenomena.runner.sweep_figure.sweep_figure`)."""
+        from phenomena.runner.sweep_figure import sweep_figure
 
-        keys = list(self.grid)
-        x_key, others = keys[0], keys[1:]
-        metrics = self.metrics or ("(no summary)",)
-        fig, axes = subplots(1, len(metrics), width=4.2)
-        x_values = self.grid[x_key]
-        numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in x_values)
-        position = {repr(v): (v if numeric else i) for i, v in enumerate(x_values)}
-        groups: dict[str, list[SweepPoint]] = {}
-        for point in self.points:
-            label = ", ".join(f"{k}={_fmt(point.values[k])}" for k in others)
-            groups.setdefault(label, []).append(point)
-        for ax, metric in zip(axes[0], metrics, strict=True):
-            for i, (label, points) in enumerate(groups.items()):
-                color = f"C{i % 10}"
-                xs = [position[repr(p.values[x_key])] for p in points]
-                stats = [p.stat(metric) for p in points]
-                means = [s[0] for s in stats]
-                spread = [0.0 if math.isnan(s[1]) else s[1] for s in stats]
-                for x, p in zip(xs, points, strict=True):
-                    seeds = p.values_of(metric)
-                    ax.scatter([x] * len(seeds), seeds, s=10, color=color, alpha=0.45, linewidths=0)
-                ax.plot(xs, means, "-o", color=color, markersize=3, label=label or None)
-                ax.fill_between(
-                    xs,
-                    [m - s for m, s in zip(means, spread, strict=True)],
-                    [m + s for m, s in zip(means, spread, strict=True)],
-                    color=color,
-                    alpha=0.2,
-                    linewidth=0,
-                )
-            if not any(p.values_of(metric) for p in self.points):
-                ax.text(0.5, 0.5, "measured in no finished run", transform=ax.transAxes, ha="center", va="center")
-            # explicit limits from the grid, so a panel where nothing was measured still has an axis
-            lo, hi = min(position.values()), max(position.values())
-            if numeric and lo > 0 and hi / lo >= 20:
-                ax.set_xscale("log")
-                ax.set_xlim(lo / 1.5, hi * 1.5)
-            else:
-                pad = 0.05 * (hi - lo) or 0.5
-                ax.set_xlim(lo - pad, hi + pad)
-            if numeric and ax.get_xscale() == "linear":
-                ax.set_xticks(x_values)
-            elif not numeric:
-                ax.set_xticks(range(len(x_values)), [_fmt(v) for v in x_values])
-            ax.set(xlabel=x_key, ylabel=metric, title=metric)
-            if others:
-                ax.legend()
-        seeds = len(self.seeds)
-        fig.suptitle(
-            f"{self.experiment} sweep {self.sweep_id} [{self.preset}]: mean ± std over {seeds} seed{'s' * (seeds != 1)}"
-        )
-        fig.tight_layout()
-        return fig
+        return sweep_figure(self)
 
     def write_figure(self, store: Store | None = None) -> Path:
         """Save :meth:`figure` as ``<store>/sweeps/<id>/figure.png`` and return the path."""
@@ -294,10 +253,12 @@ def _fmt(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-def _fmt_stat(mean: float, std: float, n: int, seeds: int) -> str:
+def _fmt_stat(mean: float, std: float, n: int, seeds: int, never: int = 0) -> str:
     if n == 0:
-        return "n/a"
+        return "never" if never else "n/a"
     text = f"{mean:.4g}" if math.isnan(std) else f"{mean:.4g} ± {std:.2g}"
+    if never:
+        return f"{text} ({never} never)"
     return text if n == seeds else f"{text} (n={n})"
 
 
