@@ -22,7 +22,7 @@ $(VENV)/.installed: pyproject.toml $(VENV)/.torch
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.torch
-	$(BIN)/python -m pip install --quiet -e ".[dev,ray]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,ray,export,tensorboard,lightning,hf,docs]"
 	touch $@ $(VENV)/.installed
 
 run: $(VENV)/.installed

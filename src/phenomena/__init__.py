@@ -34,6 +34,7 @@ _LAZY = {
     "Verdict": "phenomena.result",
     "Check": "phenomena.result",
     "UserError": "phenomena.errors",
+    "Monitor": "phenomena.monitor",
 }
 _SUBMODULES = {"probes", "kernels", "data", "models", "training", "catalog", "store", "report"}
 
@@ -44,6 +45,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from phenomena.api import SweepResult, config, list_experiments, load, load_sweep, run, runs, sweep  # noqa: F401
     from phenomena.errors import UserError  # noqa: F401
     from phenomena.experiment import Control, Entry, Reference, RunContext  # noqa: F401
+    from phenomena.monitor import Monitor  # noqa: F401
     from phenomena.result import Check, Result, Verdict  # noqa: F401
 
 

@@ -379,9 +379,9 @@ def verify_cmd(ctx, names, preset, seeds, executor, workers, ray_address, force,
         sys.exit(1)
 
 
-from phenomena.cli import inspect, maintenance  # noqa: E402  (their commands join the group defined above)
+from phenomena.cli import export, inspect, maintenance, report  # noqa: E402  (their commands join the group above)
 
-for command in (*inspect.COMMANDS, *maintenance.COMMANDS):
+for command in (*inspect.COMMANDS, *maintenance.COMMANDS, *report.COMMANDS, *export.COMMANDS):
     main.add_command(command)
 
 if __name__ == "__main__":  # pragma: no cover

@@ -50,8 +50,8 @@ def overrides_text(record) -> str:
     from phenomena.config import flat
 
     base = preset_values(record.experiment, record.preset)
-    if base is None:
-        return "?"
+    if base is None:  # not a catalog run (e.g. a Monitor's record): nothing to differ from
+        return "-"
     diff = {k: v for k, v in flat(record.config).items() if base.get(k, object()) != v and k != "seed"}
     return " ".join(f"{k}={value_text(v)}" for k, v in diff.items()) or "-"
 
@@ -107,7 +107,8 @@ def show_cmd(ctx, run_id: str, as_json: bool, curves: bool) -> None:
     status = record.shown_status
     if status == "stale":
         status = f"stale (marked running, but its process {record.pid} on {record.host} is gone)"
-    click.secho(f"{result.experiment} [{record.preset}] run {result.run_id}: {status}", bold=True)
+    preset = f" [{record.preset}]" if record.preset else ""
+    click.secho(f"{result.experiment}{preset} run {result.run_id}: {status}", bold=True)
     if record.error:
         click.echo(f"error: {record.error.strip().splitlines()[-1]}")
     if result.verdict:
@@ -116,8 +117,11 @@ def show_cmd(ctx, run_id: str, as_json: bool, curves: bool) -> None:
         click.echo("\nsummary:")
         for key, value in result.summary.items():
             click.echo(f"  {key:<24} {number(value)}")
-    click.echo(f"\nconfig: preset {record.preset}, seed {record.config.get('seed')}, overrides: {diff}")
-    click.echo(f"  (phenomena config {record.experiment} -p {record.preset} lists every key)")
+    if record.preset:
+        click.echo(f"\nconfig: preset {record.preset}, seed {record.config.get('seed')}, overrides: {diff}")
+        click.echo(f"  (phenomena config {record.experiment} -p {record.preset} lists every key)")
+    else:
+        click.echo(f"\nconfig: {json.dumps(record.config)}")
     if env:
         click.echo(
             f"environment: phenomena {env.get('phenomena')}, torch {env.get('torch')}, python {env.get('python')}, "

@@ -203,8 +203,11 @@ def _verdict_with_artifacts(result: Result) -> dict:
 
 def record_to_result(record: RunRecord, store: Store, lookup: Lookup) -> Result:
     """Rebuild a :class:`Result` from a stored record and its metrics (``lookup`` finds the record's Entry)."""
-    entry = lookup(record.experiment)
-    config = from_dict(entry.config, record.config)
+    try:
+        entry = lookup(record.experiment)
+    except UserError:  # a record written outside the catalog (e.g. a Monitor's): its config stays a dict
+        entry = None
+    config = record.config if entry is None else from_dict(entry.config, record.config)
     verdict_dict = dict(record.verdict or {})
     artifacts = verdict_dict.pop("artifacts", {})
     series = {k: Series(s, v) for k, (s, v) in store.metrics(record.id).items()}

@@ -19,13 +19,14 @@ def sweep_figure(sweep: Any):
     from phenomena.report import PALETTE, subplots
 
     keys = list(sweep.grid)
-    x_key, others = keys[0], keys[1:]
+    # a sweep over seeds alone (e.g. one of `phenomena verify`) has no grid key: one categorical point
+    x_key, others = (keys[0], keys[1:]) if keys else ("(all seeds)", [])
     metrics = list(sweep.metrics or ("(no summary)",))
     heatmap = len(keys) == 2 and bool(sweep.metrics)
     panels = len(metrics) + 1 + int(heatmap)
     fig, axes = subplots(1, panels, width=4.0)
     axes = list(axes[0])
-    x_values = sweep.grid[x_key]
+    x_values = sweep.grid[x_key] if keys else ["all"]
     numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in x_values)
     position = {repr(v): (v if numeric else i) for i, v in enumerate(x_values)}
     groups: dict[str, list] = {}
@@ -36,7 +37,7 @@ def sweep_figure(sweep: Any):
         never_x: list[tuple[float, str]] = []
         for i, (label, points) in enumerate(groups.items()):
             color = f"C{i % 10}"
-            xs = [position[repr(p.values[x_key])] for p in points]
+            xs = [position[repr(p.values.get(x_key, "all"))] for p in points]
             stats = [p.stat(metric) for p in points]
             for x, p in zip(xs, points, strict=True):
                 seeds = p.values_of(metric)
@@ -74,6 +75,8 @@ def sweep_figure(sweep: Any):
                 ax.scatter([x], [top], marker="^", s=40, color=color, edgecolors="k", linewidths=0.5, zorder=3)
             ax.axhline(top, color=PALETTE["control"], linestyle=":", linewidth=0.8)
             ax.annotate("never", (0.01, top), xycoords=("axes fraction", "data"), va="bottom", fontsize=8)
+            if not finite:
+                ax.set_yticks([])  # only "never" markers: a value scale would be made up
         if not finite and not never_x:
             ax.text(0.5, 0.5, "measured in no finished run", transform=ax.transAxes, ha="center", va="center")
         _x_axis(ax, x_values, position, numeric)
@@ -83,7 +86,7 @@ def sweep_figure(sweep: Any):
 
     rate = axes[len(metrics)]
     for i, (label, points) in enumerate(groups.items()):
-        xs = [position[repr(p.values[x_key])] for p in points]
+        xs = [position[repr(p.values.get(x_key, "all"))] for p in points]
         rates = [p.passed / len(p.runs) if p.runs else math.nan for p in points]
         rate.plot(xs, rates, "-o" if numeric else "o", color=f"C{i % 10}", markersize=4, label=label or None)
     _x_axis(rate, x_values, position, numeric)

@@ -165,11 +165,12 @@ class Verification:
             for c in e.controls:
                 setting = ", ".join(f"{k}={_text(v)}" for k, v in c.overrides.items())
                 rows.append((f"  control {c.name!r} ({setting})", f"fails {sum(c.failed)}/{n}", "", "", ""))
-                rows.append((f"    must fail: {'; '.join(c.must_fail)}", "", "", "", ""))
+                rows.append((f"    must fail: {'; '.join(c.must_fail)}",))
                 if c.unmatched:
-                    rows.append((f"    names no check: {'; '.join(c.unmatched)}", "", "", "", ""))
-        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-        lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+                    rows.append((f"    names no check: {'; '.join(c.unmatched)}",))
+        # notes (one cell) run on past the columns instead of widening the first one
+        widths = [max(len(r[i]) for r in rows if len(r) > 1) for i in range(len(rows[0]))]
+        lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=False)).rstrip() for r in rows]
         lines.insert(1, "  ".join("-" * w for w in widths))
         controls = sum(len(e.controls) for e in self.entries)
         seeds = (
@@ -182,7 +183,11 @@ class Verification:
             f"an entry passes when its verdict holds on >= {PASS_RATE:.0%} of seeds and each control fails "
             f"on >= {PASS_RATE:.0%}"
         )
-        tail = f"verify: {'PASS' if self.passed else 'FAIL'} in {self.wall_seconds / 60:.1f} min"
+        compute = sum(e.wall_seconds for e in self.entries) / 60
+        tail = (
+            f"verify: {'PASS' if self.passed else 'FAIL'} in {self.wall_seconds / 60:.1f} min; its runs took "
+            f"{compute:.1f} min of compute in all (finished runs are reused)"
+        )
         return "\n".join([head, *lines, tail])
 
 

@@ -1,0 +1,31 @@
+"""``phenomena report``: the store as a static HTML site."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command("report")
+@click.option("--out", "-o", default="phenomena-report", show_default=True, help="Folder to write the site into.")
+@click.option("--open", "open_browser", is_flag=True, help="Open the index in the default browser.")
+@click.pass_context
+def report_cmd(ctx, out: str, open_browser: bool) -> None:
+    """Write a static, self-contained HTML site of the store: the catalog with each entry's latest verdicts,
+    verification pass rates, references and figure; a page per run (verdict, figure, config difference from its
+    preset, environment, curves) and per sweep (table, figure). No network, no script: open it anywhere."""
+    from phenomena.catalog import get_entry
+    from phenomena.site import build_site
+    from phenomena.store import Store
+
+    store = Store(ctx.obj["home"])
+    if not store.exists:
+        click.echo(f"no store in {store.root} yet; run something first (phenomena run grokking)", err=True)
+    index = build_site(store, out, get_entry)
+    click.echo(f"report: {index}")
+    if open_browser:
+        import webbrowser
+
+        webbrowser.open(index.resolve().as_uri())
+
+
+COMMANDS = (report_cmd,)
