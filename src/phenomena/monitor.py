@@ -743,3 +743,14 @@ __all__ = [
     "ntk_velocity",
     "sharpness",
 ]
+
+
+def to_device(batch: Any, device) -> Any:
+    """``batch`` (a tensor, or tuples, lists and dicts of them) moved to ``device``; other values as they are."""
+    if hasattr(batch, "to") and callable(batch.to) and not isinstance(batch, type):
+        return batch.to(device)
+    if isinstance(batch, tuple | list):
+        return type(batch)(to_device(b, device) for b in batch)
+    if isinstance(batch, dict):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    return batch

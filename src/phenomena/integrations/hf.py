@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from phenomena.errors import UserError
-from phenomena.monitor import Monitor
+from phenomena.monitor import Monitor, to_device
 
 try:
     from transformers import TrainerCallback
@@ -20,16 +20,6 @@ except ImportError:
     raise UserError(
         "phenomena.integrations.hf needs Hugging Face transformers; install it with pip install 'phenomena[hf]'."
     ) from None
-
-
-def _to_device(batch: Any, device) -> Any:
-    if hasattr(batch, "to") and callable(batch.to) and not isinstance(batch, type):
-        return batch.to(device)
-    if isinstance(batch, tuple | list):
-        return type(batch)(_to_device(b, device) for b in batch)
-    if isinstance(batch, dict):
-        return {k: _to_device(v, device) for k, v in batch.items()}
-    return batch
 
 
 class ProbeCallback(TrainerCallback):
@@ -61,7 +51,7 @@ class ProbeCallback(TrainerCallback):
         if not self._moved:
             param = next(self.monitor.model.parameters(), None)
             if param is not None:
-                self.batch = _to_device(self.batch, param.device)
+                self.batch = to_device(self.batch, param.device)
             self._moved = True
         return self.batch
 
