@@ -80,7 +80,9 @@ class Entry:
     not read; they are left out of the run id. ``preflight(cfg)`` checks what the config alone cannot (a data
     folder on disk, a size against the data generated) and raises UserError; the runner calls it for every run
     before anything is written. ``pieces`` names what the run spreads over ``RunContext.map``'s workers (e.g.
-    "widths"); empty when it has no independent pieces (``--workers`` then has no effect).
+    "widths"); empty when it has no independent pieces (``--workers`` then has no effect). ``model(cfg)`` builds
+    the (untrained) network a run of ``cfg`` trains, so that a run saved with ``-s checkpoint=true`` can be loaded
+    back (:meth:`load_model`).
     """
 
     name: str
@@ -100,6 +102,7 @@ class Entry:
     unused: Callable[[Any], Iterable[str]] | None = None
     preflight: Callable[[Any], None] | None = None
     pieces: str = ""
+    model: Callable[[Any], Any] | None = None
 
     def __post_init__(self):
         for ref in self.references:
@@ -132,6 +135,19 @@ class Entry:
                 raise UserError(f"conflicting values for the seed: --seed {seed} and seed={cfg.seed} in the overrides")
             cfg = apply_overrides(cfg, {"seed": seed})
         return cfg
+
+    def load_model(self, result: Result):
+        """The trained network of ``result``: ``model(config)`` with the weights of its ``checkpoint`` artifact."""
+        from phenomena.training import load_checkpoint
+
+        path = result.artifacts.get("checkpoint")
+        if self.model is None:
+            raise UserError(f"{self.name} does not save its trained model")
+        if not path or not Path(path).is_file():
+            keys = {f.name for f in dataclasses.fields(self.config)}
+            hint = " (run it with -s checkpoint=true)" if "checkpoint" in keys else ""
+            raise UserError(f"run {result.run_id} saved no checkpoint{hint}")
+        return load_checkpoint(self.model(result.config), path).eval()
 
     def judge(self, result: Result) -> Verdict:
         """The verdict's checks, then one check per reference whose preset is this run's setting (seed aside):

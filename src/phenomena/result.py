@@ -135,6 +135,13 @@ class Result:
             raise RuntimeError("this Result was not made by the runner (no entry to draw it); use phenomena.run")
         return self.entry.figure(self)
 
+    def model(self):
+        """The trained network of a run that saved a checkpoint (``-s checkpoint=true`` where the entry has the
+        key), rebuilt by its entry and loaded from ``model.safetensors``: apply the probes to it."""
+        if self.entry is None:
+            raise RuntimeError("this Result was not made by the runner (no entry to rebuild its model)")
+        return self.entry.load_model(self)
+
     @property
     def figure_path(self) -> Path | None:
         path = self.artifacts.get("figure")

@@ -140,6 +140,11 @@ def build_model(cfg: Config, seed: int) -> torch.nn.Module:
     )
 
 
+def architecture(cfg: Config) -> torch.nn.Module:
+    """The network a run of ``cfg`` trains (untrained weights; ``Result.model()`` loads the checkpoint into it)."""
+    return build_model(cfg, seed=0)
+
+
 def token_weights(model: torch.nn.Module, p: int) -> torch.Tensor:
     """Weights indexed by input token along the last axis: rows are (neuron, operand) or embedding dims."""
     if isinstance(model, TinyTransformer):
@@ -306,6 +311,7 @@ def _step(value: float) -> str:
 
 ENTRY = Entry(
     name="grokking",
+    model=architecture,
     summary="generalization arrives long after the training set has been fit",
     papers=(
         "Power, Burda, Edwards, Babuschkin, Misra 2022 — Grokking: generalization beyond overfitting on small "
