@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test test-slow lint verify bench clean
+.PHONY: run test test-slow lint verify bench docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,5 +46,10 @@ verify: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/grokking.py
 
+# the documentation site in site/: pages in docs/, plus the catalog and CLI pages that docs/hooks.py generates from
+# the code (it runs each entry's smoke preset once for its figure, about a minute; PHENOMENA_DOCS_FIGURES=0 skips it)
+docs: $(VENV)/.installed-dev
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
 clean:
-	rm -rf $(VENV) phenomena-runs .pytest_cache
+	rm -rf $(VENV) phenomena-runs phenomena-report phenomena-export site .pytest_cache
