@@ -25,6 +25,7 @@ import ast
 import dataclasses
 import hashlib
 import json
+import math
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping
@@ -354,12 +355,16 @@ def coerce(raw: Any, annotation: Any, key: str) -> Any:
             return value.lower() in ("true", "yes", "on")
         raise ConfigError(f"{key} must be true or false; got {raw!r}")
     if annotation is int:
-        if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise ConfigError(f"{key} must be an integer; got {raw!r}")
+        if int(value) != value:
             raise ConfigError(f"{key} must be an integer; got {raw!r}")
         return int(value)
     if annotation is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"{key} must be a number; got {raw!r}")
+        if not math.isfinite(value):
+            raise ConfigError(f"{key} must be a finite number; got {raw!r}")
         return float(value)
     if annotation is str:
         return str(value)
@@ -375,8 +380,8 @@ def _literal(text: str) -> Any:
         return None
     try:
         return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text
+    except (ValueError, SyntaxError, TypeError, RecursionError, MemoryError):
+        return text  # not a Python literal (or one nested beyond reason): the field's type check decides
 
 
 def from_dict(cls: type, data: Mapping[str, Any]) -> Any:

@@ -33,17 +33,22 @@ class _Group(click.Group):
             sys.exit(130)
         except click.UsageError as e:
             hint = f" (see `{e.ctx.command_path} --help`)" if e.ctx else ""
-            click.echo(f"error: {e.format_message()}{hint}", err=True)
+            click.echo(f"error: {_one_line(e.format_message())}{hint}", err=True)
             sys.exit(EXIT_USER_ERROR)
         except click.ClickException as e:
-            click.echo(f"error: {e.format_message()}", err=True)
+            click.echo(f"error: {_one_line(e.format_message())}", err=True)
             sys.exit(EXIT_USER_ERROR)
         except UserError as e:
-            click.echo(f"error: {e}", err=True)
+            click.echo(f"error: {_one_line(str(e))}", err=True)
             sys.exit(EXIT_USER_ERROR)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)
+
+
+def _one_line(message: str) -> str:
+    """An error message on one line, whatever the user typed into it (a value may hold line breaks)."""
+    return " ".join(message.splitlines())
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -168,7 +173,10 @@ def run_cmd(ctx, name, preset, overrides, seed, force, quiet, as_json, workers) 
     from phenomena.parallel import available_cores
 
     if workers > 1:
+        from phenomena.runner.execute import resolve
+
         entry, cores = get_entry(name), available_cores()
+        resolve(entry, preset, overrides, seed)  # bad input ends in its one line before any note is printed
         if not entry.pieces:
             click.echo(f"note: {name} has no independent pieces to spread; --workers {workers} has no effect", err=True)
             workers = 1

@@ -139,9 +139,10 @@ def _run_all(todo: list[tuple[SweepPlan, Job]], pool: Executor, store: Store, ba
             if time.monotonic() - beat >= HEARTBEAT_SECONDS:
                 store.heartbeat(job.run_id for _, job in in_flight.values())
                 beat = time.monotonic()
-    except BaseException:
+    except BaseException as e:
         # Ctrl-C, or an error of this process: the runs in flight will not be recorded by anyone
-        store.interrupt()
+        why = "interrupted by the user" if isinstance(e, KeyboardInterrupt) else f"the sweep stopped: {e}"
+        store.interrupt(why)
         raise
     return recorded
 

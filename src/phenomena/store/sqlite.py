@@ -228,29 +228,32 @@ class Store:
         if not os.access(self.root, os.W_OK | os.X_OK):
             raise StoreError(f"the store home {self.root} is not writable (permission denied)")
         with self._open(write=True) as db:
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            has_runs = db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='runs'").fetchone()
-            if version < SCHEMA_VERSION:
-                # off outside the transaction: dropping the old runs table must not cascade into metrics
-                db.execute("PRAGMA foreign_keys=OFF")
-                db.execute("BEGIN IMMEDIATE")
-                try:
-                    if has_runs and version == 0:
-                        _migrate_v0(db)
-                    elif not has_runs:
-                        db.execute(_RUNS_TABLE)
-                    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-                    db.execute("COMMIT")
-                except BaseException:
-                    db.execute("ROLLBACK")
-                    raise
-                db.execute("PRAGMA foreign_keys=ON")
-            elif version > SCHEMA_VERSION:
-                raise StoreError(
-                    f"the store {self.path} was written by a newer phenomena (layout {version}, this one knows "
-                    f"{SCHEMA_VERSION}); upgrade phenomena or choose another --home"
-                )
-            db.executescript(_OTHER_TABLES)
+            # off outside the transaction: dropping the old runs table (a migration) must not cascade into metrics
+            db.execute("PRAGMA foreign_keys=OFF")
+            # the write lock first, then look: processes that create one store at once take turns, and each sees
+            # what the one before it made
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                version = db.execute("PRAGMA user_version").fetchone()[0]
+                if version > SCHEMA_VERSION:
+                    raise StoreError(
+                        f"the store {self.path} was written by a newer phenomena (layout {version}, this one knows "
+                        f"{SCHEMA_VERSION}); upgrade phenomena or choose another --home"
+                    )
+                has_runs = db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='runs'").fetchone()
+                if has_runs and version == 0:
+                    _migrate_v0(db)
+                elif not has_runs:
+                    db.execute(_RUNS_TABLE)
+                for statement in _OTHER_TABLES.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("PRAGMA foreign_keys=ON")
         self._ready = True
 
     @contextmanager
@@ -519,6 +522,8 @@ class Store:
 
     def find(self, prefix: str) -> list[RunRecord]:
         """The runs whose id is ``prefix`` (then only that one) or starts with it, oldest first."""
+        if not _encodable(prefix):
+            return []  # an id is hex text: one that cannot even be encoded matches nothing
         with self._reading() as db:
             if db is None:
                 return []
@@ -621,6 +626,8 @@ class Store:
     def find_sweeps(self, prefix: str) -> list[SweepRecord]:
         """The sweeps whose id is ``prefix`` (then only that one) or starts with it, oldest first (members left
         empty)."""
+        if not _encodable(prefix):
+            return []
         with self._reading() as db:
             if db is None:
                 return []
@@ -777,3 +784,12 @@ def _check_creatable(root: Path) -> None:
     except OSError as e:
         raise StoreError(f"the store home {root} does not exist and cannot be created: {e.strerror or e}") from None
     os.rmdir(probe)
+
+
+def _encodable(text: str) -> bool:
+    """Whether ``text`` can be encoded as UTF-8 (command-line bytes that are not UTF-8 arrive as surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
