@@ -288,15 +288,23 @@ def test_the_record_round_trips_through_the_store(tmp_path):
 
 
 def test_the_monitor_keeps_its_layer():
-    source = (Path(__file__).parents[1] / "src" / "phenomena" / "monitor.py").read_text("utf-8")
+    package = Path(__file__).parents[1] / "src" / "phenomena" / "monitor"
     imported = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.ImportFrom) and node.module:
-            imported |= {node.module, *(f"{node.module}.{a.name}" for a in node.names)}
-        elif isinstance(node, ast.Import):
-            imported |= {a.name for a in node.names}
+    for path in package.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported |= {node.module, *(f"{node.module}.{a.name}" for a in node.names)}
+            elif isinstance(node, ast.Import):
+                imported |= {a.name for a in node.names}
     ours = {m for m in imported if m.startswith("phenomena")}
-    allowed = ("phenomena.probes", "phenomena.store", "phenomena.report", "phenomena.result", "phenomena.config")
+    allowed = (
+        "phenomena.monitor",
+        "phenomena.probes",
+        "phenomena.store",
+        "phenomena.report",
+        "phenomena.result",
+        "phenomena.config",
+    )
     assert all(
         m.startswith(allowed + ("phenomena.errors",)) or m in {"phenomena", "phenomena.__version__"} for m in ours
     ), ours
