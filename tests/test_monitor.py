@@ -89,7 +89,9 @@ def test_the_factories_are_the_pure_probes():
 
     velocity = ntk_velocity()
     first = velocity(model, (x[:6], y[:6]), step=0)
-    assert first["distance"] == 0 and first["relative_change"] == 0 and math.isnan(first["velocity"])
+    # the kernel against itself: 0 up to rounding (1 - cos(K, K) is ~3e-16 with the scalar CPU kernels)
+    assert first["distance"] == pytest.approx(0, abs=1e-12) and first["relative_change"] == pytest.approx(0, abs=1e-12)
+    assert math.isnan(first["velocity"])
     with torch.no_grad():
         model[0].weight.mul_(1.5)
     later = velocity(model, (x[6:], y[6:]), step=10)  # the inputs of the first call are kept
