@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
+from tqdm.auto import tqdm
 
 
 @click.command("report")
@@ -20,7 +23,9 @@ def report_cmd(ctx, out: str, open_browser: bool) -> None:
     store = Store(ctx.obj["home"])
     if not store.exists:
         click.echo(f"no store in {store.root} yet; run something first (phenomena run grokking)", err=True)
-    index = build_site(store, out, get_entry)
+    pages = len(store.runs()) + len(store.sweeps())
+    with tqdm(total=pages, desc="report", unit="page", file=sys.stderr, disable=not sys.stderr.isatty()) as bar:
+        index = build_site(store, out, get_entry, progress=lambda _: bar.update(1))
     click.echo(f"report: {index}")
     if open_browser:
         import webbrowser
