@@ -123,3 +123,13 @@ def test_pages_load_in_chromium_without_errors_or_broken_images(site, tmp_path):
         browser.close()
     assert errors == []
     assert all((shots / f"report-{n}.png").stat().st_size > 20_000 for n in ("index", "run", "sweep"))
+
+
+def test_a_presets_latest_verdict_is_its_own_setting_not_a_control_or_a_sweep_point(site):
+    from phenomena.store import Store
+
+    newest = Store(site.parent / "store").runs()[0]  # verify ran the control last: weight decay 0, failing
+    assert newest.config["train"]["weight_decay"] == 0 and not newest.verdict["passed"]
+    index = (site / "index.html").read_text(encoding="utf-8")
+    row = re.search(r'<tr><td><a href="#grokking">grokking</a></td>.*?</tr>', index).group(0)
+    assert re.match(r'<tr><td><a href="#grokking">grokking</a></td><td class="pass">PASS</td>', row), row

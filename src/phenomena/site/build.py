@@ -98,9 +98,7 @@ def _overview(items: list[dict], runs: list[RunRecord], latest_verify: dict) -> 
             if preset == "published" and not item["published"]:
                 cells.append('<td class="none">none</td>')
                 continue
-            last = next(
-                (r for r in runs if r.experiment == name and r.preset == chosen and r.status == "finished"), None
-            )
+            last = next((r for r in runs if r.experiment == name and r.preset == chosen and _as_preset(r)), None)
             cells.append(verdict_cell(None if last is None else bool((last.verdict or {}).get("passed"))))
         verify = latest_verify.get(name)
         if verify is None:
@@ -113,7 +111,10 @@ def _overview(items: list[dict], runs: list[RunRecord], latest_verify: dict) -> 
                 + ("" if controls_ok else ' <span class="fail">a control held</span>')
             )
         rows.append(cells)
-    legend = '<p class="muted">latest verdict per preset; – not run yet; none: the entry has no published preset</p>'
+    legend = (
+        '<p class="muted">latest verdict of each preset run as it is (controls and sweep points aside); – not run '
+        "yet; none: the entry has no published preset</p>"
+    )
     return table(("entry", "smoke", "quick", "published preset", "verify (held-out)"), rows) + legend
 
 
@@ -122,7 +123,7 @@ def _entry_block(store: Store, item: dict, runs: list[RunRecord], latest_verify:
     presets = []
     for preset, cost in item["presets"].items():
         published = " · published setting" if preset in item["published"] else ""
-        finished = [r for r in runs if r.preset == preset and r.status == "finished"]
+        finished = [r for r in runs if r.preset == preset and _as_preset(r)]
         if finished:
             last = finished[0]
             verdict = "PASS" if (last.verdict or {}).get("passed") else "FAIL"
@@ -147,7 +148,8 @@ def _entry_block(store: Store, item: dict, runs: list[RunRecord], latest_verify:
         verify_line = f'<p class="muted">not verified yet (<code>phenomena verify {esc(name)}</code>)</p>'
     references = _references([r for r in runs if r.status == "finished"])
     figure = ""
-    latest = next((r for r in runs if r.status == "finished"), None)
+    # the preset's own setting, not a control or a sweep point (whose verdict may fail by design)
+    latest = next((r for r in runs if _as_preset(r)), next((r for r in runs if r.status == "finished"), None))
     if latest is not None:
         src = _copy_figure(store.run_dir(latest.id), out, f"{latest.id}.png")
         if src:
@@ -202,6 +204,11 @@ def _runs_table(runs: list[RunRecord], prefix: str) -> str:
             )
         )
     return table(("run", "experiment", "preset", "status", "verdict", "seed", "overrides", "created"), rows)
+
+
+def _as_preset(record: RunRecord) -> bool:
+    """A finished run of its preset exactly as published in the catalog (any seed, no other override)."""
+    return record.status == "finished" and all(k == "seed" for k in _config_diff(record))
 
 
 def _overrides(record: RunRecord) -> str:
