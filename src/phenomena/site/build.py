@@ -148,8 +148,11 @@ def _entry_block(store: Store, item: dict, runs: list[RunRecord], latest_verify:
         verify_line = f'<p class="muted">not verified yet (<code>phenomena verify {esc(name)}</code>)</p>'
     references = _references([r for r in runs if r.status == "finished"])
     figure = ""
-    # the preset's own setting, not a control or a sweep point (whose verdict may fail by design)
-    latest = next((r for r in runs if _as_preset(r)), next((r for r in runs if r.status == "finished"), None))
+    # the preset's own setting, not a control or a sweep point (whose verdict may fail by design); quick first,
+    # the setting the catalog's claims are about
+    as_preset = [r for r in runs if _as_preset(r)]
+    done = [r for r in runs if r.status == "finished"]
+    latest = next((r for r in as_preset if r.preset == "quick"), (as_preset or done or [None])[0])
     if latest is not None:
         src = _copy_figure(store.run_dir(latest.id), out, f"{latest.id}.png")
         if src:
