@@ -33,6 +33,7 @@ ENTRIES: dict[str, str] = {
     "lottery-ticket": "phenomena.catalog.lottery_ticket",
     "information-plane": "phenomena.catalog.information_plane",
     "neural-collapse": "phenomena.catalog.neural_collapse",
+    "max-margin": "phenomena.catalog.max_margin",
 }
 
 LISTING = Path(__file__).with_name("listing.json")
