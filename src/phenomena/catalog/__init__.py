@@ -95,6 +95,17 @@ def preset_values(name: str, preset: str | None) -> dict[str, Any] | None:
     return None
 
 
+def preset_difference(name: str, preset: str | None, config: dict) -> dict[str, Any] | None:
+    """The dotted keys where a stored run's ``config`` (a dict) differs from its preset, with the run's values;
+    None when ``name`` or ``preset`` is not in the catalog (e.g. a Monitor's record)."""
+    from phenomena.config import flat
+
+    base = preset_values(name, preset)
+    if base is None:
+        return None
+    return {k: v for k, v in flat(config).items() if base.get(k, object()) != v}
+
+
 def write_listing() -> Path:
     """Remake ``listing.json`` from the imported entries (``python -m phenomena.catalog``)."""
     text = json.dumps([describe_entry(e) for e in entries()], indent=1, ensure_ascii=False) + "\n"

@@ -46,14 +46,10 @@ def nothing_stored(store, what: str) -> str:
 def overrides_text(record) -> str:
     """A run's config as ``key=value`` differences from its preset (the grid point and fixed overrides), seed
     left out (it has its own column)."""
-    from phenomena.catalog import preset_values
-    from phenomena.config import flat
+    from phenomena.catalog import preset_difference
 
-    base = preset_values(record.experiment, record.preset)
-    if base is None:  # not a catalog run (e.g. a Monitor's record): nothing to differ from
-        return "-"
-    diff = {k: v for k, v in flat(record.config).items() if base.get(k, object()) != v and k != "seed"}
-    return " ".join(f"{k}={value_text(v)}" for k, v in diff.items()) or "-"
+    diff = preset_difference(record.experiment, record.preset, record.config) or {}
+    return " ".join(f"{k}={value_text(v)}" for k, v in diff.items() if k != "seed") or "-"
 
 
 @click.command("show")

@@ -73,6 +73,11 @@ class SweepPoint:
             and not (isinstance(r.summary[metric], int | float) and math.isfinite(r.summary[metric]))
         )
 
+    def stat_text(self, metric: str) -> str:
+        """``mean ± std`` of ``metric`` over the seeds, "never" where finished runs never reached it, ``n/a``
+        where none measured it (the count shown when some seeds are missing)."""
+        return _fmt_stat(*self.stat(metric), seeds=len(self.runs), never=self.never(metric))
+
     def status_text(self) -> str:
         """E.g. '3 finished' or '2 finished, 1 diverged'."""
         counts: dict[str, int] = {}
@@ -144,7 +149,7 @@ class SweepResult:
             cells = [_fmt(point.values[k]) for k in keys]
             cells += [point.status_text(), f"{point.passed}/{len(point.runs)}"]
             for metric in self.metrics:
-                cells.append(_fmt_stat(*point.stat(metric), seeds=len(point.runs), never=point.never(metric)))
+                cells.append(point.stat_text(metric))
             body.append(cells)
         widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
         lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in [header, *body]]

@@ -17,8 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from phenomena.catalog import listing, preset_values
-from phenomena.config import flat
+from phenomena.catalog import listing, preset_difference
 from phenomena.errors import StoreError
 from phenomena.result import decode_float
 from phenomena.runner.sweep_result import load_sweep
@@ -220,8 +219,7 @@ def _overrides(record: RunRecord) -> str:
 
 
 def _config_diff(record: RunRecord) -> dict[str, Any]:
-    base = preset_values(record.experiment, record.preset) or {}
-    return {k: v for k, v in flat(record.config).items() if base.get(k, object()) != v}
+    return preset_difference(record.experiment, record.preset, record.config) or {}
 
 
 def _plain(value: Any) -> str:
@@ -260,8 +258,8 @@ def _run_page(store: Store, record: RunRecord, out: Path) -> str:
     diff = _config_diff(record)
     parts.append("<h2>Config</h2>")
     parts.append(
-        f"<p>the <b>{esc(record.preset)}</b> preset"
-        + (", with:" if diff else " as it is.")
+        (f"<p>the <b>{esc(record.preset)}</b> preset" if record.preset else "<p>not a catalog run (no preset)")
+        + (", with:" if diff else " as it is." if record.preset else ".")
         + "</p>"
         + (
             table(("key", "value"), [(f"<code>{esc(k)}</code>", esc(_plain(v))) for k, v in diff.items()])
@@ -315,14 +313,7 @@ def _sweep_page(store: Store, record: SweepRecord, out: Path, lookup: Callable[[
         cells = [esc(_plain(point.values[k])) for k in keys]
         cells.append(esc(point.status_text()))
         cells.append(f"{point.passed}/{len(point.runs)}")
-        for metric in sweep.metrics:
-            mean, std, n = point.stat(metric)
-            never = point.never(metric)
-            if n == 0:
-                cells.append("never" if never else "–")
-            else:
-                spread = f" ± {std:.2g}" if not math.isnan(std) else ""
-                cells.append(f"{mean:.4g}{spread}" + (f" ({never} never)" if never else ""))
+        cells += [esc(point.stat_text(metric)) for metric in sweep.metrics]
         cells.append(" ".join(f'<a href="../runs/{esc(r.run_id)}.html">{esc(r.seed)}</a>' for r in point.runs))
         rows.append(cells)
     header = (*keys, "runs", "pass", *sweep.metrics, "seeds (runs)")
