@@ -57,7 +57,7 @@ class Checkup:
 def check(store: Store) -> Checkup:
     """Inspect ``store`` without changing it: ``PRAGMA integrity_check``, orphaned and missing folders. A home
     that cannot hold a store raises StoreError, as every command does."""
-    store.exists  # noqa: B018 - the property raises StoreError for a home that is a file, under one, or unwritable
+    store.check_home()
     folders = _run_folders(store)
     if not store.path.is_file():
         return Checkup(store.path, "absent", orphans=folders, recoverable=_with_record(store, folders))

@@ -192,16 +192,19 @@ class Store:
     # -- opening -------------------------------------------------------------------------------------------
     @property
     def exists(self) -> bool:
-        """Whether the database file exists (a store that was never written has none). A home that does not
-        exist and could not be created either (its nearest existing folder refuses new entries) raises
-        StoreError: reading it would wrongly report an empty store."""
+        """Whether the database file exists (a store that was never written has none); the home is checked
+        first (:meth:`check_home`)."""
+        self.check_home()
+        return self.path.is_file()
+
+    def check_home(self) -> None:
+        """Raise StoreError unless the home can hold a store: not a file, not under one, writable, and, if it does
+        not exist yet, creatable (reading such a home would wrongly report an empty store)."""
         self._check_root()
         if not self.root.exists():
             _check_creatable(self.root)
-            return False
-        if not os.access(self.root, os.W_OK | os.X_OK):
+        elif not os.access(self.root, os.W_OK | os.X_OK):
             raise StoreError(f"the store home {self.root} is not writable (permission denied)")
-        return self.path.is_file()
 
     def _check_root(self) -> None:
         """Raise StoreError if the root is not a directory or lies under a file."""
