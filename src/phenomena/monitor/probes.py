@@ -12,6 +12,7 @@ from torch import Tensor, nn
 
 from phenomena import probes as pr
 from phenomena.errors import UserError
+from phenomena.probes.forgetting import ForgettingTracker
 
 Probe = Callable[..., Any]
 
@@ -396,6 +397,63 @@ def effective_rank(module: nn.Module, *, of: str = "weight", inputs: Tensor | No
         return pr.effective_rank(_capture(model, module, x, "output", "effective_rank"), center=True)
 
     return probe
+
+
+class _Forgetting:
+    def __init__(self, tracker: ForgettingTracker):
+        self.tracker = tracker
+        self.last_step: int | None = None
+
+    def __call__(
+        self,
+        model: nn.Module,
+        batch: Any = None,
+        step: int | None = None,
+        *,
+        indices: Tensor | None = None,
+        logits: Tensor | None = None,
+        **context: Any,
+    ) -> dict[str, float]:
+        if indices is None:
+            raise UserError(
+                "forgetting needs the minibatch's example indices: call monitor.step(step, (x, y), indices=idx)."
+            )
+        if step is not None and self.last_step is not None and step != self.last_step + 1:
+            raise UserError(
+                f"forgetting must see every presentation, but the step went from {self.last_step} to {step}: use "
+                "Monitor(..., every=1) and call monitor.step at every training step."
+            )
+        pairs = _pairs(batch, "forgetting")
+        if len(pairs) != 1:
+            raise UserError(f"forgetting needs one (inputs, targets) minibatch, got a list of {len(pairs)}.")
+        x, y = pairs[0]
+        if logits is None:
+            with torch.no_grad():
+                logits = model(x)
+        self.tracker.update(indices, logits, torch.as_tensor(y))
+        self.last_step = step
+        return self.tracker.summary()
+
+
+def forgetting(num_examples: int | ForgettingTracker) -> Probe:
+    """A probe of example forgetting (Toneva et al. 2019): :class:`~phenomena.probes.forgetting.ForgettingTracker`
+    fed at every training step, returning its :meth:`~phenomena.probes.forgetting.ForgettingTracker.summary`
+    (the fractions ``unforgettable``, ``forgotten``, ``never_learned`` of the examples presented so far, and
+    ``presented``, ``forgetting_events``, ``mean_forgetting``). The tracker is ``probe.tracker``.
+
+    The statistics are per presentation, so the probe must see every minibatch: use ``Monitor(..., every=1)``
+    and pass the minibatch's example indices in the context, ``monitor.step(step, (x, y), indices=idx)``
+    (a gap in the steps is refused). Toneva et al. record the predictions of the training forward pass, before
+    the optimizer step: pass them as ``logits=outputs`` in the context (the exact convention, wherever the
+    call is). Without ``logits`` the probe runs the model on the batch's inputs itself (no gradients, in the
+    Monitor's train/eval mode), which is the same only when ``monitor.step`` is called before
+    ``optimizer.step()``.
+
+    Args:
+        num_examples: the training set's size N (a new tracker), or a tracker to feed.
+    """
+    tracker = num_examples if isinstance(num_examples, ForgettingTracker) else ForgettingTracker(num_examples)
+    return _Forgetting(tracker)
 
 
 def to_device(batch: Any, device) -> Any:
