@@ -36,12 +36,12 @@ _LAZY = {
     "UserError": "phenomena.errors",
     "Monitor": "phenomena.monitor",
 }
-_SUBMODULES = {"probes", "kernels", "data", "models", "training", "catalog", "store", "report"}
+_SUBMODULES = {"analysis", "probes", "kernels", "data", "models", "training", "catalog", "store", "report"}
 
 __all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"])
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from phenomena import catalog, data, kernels, models, probes, report, store, training  # noqa: F401
+    from phenomena import analysis, catalog, data, kernels, models, probes, report, store, training  # noqa: F401
     from phenomena.api import SweepResult, config, list_experiments, load, load_sweep, run, runs, sweep  # noqa: F401
     from phenomena.errors import UserError  # noqa: F401
     from phenomena.experiment import Control, Entry, Reference, RunContext  # noqa: F401

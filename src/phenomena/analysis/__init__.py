@@ -10,6 +10,28 @@
   (:func:`relu_feature_weights`, :func:`relu_features`) and the geometric grid of sizes around a threshold
   (:func:`feature_counts`).
 
+The implicit-bias theory, each tested against an independent computation:
+
+- :mod:`max_margin` - :func:`hard_margin_svm` (the limit direction of logistic-loss gradient descent on separable
+  data, from the SVM dual) and :func:`angle`.
+- :mod:`interpolants` - :func:`min_l1_interpolant` (HiGHS), :func:`min_l2_interpolant`, the diagonal network's
+  potential :func:`q_potential` and the interpolant it selects from initialization scale α,
+  :func:`q_interpolant` (Woodworth et al. 2020).
+- :mod:`matrix_completion` - :func:`singular_value_threshold` (the nuclear norm's prox) and
+  :func:`min_nuclear_norm_completion` (ADMM with a dual certificate, :class:`NuclearNormCompletion`).
+- :mod:`deep_linear` - Saxe et al.'s (2014) closed-form mode dynamics of a two-layer linear network:
+  :func:`mode_strength`, :func:`half_learning_time`, :func:`mode_strengths`, :func:`effective_initial_strength`,
+  :func:`aligned_init`.
+- :mod:`lr_transfer` - the optimal learning rate of a loss-vs-lr curve (:func:`optimal_log_lr`) and its spread and
+  drift across widths (:func:`optimum_spread`, :func:`optimum_drift`).
+
+Spectral bias: :mod:`spectral` - :func:`relative_spectral_error` (per-frequency error of a function on a uniform
+grid) and :func:`learning_steps` (when each frequency's error first falls below a level).
+
+Generalization measures judged against the generalization gap: :mod:`rank_correlation` - :func:`kendall_tau`,
+Jiang et al.'s granulated :func:`granulated_kendall` (Ψ) and Dziugaite et al.'s :func:`sign_error` with the
+:func:`hoeffding_weight`.
+
 Unlike :mod:`phenomena.probes`, nothing here takes a model; this layer imports only numpy, scipy, torch and
 :mod:`phenomena.errors`, so any entry, probe or benchmark may use it.
 
@@ -20,6 +42,14 @@ Example:
 """
 
 from phenomena.analysis.curves import bump, first_below, fold, log_steps, peak
+from phenomena.analysis.deep_linear import (
+    aligned_init,
+    effective_initial_strength,
+    half_learning_time,
+    mode_strength,
+    mode_strengths,
+)
+from phenomena.analysis.interpolants import min_l1_interpolant, min_l2_interpolant, q_interpolant, q_potential
 from phenomena.analysis.least_squares import (
     feature_counts,
     gd_least_squares,
@@ -28,17 +58,58 @@ from phenomena.analysis.least_squares import (
     relu_features,
     ridge_fit,
 )
+from phenomena.analysis.lr_transfer import optimal_log_lr, optimum_drift, optimum_spread
+from phenomena.analysis.matrix_completion import (
+    NuclearNormCompletion,
+    min_nuclear_norm_completion,
+    singular_value_threshold,
+)
+from phenomena.analysis.max_margin import angle, hard_margin_svm
+from phenomena.analysis.rank_correlation import (
+    GranulatedKendall,
+    SignError,
+    granulated_kendall,
+    hoeffding_weight,
+    kendall_tau,
+    sign_error,
+)
+from phenomena.analysis.spectral import learning_steps, relative_spectral_error
 
 __all__ = [
+    "GranulatedKendall",
+    "NuclearNormCompletion",
+    "SignError",
+    "aligned_init",
+    "angle",
     "bump",
+    "effective_initial_strength",
     "feature_counts",
     "first_below",
     "fold",
     "gd_least_squares",
+    "granulated_kendall",
+    "half_learning_time",
+    "hard_margin_svm",
+    "hoeffding_weight",
+    "kendall_tau",
+    "learning_steps",
     "log_steps",
+    "min_l1_interpolant",
+    "min_l2_interpolant",
     "min_norm_fit",
+    "min_nuclear_norm_completion",
+    "mode_strength",
+    "mode_strengths",
+    "optimal_log_lr",
+    "optimum_drift",
+    "optimum_spread",
     "peak",
+    "q_interpolant",
+    "q_potential",
+    "relative_spectral_error",
     "relu_feature_weights",
     "relu_features",
     "ridge_fit",
+    "sign_error",
+    "singular_value_threshold",
 ]

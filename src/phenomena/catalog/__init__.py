@@ -34,6 +34,14 @@ ENTRIES: dict[str, str] = {
     "information-plane": "phenomena.catalog.information_plane",
     "neural-collapse": "phenomena.catalog.neural_collapse",
     "max-margin": "phenomena.catalog.max_margin",
+    "implicit-sparsity": "phenomena.catalog.implicit_sparsity",
+    "implicit-low-rank": "phenomena.catalog.implicit_low_rank",
+    "stepwise-learning": "phenomena.catalog.stepwise_learning",
+    "mup-transfer": "phenomena.catalog.mup_transfer",
+    "tempered-overfitting": "phenomena.catalog.tempered_overfitting",
+    "random-labels": "phenomena.catalog.random_labels",
+    "spectral-bias": "phenomena.catalog.spectral_bias",
+    "example-forgetting": "phenomena.catalog.example_forgetting",
 }
 
 LISTING = Path(__file__).with_name("listing.json")

@@ -6,6 +6,10 @@
 - :func:`dual` - the two Gaussian expectations E[phi(u) phi(v)], E[phi'(u) phi'(v)] that one layer needs.
 - :func:`gradient_descent_mse`, :func:`gradient_descent_mse_ensemble`, :func:`max_learning_rate` - outputs of
   infinitely wide nets trained by gradient descent on MSE at any time t (neural-tangents' ``predict``).
+- :func:`eigenlearning_predict`, :func:`effective_regularization`, :func:`noise_fitting_factor_curve` -
+  eigenlearning (Simon et al. 2023): the effective regularization κ, learnabilities, the noise-fitting factor E₀
+  and the predicted test/train MSE of kernel (ridge) regression from a spectrum and a target; E₀(n) tells benign,
+  tempered and catastrophic overfitting apart (Mallinar et al. 2022).
 - :mod:`meanfield` - q-map, c-map, their fixed points, chi_1, depth scales and the edge of chaos (Poole et al.
   2016; Schoenholz et al. 2017).
 
@@ -20,6 +24,12 @@ Example:
 from phenomena.kernels import meanfield
 from phenomena.kernels.activations import CLOSED_FORM_ACTIVATIONS, QUADRATURE_ACTIVATIONS, Activation
 from phenomena.kernels.dual import dual
+from phenomena.kernels.eigenlearning import (
+    EigenlearningPrediction,
+    effective_regularization,
+    eigenlearning_predict,
+    noise_fitting_factor_curve,
+)
 from phenomena.kernels.fc import fc
 from phenomena.kernels.meanfield import (
     SignalPropagation,
@@ -35,9 +45,10 @@ from phenomena.kernels.meanfield import (
 from phenomena.kernels.predict import gradient_descent_mse, gradient_descent_mse_ensemble, max_learning_rate
 
 __all__ = [
-    "CLOSED_FORM_ACTIVATIONS",
-    "QUADRATURE_ACTIVATIONS",
     "Activation",
+    "CLOSED_FORM_ACTIVATIONS",
+    "EigenlearningPrediction",
+    "QUADRATURE_ACTIVATIONS",
     "SignalPropagation",
     "c_map",
     "c_star",
@@ -45,11 +56,14 @@ __all__ = [
     "depth_scales",
     "dual",
     "edge_of_chaos",
+    "effective_regularization",
+    "eigenlearning_predict",
     "fc",
     "gradient_descent_mse",
     "gradient_descent_mse_ensemble",
     "max_learning_rate",
     "meanfield",
+    "noise_fitting_factor_curve",
     "q_map",
     "q_star",
     "signal_propagation",

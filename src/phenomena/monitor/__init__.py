@@ -27,6 +27,7 @@ of the parameters, buffers and gradients per measured step.
 from phenomena.monitor.monitor import Monitor as Monitor
 from phenomena.monitor.probes import cka_to as cka_to
 from phenomena.monitor.probes import effective_rank as effective_rank
+from phenomena.monitor.probes import forgetting as forgetting
 from phenomena.monitor.probes import hessian_trace as hessian_trace
 from phenomena.monitor.probes import neural_collapse as neural_collapse
 from phenomena.monitor.probes import ntk_alignment as ntk_alignment

@@ -12,7 +12,9 @@ names and modules (see ``select_params``). The user's model is never modified (p
 Modules: ``core`` (parameter selection, data and determinism checks, the functional model), ``operators``
 (matrix-free Hessian and Gauss-Newton operators), ``estimators`` (trace estimators and Lanczos on any matrix-vector
 product), and one module per family of probes (``hessian``, ``landscape``, ``connectivity``, ``permutation``,
-``ntk``, ``linearization``, ``similarity``, ``collapse``, ``rank``, ``information``, ``fourier``).
+``ntk``, ``linearization``, ``similarity``, ``collapse``, ``rank``, ``information``, ``fourier``, ``measures``
+(the generalization measures of Jiang et al. 2020 and Dziugaite et al. 2020), ``forgetting`` (Toneva et al.'s
+example-forgetting statistics)).
 """
 
 from phenomena.probes.collapse import CollapseAccumulator as CollapseAccumulator
@@ -28,6 +30,8 @@ from phenomena.probes.core import ParamFilter as ParamFilter
 from phenomena.probes.core import as_batches as as_batches
 from phenomena.probes.core import select_param_names as select_param_names
 from phenomena.probes.core import select_params as select_params
+from phenomena.probes.forgetting import ForgettingTracker as ForgettingTracker
+from phenomena.probes.forgetting import rank_by_forgetting as rank_by_forgetting
 from phenomena.probes.fourier import fourier_ipr as fourier_ipr
 from phenomena.probes.hessian import EigenResult as EigenResult
 from phenomena.probes.hessian import SpectralDensity as SpectralDensity
@@ -46,6 +50,17 @@ from phenomena.probes.landscape import normalize_direction as normalize_directio
 from phenomena.probes.landscape import random_direction as random_direction
 from phenomena.probes.linearization import LinearizedModel as LinearizedModel
 from phenomena.probes.linearization import linearize as linearize
+from phenomena.probes.measures import frobenius_product as frobenius_product
+from phenomena.probes.measures import generalization_measures as generalization_measures
+from phenomena.probes.measures import gsnr as gsnr
+from phenomena.probes.measures import inconsistency as inconsistency
+from phenomena.probes.measures import jacobian_norm as jacobian_norm
+from phenomena.probes.measures import margin_quantile as margin_quantile
+from phenomena.probes.measures import margins as margins
+from phenomena.probes.measures import pac_bayes_sigma as pac_bayes_sigma
+from phenomena.probes.measures import path_norm as path_norm
+from phenomena.probes.measures import spectral_product as spectral_product
+from phenomena.probes.measures import weight_matrices as weight_matrices
 from phenomena.probes.ntk import empirical_nngp as empirical_nngp
 from phenomena.probes.ntk import empirical_ntk as empirical_ntk
 from phenomena.probes.ntk import kernel_alignment as kernel_alignment
@@ -76,6 +91,7 @@ __all__ = [
     "CollapseAccumulator",
     "CurvatureOperator",
     "EigenResult",
+    "ForgettingTracker",
     "Interpolation",
     "LinearizedModel",
     "LossSlice",
@@ -97,14 +113,19 @@ __all__ = [
     "empirical_nngp",
     "empirical_ntk",
     "fourier_ipr",
+    "frobenius_product",
+    "generalization_measures",
     "ggn_operator",
+    "gsnr",
     "hessian_density",
     "hessian_eigenvalues",
     "hessian_operator",
     "hessian_trace",
     "hessian_vector_product",
+    "inconsistency",
     "interpolate",
     "interpolation_barrier",
+    "jacobian_norm",
     "kde_information",
     "kernel_alignment",
     "kernel_distance",
@@ -112,17 +133,24 @@ __all__ = [
     "kernel_velocity",
     "linearize",
     "loss_slice",
+    "margin_quantile",
+    "margins",
     "mse_decomposition",
     "neural_collapse",
     "neural_collapse_from_batches",
     "normalize_direction",
+    "pac_bayes_sigma",
     "participation_ratio",
+    "path_norm",
     "permutation_spec",
     "permute",
     "random_direction",
     "random_permutation",
+    "rank_by_forgetting",
     "reset_batchnorm",
     "select_param_names",
     "select_params",
+    "spectral_product",
     "weight_matching",
+    "weight_matrices",
 ]
