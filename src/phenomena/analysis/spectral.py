@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 
+from phenomena.analysis.curves import first_below
+
 
 def relative_spectral_error(output: np.ndarray, target: np.ndarray, ks: np.ndarray) -> np.ndarray:
     """|ĥ_k − λ̂_k| / |λ̂_k| at integer frequencies ``ks``, from the real FFT of samples on a uniform grid.
@@ -27,7 +29,8 @@ def relative_spectral_error(output: np.ndarray, target: np.ndarray, ks: np.ndarr
 
 
 def learning_steps(steps: np.ndarray, errors: np.ndarray, threshold: float) -> np.ndarray:
-    """The first step at which each frequency's error is below ``threshold`` (NaN where it never is).
+    """The first step at which each frequency's error is below ``threshold``: NaN where it never is, or where a
+    non-finite error comes first (:func:`~phenomena.analysis.curves.first_below`, column by column).
 
     Args:
         steps: increasing steps, shape (T,).
@@ -39,6 +42,6 @@ def learning_steps(steps: np.ndarray, errors: np.ndarray, threshold: float) -> n
 
     Example: ``learning_steps([0, 1, 2], [[1, 1], [0.4, 1], [0.3, 0.2]], 0.5)`` is ``[1, 2]``.
     """
-    steps, below = np.asarray(steps, float), np.asarray(errors) < threshold
-    first = np.argmax(below, axis=0)
-    return np.where(below.any(axis=0), steps[first], math.nan)
+    steps, errors = np.asarray(steps, float), np.asarray(errors, float)
+    first = [first_below(column, threshold) for column in errors.T]
+    return np.array([math.nan if i is None else steps[i] for i in first])
