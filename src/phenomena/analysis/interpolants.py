@@ -22,6 +22,9 @@ from scipy.optimize import linprog, minimize
 
 from phenomena.errors import UserError
 
+# relative residual of the KKT condition accepted at the solution (calibration designs: at most 1.4e-5)
+KKT_TOL = 1e-3
+
 
 def _system(x, y) -> tuple[np.ndarray, np.ndarray]:
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
@@ -137,4 +140,10 @@ def q_interpolant(
     beta = done.x
     if not np.isfinite(beta).all() or np.linalg.norm(x @ beta - y) > 1e-6 * max(np.linalg.norm(y), 1.0):
         raise UserError(f"q_interpolant: SLSQP did not reach the constraint set ({done.message})")
+    # the start is feasible, so feasibility alone would pass a solver that stopped early: check optimality too
+    # (KKT: ∇Q_α(β) = arcsinh(β / 2α²) lies in the row space of X)
+    grad = np.arcsinh(beta / (2 * a2))
+    multipliers = np.linalg.lstsq(x.T, grad, rcond=None)[0]
+    if np.linalg.norm(x.T @ multipliers - grad) > KKT_TOL * max(np.linalg.norm(grad), 1e-300):
+        raise UserError(f"q_interpolant: SLSQP stopped before the minimizer of Q_α ({done.message})")
     return beta

@@ -41,6 +41,9 @@ def hard_margin_svm(x: np.ndarray, y: np.ndarray, tol: float = 1e-12) -> np.ndar
     margins = z @ w
     if not np.isfinite(w).all() or margins.min() < 1 - 1e-4:
         raise UserError("the data are not linearly separable through the origin: no hard-margin direction")
+    # at the optimum the duality gap closes: ‖ŵ‖² = Σα (feasible margins alone would pass a solver stopped early)
+    if abs(done.x.sum() - w @ w) > 1e-4 * done.x.sum():
+        raise UserError(f"hard_margin_svm: L-BFGS-B stopped before the optimum ({done.message})")
     return w
 
 
