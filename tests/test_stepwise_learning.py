@@ -18,6 +18,7 @@ from phenomena.analysis.deep_linear import (
     mode_strengths,
 )
 from phenomena.catalog.stepwise_learning import ENTRY, Config, crossing, make_task
+from phenomena.errors import UserError
 from phenomena.result import Verdict
 from phenomena.runner.verify import control_failed
 
@@ -54,7 +55,7 @@ def test_half_learning_time_is_where_the_ode_solution_crosses_half_s():
     assert half_learning_time(s, a0, tau) == pytest.approx(
         brentq(lambda t: mode_strength(t, s, a0, tau) - s / 2, 0, 1e4)
     )
-    with pytest.raises(ValueError):
+    with pytest.raises(UserError):
         half_learning_time(s, 1.5 * s, tau)
 
 

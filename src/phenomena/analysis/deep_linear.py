@@ -28,6 +28,8 @@ import math
 
 import numpy as np
 
+from phenomena.errors import UserError
+
 
 def mode_strength(t, s: float, a0: float, tau: float = 1.0) -> np.ndarray:
     """The closed-form strength a(t) of one input-output mode of a two-layer linear network trained by gradient
@@ -47,7 +49,7 @@ def mode_strength(t, s: float, a0: float, tau: float = 1.0) -> np.ndarray:
         (0.001, 2.0)
     """
     if not (s > 0 and a0 > 0 and tau > 0):
-        raise ValueError(f"mode_strength needs s, a0, tau > 0; got s={s}, a0={a0}, tau={tau}")
+        raise UserError(f"mode_strength needs s, a0, tau > 0; got s={s}, a0={a0}, tau={tau}")
     x = 2.0 * s * np.asarray(t, dtype=float) / tau
     return s / (1.0 + (s / a0 - 1.0) * np.exp(-x))
 
@@ -68,7 +70,7 @@ def half_learning_time(s: float, a0: float, tau: float = 1.0) -> float:
         460.512
     """
     if not (s > 0 and 0 < a0 < s and tau > 0):
-        raise ValueError(f"half_learning_time needs s > 0, 0 < a0 < s, tau > 0; got s={s}, a0={a0}, tau={tau}")
+        raise UserError(f"half_learning_time needs s > 0, 0 < a0 < s, tau > 0; got s={s}, a0={a0}, tau={tau}")
     return tau / (2.0 * s) * math.log(s / a0 - 1.0)
 
 
@@ -141,7 +143,7 @@ def aligned_init(
     """
     k = u.shape[1]
     if hidden < k:
-        raise ValueError(f"aligned_init needs hidden >= the number of modes ({k}); got {hidden}")
+        raise UserError(f"aligned_init needs hidden >= the number of modes ({k}); got {hidden}")
     r, _ = np.linalg.qr(rng.standard_normal((hidden, k)))
     root = np.sqrt(np.broadcast_to(np.asarray(a0, float), (k,)))
     return (r * root) @ np.asarray(v, float).T, (np.asarray(u, float) * root) @ r.T
