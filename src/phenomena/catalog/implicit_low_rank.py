@@ -249,9 +249,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
                 series[f"sv{k + 1}_depth{d}"] = Series(c["steps"], [float(s) for s in singular[:, k]])
     deep = t.depths[-1]
     summary["deepest"] = float(deep)
-    summary["max_train_mse"] = max(summary[f"train_mse_depth{d}"] for d in t.depths)  # nan if any is nan
-    if any(math.isnan(summary[f"train_mse_depth{d}"]) for d in t.depths):
-        summary["max_train_mse"] = math.nan
+    summary["max_train_mse"] = float(np.max([summary[f"train_mse_depth{d}"] for d in t.depths]))  # nan if any is
     summary["error_ratio_vs_depth1"] = summary[f"test_error_depth{deep}"] / summary["test_error_depth1"]
     summary["error_ratio_vs_nuclear"] = summary[f"test_error_depth{deep}"] / summary["test_error_nuclear"]
     baseline = float(np.min([summary["erank_depth1"], summary["erank_nuclear"]]))  # nan if either is nan

@@ -57,6 +57,7 @@ import dataclasses
 import math
 
 import matplotlib
+import numpy as np
 import torch
 from scipy import stats
 
@@ -197,7 +198,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
             bar.update(1)
     levels = list(d.levels)
     fit_steps = [summary[f"steps_to_fit_{_key(p)}"] for p in levels]
-    summary["min_train_acc"] = min(summary[f"train_acc_{_key(p)}"] for p in levels)
+    summary["min_train_acc"] = float(np.min([summary[f"train_acc_{_key(p)}"] for p in levels]))  # nan if any is
     summary["test_acc_random"] = summary["test_acc_1"]
     summary["test_drop"] = summary[f"test_acc_{_key(levels[0])}"] - summary["test_acc_1"]
     summary["chance_band"] = _chance_band(len(base.y_test))

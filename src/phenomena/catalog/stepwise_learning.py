@@ -239,8 +239,9 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         )
     summary["max_trajectory_error"] = float(np.max(traj_err))  # np.max, unlike max, propagates nan
     summary["max_half_time_error"] = float(np.max(half_err))
-    summary["plateau_ratio"] = min((_later(t90[i], t10[i + 1]) for i in range(k - 1)), default=math.nan)
-    summary["order_ratio"] = min((_later(th[i], th[i + 1]) for i in range(k - 1)), default=math.nan)
+    # np.min over every pair: a mode that never reached its level (nan) makes the ratio unmeasured, not skipped
+    summary["plateau_ratio"] = float(np.min([_later(t90[i], t10[i + 1]) for i in range(k - 1)] or [math.nan]))
+    summary["order_ratio"] = float(np.min([_later(th[i], th[i + 1]) for i in range(k - 1)] or [math.nan]))
     summary["final_loss"] = float(loss[-1])
     series = {f"a_{i + 1}": Series(steps.tolist(), a[:, i].tolist()) for i in range(k)}
     series["loss"] = Series(steps.tolist(), loss.tolist())
