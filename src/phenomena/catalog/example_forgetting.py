@@ -53,7 +53,7 @@ import numpy as np
 import torch
 from scipy.stats import spearmanr
 
-from phenomena.config import at_least, between, config, field, positive
+from phenomena.config import at_least, between, config, field, one_of, positive
 from phenomena.data.mnist1d import mnist1d
 from phenomena.data.noise import with_label_noise
 from phenomena.experiment import Calibration, Control, Entry, RunContext
@@ -91,7 +91,11 @@ class Train:
 @config
 class Removal:
     fraction: float = field(0.2, between(0, 1, "()"), help="fraction of the training set removed before retraining")
-    order: str = field("forgetting", help="'forgetting': remove the least-forgotten; 'random': a random set (control)")
+    order: str = field(
+        "forgetting",
+        one_of("forgetting", "random"),
+        help="'forgetting': remove the least-forgotten; 'random': a random set (control)",
+    )
     repeats: int = field(
         3, at_least(1), help="retrains averaged per removal arm (own initialization, batch order and random set)"
     )
@@ -182,8 +186,6 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     if cfg.removal.order == "forgetting":
         ranked, _ = rank_by_forgetting([c1, c2])
         least = ranked[:k]
-    elif cfg.removal.order != "random":
-        raise ValueError(f"removal.order must be 'forgetting' or 'random', got {cfg.removal.order!r}")
 
     def without(idx: torch.Tensor) -> torch.Tensor:
         keep = torch.ones(n, dtype=torch.bool)
