@@ -43,6 +43,8 @@ a predicate on parameter names, or an iterable of names and modules (see the mod
 
 _BATCH_ERROR = "batches must be an (inputs, targets) tuple with a tensor of inputs, or a list of such tuples"
 _SHOWN = 20  # parameter names listed in an error message
+# the layers whose weight is a matrix of a linear map (a conv kernel reshaped to out × rest): norms, permutations
+WEIGHT_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
 
 # --- parameter selection -----------------------------------------------------------------------------------

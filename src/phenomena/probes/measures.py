@@ -30,6 +30,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from phenomena.errors import UserError
 from phenomena.probes.core import (
+    WEIGHT_LAYERS,
     FunctionalModel,
     ParamFilter,
     as_batches,
@@ -39,7 +40,6 @@ from phenomena.probes.core import (
 )
 from phenomena.probes.hessian import hessian_eigenvalues, hessian_trace
 
-_WEIGHTED = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _BIG = 2**62  # range of the per-sample seeds drawn from the user's generator
 
 
@@ -166,7 +166,7 @@ def weight_matrices(model: nn.Module) -> list[tuple[str, Tensor]]:
     out = [
         (name, mod.weight.detach().to(torch.float64).reshape(mod.weight.shape[0], -1).cpu().clone())
         for name, mod in model.named_modules()
-        if isinstance(mod, _WEIGHTED)
+        if isinstance(mod, WEIGHT_LAYERS)
     ]
     if not out:
         raise UserError("the model has no nn.Linear or nn.Conv layers, so it has no weight matrices to measure.")

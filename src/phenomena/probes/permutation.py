@@ -29,9 +29,8 @@ from torch import Tensor, nn
 
 from phenomena.errors import UserError
 from phenomena.models.layers import Activation, TokenLinear
-from phenomena.probes.core import as_batches
+from phenomena.probes.core import WEIGHT_LAYERS, as_batches
 
-_WEIGHTS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 _PASS = (
     Activation,
@@ -109,7 +108,7 @@ def permutation_spec(model: nn.Module) -> list[PermutationGroup]:
             if own:
                 raise UserError(f"module {name!r} has children and its own tensors {own}; not supported.")
             continue
-        if isinstance(mod, _WEIGHTS):
+        if isinstance(mod, WEIGHT_LAYERS):
             _check_weight_layer(name, mod, own)
             if cur is not None:
                 groups.append(_close(cur, name, mod))
@@ -319,7 +318,7 @@ def _same_function(model: nn.Module, other: nn.Module, x: Tensor) -> bool:
 
 
 def _example_input(model: nn.Module) -> Tensor | None:
-    first = next((m for m in model.modules() if isinstance(m, _WEIGHTS)), None)
+    first = next((m for m in model.modules() if isinstance(m, WEIGHT_LAYERS)), None)
     if not isinstance(first, nn.Linear):
         return None  # convolutions: the spatial size is unknown without example_input
     g = torch.Generator().manual_seed(0)
