@@ -356,3 +356,39 @@ def test_bmm_on_a_sequential_that_starts_with_an_activation_leaves_the_data_alon
     assert res.method == "bmm" and torch.equal(data.x_train, x)
     for i, s in enumerate(SEEDS):
         assert _max_diff(res.models[i], _solo(build, s, data, "sgd", 0.1, 0.0, steps=10)) < TOL
+
+
+def test_stop_train_loss_freezes_each_member_at_its_first_logged_step_below_the_target():
+    data = _data()
+    lrs, target = [0.5, 0.2, 0.01], 0.35  # the fast member stops early, the slow one never reaches the target
+    for method in ("bmm", "vmap", "loop"):
+        res = train_ensemble(
+            _mlp, SEEDS, data, lr=lrs, momentum=0.9, steps=60, log_every=5, method=method, stop_train_loss=target
+        )
+        assert res.stopped_at[2] is None and res.stopped_at[0] is not None, (method, res.stopped_at)
+        for i in range(3):
+            at = res.stopped_at[i]
+            # the oracle: solo runs, checked at every logged step for the first one at or below the target
+            first = next(
+                (
+                    s
+                    for s in res.steps
+                    if evaluate(
+                        _solo(_mlp, SEEDS[i], data, "sgd", lrs[i], 0.0, 0.9, steps=s),
+                        data.x_train,
+                        data.y_train,
+                        loss_function("ce"),
+                    )[0]
+                    <= target
+                ),
+                None,
+            )
+            assert at == first, (method, i, at, first)
+            solo = _solo(_mlp, SEEDS[i], data, "sgd", lrs[i], 0.0, 0.9, steps=60 if at is None else at)
+            assert _max_diff(res.models[i], solo) < TOL, (method, i)
+            j = res.steps.index(at) if at is not None else len(res.steps) - 1
+            assert torch.isfinite(res.curves["train_loss"][i, : j + 1]).all()
+            assert torch.isnan(res.curves["train_loss"][i, j + 1 :]).all()
+        assert len(res.history(0).curves["train_loss"][0]) == res.steps.index(res.stopped_at[0]) + 1
+    with pytest.raises(UserError, match="stop_train_loss"):
+        train_ensemble(_mlp, SEEDS, data, steps=2, stop_train_loss=-1.0)

@@ -27,7 +27,10 @@ plain MLPs: faster in every pairing measured, no functional-call or batching ove
 gradients.
 
 A member whose training loss turns non-finite is frozen at the parameters that produced it (that step's update
-is not applied), flagged diverged, and logged as nan from then on; the others go on exactly as alone.
+is not applied), flagged diverged, and logged as nan from then on; the others go on exactly as alone. With
+``stop_train_loss``, a member whose full training loss at a logged step is at or below it stops there (the
+stopping rule of Jiang et al. 2020's model zoo: train to cross-entropy 0.01): its parameters stay those of that
+step, it is logged as nan afterwards, and training ends once no member is left training.
 """
 
 from __future__ import annotations
@@ -64,9 +67,10 @@ class EnsembleResult:
     """What :func:`train_ensemble` returns.
 
     ``models[m]``: member m's trained module (the one ``build_model(seeds[m])`` built). ``curves[name]``:
-    float64 [M, len(steps)] of :data:`ENSEMBLE_METRICS` at the logged ``steps`` (nan once a member diverged;
-    accuracies nan for regression). ``diverged[m]``, ``diverged_at[m]``: whether and at which step member m
-    was frozen. ``method``: the method that ran.
+    float64 [M, len(steps)] of :data:`ENSEMBLE_METRICS` at the logged ``steps`` (nan once a member diverged or
+    stopped; accuracies nan for regression). ``diverged[m]``, ``diverged_at[m]``: whether and at which step
+    member m was frozen. ``stopped_at[m]``: the logged step at which member m met ``stop_train_loss`` (None if
+    it never did). ``method``: the method that ran.
     """
 
     models: list[nn.Module]
@@ -76,12 +80,14 @@ class EnsembleResult:
     diverged: list[bool]
     diverged_at: list[int | None]
     method: str
+    stopped_at: list[int | None] = dataclasses.field(default_factory=list)
 
     def history(self, member: int) -> History:
-        """Member ``member``'s curves as a plain-trainer :class:`History`, up to its divergence."""
+        """Member ``member``'s curves as a plain-trainer :class:`History`, up to its divergence or stop."""
         h, at = History(), self.diverged_at[member]
+        stop = self.stopped_at[member] if self.stopped_at else None
         for j, step in enumerate(self.steps):
-            if at is not None and step >= at:
+            if (at is not None and step >= at) or (stop is not None and step > stop):
                 break
             h.log(step, {name: float(c[member, j]) for name, c in self.curves.items()})
         return h
@@ -107,6 +113,7 @@ def train_ensemble(
     method: str = "auto",
     progress=None,
     eval_batch_size: int = 8192,
+    stop_train_loss: float | None = None,
 ) -> EnsembleResult:
     """Train ``len(seeds)`` models of one architecture at once; member m matches a solo :func:`fit` run.
 
@@ -127,6 +134,8 @@ def train_ensemble(
             back (bmm → vmap → loop) with a warning.
         progress: a tqdm-like bar (``update``, ``set_postfix``), advanced in member-steps (M·steps in all).
         eval_batch_size: rows per chunk when evaluating the train and test sets.
+        stop_train_loss: stop each member at the first logged step whose full training loss is at or below
+            this value (its parameters are those of that step); ``None`` trains every member ``steps`` steps.
 
     Returns:
         An :class:`EnsembleResult`.
@@ -154,6 +163,8 @@ def train_ensemble(
         raise UserError(f"batch_size must be a positive integer or None; got {batch_size!r}")
     if log_every < 1 or warmup_steps < 0:
         raise UserError(f"log_every must be >= 1 and warmup_steps >= 0; got {log_every} and {warmup_steps}")
+    if stop_train_loss is not None and not (isinstance(stop_train_loss, int | float) and stop_train_loss >= 0):
+        raise UserError(f"stop_train_loss must be a non-negative number or None; got {stop_train_loss!r}")
     datas = _member_datasets(data, m)
     loss_fn = loss_function(loss, datas[0].num_classes) if isinstance(loss, str) else loss
     hyper = dict(
@@ -180,11 +191,14 @@ def train_ensemble(
         order_seeds,
         progress,
         eval_batch_size,
+        stop_train_loss,
     )
     chosen = _choose_method(method, models, datas[0], loss_fn)
     _train_loop(run) if chosen == "loop" else _train_vectorized(run, chosen)
     diverged = [a is not None for a in run.diverged_at]
-    return EnsembleResult(models, seeds, log_steps, run.curves, diverged, list(run.diverged_at), chosen)
+    return EnsembleResult(
+        models, seeds, log_steps, run.curves, diverged, list(run.diverged_at), chosen, list(run.stopped_at)
+    )
 
 
 @dataclasses.dataclass
@@ -203,11 +217,13 @@ class _Run:
     order_seeds: list[int]
     progress: object
     eval_batch_size: int
+    stop_train_loss: float | None
 
     def __post_init__(self):
         shape = (len(self.models), len(self.log_steps))
         self.curves = {name: torch.full(shape, math.nan, dtype=torch.float64) for name in ENSEMBLE_METRICS}
         self.diverged_at: list[int | None] = [None] * len(self.models)
+        self.stopped_at: list[int | None] = [None] * len(self.models)
         self.log_index = {s: j for j, s in enumerate(self.log_steps)}
 
     def blank_from(self, member: int, step: int) -> None:
@@ -354,6 +370,8 @@ def _train_loop(run: _Run) -> None:
                 lo, acc = evaluate(model, x, y, run.loss_fn, run.eval_batch_size)
                 run.curves[f"{split}_loss"][m, j], run.curves[f"{split}_acc"][m, j] = lo, acc
             model.train()
+            if run.stop_train_loss is not None and run.curves["train_loss"][m, j] <= run.stop_train_loss:
+                run.stopped_at[m], state.stop = state.step, True
             if run.progress is not None:
                 run.progress.update(state.step - done[0])
                 done[0] = state.step
@@ -496,6 +514,12 @@ def _train_vectorized(run: _Run, method: str) -> None:
             run.curves[f"{s}_loss"][keep, j], run.curves[f"{s}_acc"][keep, j] = lo[keep], acc[keep]
         if base is not None:
             base.train()
+        if run.stop_train_loss is not None:  # members that met the rule keep this step's parameters
+            newly = keep & (run.curves["train_loss"][:, j] <= run.stop_train_loss)
+            for i in newly.nonzero().flatten().tolist():
+                frozen_at[i] = [p[i].detach().clone() for p in leaves]
+                run.stopped_at[i] = step
+            active[newly] = False
         if run.progress is not None:
             run.progress.update(m * (step - done[0]))
             done[0] = step
@@ -539,6 +563,10 @@ def _train_vectorized(run: _Run, method: str) -> None:
         opt.step(grads, _lr_scale(run, step))
         if step in run.log_index:
             log(step, losses)
+            if not bool(active.any()):  # every member stopped or diverged
+                break
+    if run.progress is not None:
+        run.progress.update(m * (run.steps - done[0]))
 
     for i in range(m):
         if active[i] and not all(bool(torch.isfinite(p[i]).all()) for p in leaves):
