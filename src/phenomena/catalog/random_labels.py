@@ -18,22 +18,25 @@ the 3000-step budget). ``smoke`` is the same on 500 training examples, evaluated
 first evaluated step with training accuracy ≥ :data:`FIT_ACC`.
 
 Verdict. (1) Fits every level: the smallest final training accuracy over the levels is ≥ :data:`FIT_ACC`.
-(2) Test accuracy at p = 1 is chance: |test acc − 1/10| is inside a 99.9% binomial band for the test-set size.
-(3) Test accuracy falls with corruption: clean test accuracy minus the p = 1 one. (4) Time to fit grows with
+(2) Test accuracy falls with corruption: clean test accuracy minus the p = 1 one. (3) Time to fit grows with
 corruption: Kendall τ between p and the steps to reach :data:`FIT_ACC` (:func:`phenomena.analysis.kendall_tau`).
-(5) Random labels take longer: steps to fit at p = 1 over p = 0 (Zhang et al.'s "small constant factor").
-(6) Clean before noisy (Arpit et al.): at the partial level :data:`PARTIAL`, the steps the *noisy* examples (those
+(4) Random labels take longer: steps to fit at p = 1 over p = 0 (Zhang et al.'s "small constant factor").
+(5) Clean before noisy (Arpit et al.): at the partial level :data:`PARTIAL`, the steps the *noisy* examples (those
 whose label changed) take to reach :data:`HALF_ACC` training accuracy over the steps the clean ones take.
+That test accuracy at p = 1 is chance is reported (``test_acc_random``, drawn with its 99.9% binomial band in the
+figure), not checked: with every training label drawn independently of its input, the trained network's test
+predictions are independent of the test labels, so the accuracy is chance by construction and a check of it
+could fail only by sampling noise (it was check (2) until a review found it could not fail otherwise).
 
 Controls. The mechanism of (1) is capacity: a 40-8-8-10 MLP (width 8) trained for the same budget cannot
 memorize the random labels, and the smallest training accuracy is measured far below the threshold. The mechanism
-of (3), (5) and (6) is that the clean labels carry a signal the network learns before it memorizes: with the training
+of (2), (4) and (5) is that the clean labels carry a signal the network learns before it memorizes: with the training
 inputs shuffled across examples (``data.inputs=shuffled``; Zhang et al.'s random-labels case reached through
 the inputs) no label depends on its input, so the "clean" examples are fit no sooner than the noisy ones and the
 clean test accuracy is chance too, and every level takes the same time to fit; the network still fits every
-level. The τ check (4) is not claimed by that control: over 5 levels a null τ reaches 0.7 by chance on ~5% of
+level. The τ check (3) is not claimed by that control: over 5 levels a null τ reaches 0.7 by chance on ~5% of
 seeds (5 of the 120 orders give τ ≥ 0.8 without ties), and it did at held-out seed 0 (τ = 0.738) when τ was
-first declared as must-fail; the ratio (5), set on the same calibration runs, separates the control by a margin
+first declared as must-fail; the ratio (4), set on the same calibration runs, separates the control by a margin
 instead (shuffled 0.92-1.07 against the preset's 1.44-1.71).
 
 Calibration (seeds 100-109, quick, one thread; values in ``ENTRY.calibration``): every level reaches 100%
@@ -220,12 +223,6 @@ def verdict(result: Result) -> Verdict:
     return Verdict(
         (
             Check("fits every level: min training accuracy", s["min_train_acc"], ">=", FIT_ACC),
-            Check(
-                "test accuracy at p = 1 is chance: |acc − 0.1| (99.9% binomial band)",
-                abs(s["test_acc_random"] - 0.1),
-                "<=",
-                s["chance_band"],
-            ),
             Check("test accuracy falls: clean − random-label test acc", s["test_drop"], ">=", MIN_TEST_DROP),
             Check("time to fit grows with corruption: Kendall τ(p, steps)", s["fit_tau"], ">=", MIN_TAU),
             Check("random labels take longer: steps to fit, p = 1 / p = 0", s["fit_slowdown"], ">=", MIN_SLOWDOWN),
