@@ -192,6 +192,13 @@ def test_the_suite_is_normalized_as_dziugaite_and_leaves_the_model_alone():
     sigma = 1 / (res["pacbayes_flatness"] ** 2 * m) ** 0.5
     pb = ((w - w0) ** 2).sum() / (4 * sigma**2) + math.log(m / sigma) + 10
     assert res["pacbayes_init"] == pytest.approx(math.sqrt(pb / m))
+    # the magnitude-aware bounds, Jiang et al. eqs. (56)-(57) written out in numpy (eps = 1e-3, the default)
+    mag_sigma, eps, dw = 1 / (res["pacbayes_mag_flatness"] ** 2 * m) ** 0.5, 1e-3, (w - w0).ravel()
+    for name, ref in (("pacbayes_mag_init", w - w0), ("pacbayes_mag_orig", w)):
+        ratio = (eps**2 + (mag_sigma**2 + 1) * (ref**2).sum() / w.size) / (eps**2 + mag_sigma**2 * dw**2)
+        bound = 0.25 * np.log(ratio).sum() + math.log(m / mag_sigma) + 10
+        assert res[name] == pytest.approx(math.sqrt(bound / m)), name
+    assert mag_sigma != pytest.approx(sigma, rel=0.05)  # the two searches differ: the noise models do
     # the Hessian of the mean cross-entropy of a linear model, exactly
     hess = torch.autograd.functional.hessian(
         lambda v: F.cross_entropy(xt @ v.reshape(2, 4).T, yt), net.weight.detach().reshape(-1)
