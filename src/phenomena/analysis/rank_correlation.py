@@ -198,15 +198,20 @@ def granulated_kendall(
     axes: dict[str, float] = {}
     groups: dict[str, int] = {}
     for i, name in enumerate(names):
-        members: dict[tuple, list[int]] = {}
-        for k, row in enumerate(rows):
-            members.setdefault(row[:i] + row[i + 1 :], []).append(k)
-        taus = [_tau(m[idx], g[idx], variant) for idx in map(np.asarray, members.values()) if len(idx) >= 2]
+        taus = [_tau(m[idx], g[idx], variant) for idx in map(np.asarray, _varying_only(rows, i)) if len(idx) >= 2]
         taus = [t for t in taus if math.isfinite(t)]
         groups[name] = len(taus)
         axes[name] = float(np.mean(taus)) if taus else math.nan
     defined = [v for v in axes.values() if math.isfinite(v)]
     return GranulatedKendall(float(np.mean(defined)) if defined else math.nan, axes, groups)
+
+
+def _varying_only(rows: Sequence[tuple], axis: int) -> list[list[int]]:
+    """The indices of ``rows`` grouped by every value but the ``axis``-th: within a group only that axis varies."""
+    groups: dict[tuple, list[int]] = {}
+    for k, row in enumerate(rows):
+        groups.setdefault(row[:axis] + row[axis + 1 :], []).append(k)
+    return list(groups.values())
 
 
 def hoeffding_weight(delta_gap: float | np.ndarray, n_test: int) -> float | np.ndarray:
@@ -324,11 +329,9 @@ def sign_error(
     ess: list[float] = []
     finite = bool(np.isfinite(m).all() and np.isfinite(g).all())
     for i, name in enumerate(names if finite else ()):
-        coupled: dict[tuple, list[tuple]] = {}
-        for setting in seeds:
-            coupled.setdefault(setting[:i] + setting[i + 1 :], []).append(setting)
-        for group in coupled.values():
-            for s1, s2 in combinations(group, 2):
+        settings_of = list(seeds)
+        for group in _varying_only(settings_of, i):
+            for s1, s2 in combinations([settings_of[k] for k in group], 2):
                 a, b = np.asarray(seeds[s1]), np.asarray(seeds[s2])
                 dm, dg = m[a, None] - m[None, b], g[a, None] - g[None, b]
                 err = (1.0 - np.sign(dm) * np.sign(dg)) / 2.0

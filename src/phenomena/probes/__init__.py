@@ -14,7 +14,8 @@ Modules: ``core`` (parameter selection, data and determinism checks, the functio
 product), and one module per family of probes (``hessian``, ``landscape``, ``connectivity``, ``permutation``,
 ``ntk``, ``linearization``, ``similarity``, ``collapse``, ``rank``, ``information``, ``fourier``, ``measures``
 (the generalization measures of Jiang et al. 2020 and Dziugaite et al. 2020), ``forgetting`` (Toneva et al.'s
-example-forgetting statistics)).
+example-forgetting statistics), ``gradient_noise`` (McCandlish et al.'s gradient noise scale),
+``gradient_subspace`` (the gradient's share in the top Hessian eigenspace, Gur-Ari et al. 2018)).
 """
 
 from phenomena.probes.collapse import CollapseAccumulator as CollapseAccumulator
@@ -33,6 +34,15 @@ from phenomena.probes.core import select_params as select_params
 from phenomena.probes.forgetting import ForgettingTracker as ForgettingTracker
 from phenomena.probes.forgetting import rank_by_forgetting as rank_by_forgetting
 from phenomena.probes.fourier import fourier_ipr as fourier_ipr
+from phenomena.probes.gradient_noise import NoiseScale as NoiseScale
+from phenomena.probes.gradient_noise import NoiseScaleAccumulator as NoiseScaleAccumulator
+from phenomena.probes.gradient_noise import gradient_noise_scale as gradient_noise_scale
+from phenomena.probes.gradient_noise import gradient_noise_scale_exact as gradient_noise_scale_exact
+from phenomena.probes.gradient_subspace import GradientSubspace as GradientSubspace
+from phenomena.probes.gradient_subspace import gradient_subspace_overlap as gradient_subspace_overlap
+from phenomena.probes.gradient_subspace import random_subspace as random_subspace
+from phenomena.probes.gradient_subspace import subspace_fraction as subspace_fraction
+from phenomena.probes.gradient_subspace import subspace_overlap as subspace_overlap
 from phenomena.probes.hessian import EigenResult as EigenResult
 from phenomena.probes.hessian import SpectralDensity as SpectralDensity
 from phenomena.probes.hessian import TraceEstimate as TraceEstimate
@@ -92,11 +102,14 @@ __all__ = [
     "CurvatureOperator",
     "EigenResult",
     "ForgettingTracker",
+    "GradientSubspace",
     "Interpolation",
     "LinearizedModel",
     "LossSlice",
     "Matching",
     "MinibatchCKA",
+    "NoiseScale",
+    "NoiseScaleAccumulator",
     "ParamFilter",
     "PermutationGroup",
     "SpectralDensity",
@@ -116,6 +129,9 @@ __all__ = [
     "frobenius_product",
     "generalization_measures",
     "ggn_operator",
+    "gradient_noise_scale",
+    "gradient_noise_scale_exact",
+    "gradient_subspace_overlap",
     "gsnr",
     "hessian_density",
     "hessian_eigenvalues",
@@ -146,11 +162,14 @@ __all__ = [
     "permute",
     "random_direction",
     "random_permutation",
+    "random_subspace",
     "rank_by_forgetting",
     "reset_batchnorm",
     "select_param_names",
     "select_params",
     "spectral_product",
+    "subspace_fraction",
+    "subspace_overlap",
     "weight_matching",
     "weight_matrices",
 ]

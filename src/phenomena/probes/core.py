@@ -31,7 +31,7 @@ from typing import Any, TypeAlias
 import numpy as np
 import torch
 from torch import Tensor, nn
-from torch.func import functional_call
+from torch.func import functional_call, grad
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.dropout import _DropoutNd
 
@@ -302,3 +302,13 @@ class FunctionalModel:
     def example_output(self, p: Mapping[str, Tensor], x: Tensor) -> Tensor:
         """``batch_outputs`` for one example ``x`` without its batch dimension: a (K,) tensor (for vmap)."""
         return self.batch_outputs(p, x.unsqueeze(0))[0]
+
+
+def flat_gradient(fm: FunctionalModel, loss_fn: Callable, x: Tensor, y: Any) -> Tensor:
+    """The gradient of ``loss_fn`` on one batch at the snapshot's parameters, as a flat float64 vector."""
+
+    def loss(theta: dict[str, Tensor]) -> Tensor:
+        return scalar_loss(loss_fn, fm.forward(theta, fm.buffers, x), y)
+
+    g = grad(loss)(fm.theta)
+    return torch.cat([g[n].reshape(-1) for n in fm.names]).double()
