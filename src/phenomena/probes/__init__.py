@@ -15,7 +15,8 @@ product), and one module per family of probes (``hessian``, ``landscape``, ``con
 ``ntk``, ``linearization``, ``similarity``, ``collapse``, ``rank``, ``information``, ``fourier``, ``measures``
 (the generalization measures of Jiang et al. 2020 and Dziugaite et al. 2020), ``forgetting`` (Toneva et al.'s
 example-forgetting statistics), ``gradient_noise`` (McCandlish et al.'s gradient noise scale),
-``gradient_subspace`` (the gradient's share in the top Hessian eigenspace, Gur-Ari et al. 2018)).
+``gradient_subspace`` (the gradient's share in the top Hessian eigenspace, Gur-Ari et al. 2018),
+``weight_spectra`` (per-layer eigenvalue spectra, power-law tails and Marchenko-Pastur fits, Martin & Mahoney 2021)).
 """
 
 from phenomena.probes.collapse import CollapseAccumulator as CollapseAccumulator
@@ -94,6 +95,13 @@ from phenomena.probes.similarity import CKAMatrix as CKAMatrix
 from phenomena.probes.similarity import MinibatchCKA as MinibatchCKA
 from phenomena.probes.similarity import cka as cka
 from phenomena.probes.similarity import cka_matrix as cka_matrix
+from phenomena.probes.weight_spectra import PowerLawFit as PowerLawFit
+from phenomena.probes.weight_spectra import WeightSpectrum as WeightSpectrum
+from phenomena.probes.weight_spectra import fit_power_law as fit_power_law
+from phenomena.probes.weight_spectra import marchenko_pastur_cdf as marchenko_pastur_cdf
+from phenomena.probes.weight_spectra import marchenko_pastur_density as marchenko_pastur_density
+from phenomena.probes.weight_spectra import weight_spectra as weight_spectra
+from phenomena.probes.weight_spectra import weight_spectrum as weight_spectrum
 
 __all__ = [
     "Barrier",
@@ -112,8 +120,10 @@ __all__ = [
     "NoiseScaleAccumulator",
     "ParamFilter",
     "PermutationGroup",
+    "PowerLawFit",
     "SpectralDensity",
     "TraceEstimate",
+    "WeightSpectrum",
     "activation_matching",
     "as_batches",
     "barrier_heights",
@@ -125,6 +135,7 @@ __all__ = [
     "effective_rank",
     "empirical_nngp",
     "empirical_ntk",
+    "fit_power_law",
     "fourier_ipr",
     "frobenius_product",
     "generalization_measures",
@@ -149,6 +160,8 @@ __all__ = [
     "kernel_velocity",
     "linearize",
     "loss_slice",
+    "marchenko_pastur_cdf",
+    "marchenko_pastur_density",
     "margin_quantile",
     "margins",
     "mse_decomposition",
@@ -172,4 +185,6 @@ __all__ = [
     "subspace_overlap",
     "weight_matching",
     "weight_matrices",
+    "weight_spectra",
+    "weight_spectrum",
 ]
