@@ -32,6 +32,11 @@ Generalization measures judged against the generalization gap: :mod:`rank_correl
 Jiang et al.'s granulated :func:`granulated_kendall` (Ψ) and Dziugaite et al.'s :func:`sign_error` with the
 :func:`hoeffding_weight`.
 
+Scaling laws: :mod:`scaling` - :func:`fit_scaling_law` (L = L∞ + A·N^-α) and :func:`fit_chinchilla` (L = E + A/N^α
++ B/D^β) fitted in log space with a summed Huber loss from a grid of L-BFGS-B starts (Hoffmann et al. 2022, as
+Epoch AI's replication), :func:`bootstrap_fit` (percentile intervals), :func:`extrapolation_error` and the
+compute-optimal allocation :meth:`ChinchillaFit.compute_optimal`.
+
 Unlike :mod:`phenomena.probes`, nothing here takes a model; this layer imports only numpy, scipy, torch and
 :mod:`phenomena.errors`, so any entry, probe or benchmark may use it.
 
@@ -73,24 +78,44 @@ from phenomena.analysis.rank_correlation import (
     kendall_tau,
     sign_error,
 )
+from phenomena.analysis.scaling import (
+    BootstrapFit,
+    ChinchillaFit,
+    Extrapolation,
+    ScalingLawFit,
+    bootstrap_fit,
+    extrapolation_error,
+    fit_chinchilla,
+    fit_scaling_law,
+    huber_objective,
+)
 from phenomena.analysis.spectral import learning_steps, relative_spectral_error
 
 __all__ = [
+    "BootstrapFit",
+    "ChinchillaFit",
+    "Extrapolation",
     "GranulatedKendall",
     "NuclearNormCompletion",
+    "ScalingLawFit",
     "SignError",
     "aligned_init",
     "angle",
+    "bootstrap_fit",
     "bump",
     "effective_initial_strength",
+    "extrapolation_error",
     "feature_counts",
     "first_below",
+    "fit_chinchilla",
+    "fit_scaling_law",
     "fold",
     "gd_least_squares",
     "granulated_kendall",
     "half_learning_time",
     "hard_margin_svm",
     "hoeffding_weight",
+    "huber_objective",
     "kendall_tau",
     "learning_steps",
     "log_steps",
