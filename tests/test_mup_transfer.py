@@ -35,13 +35,15 @@ def test_a_smooth_asymmetric_curve_matches_a_scalar_minimizer_to_grid_accuracy()
 
 def test_a_diverged_run_counts_as_the_worst_point_and_an_edge_optimum_is_unmeasured():
     x = np.arange(5.0)
-    # nan right of the grid minimum: it is replaced by the worst loss (3), not dropped (which would leave the
-    # minimum at the edge), so the vertex is pulled left of index 2
-    est = optimal_log_lr(x, [3.0, 2.0, 1.0, math.nan, math.nan])
-    assert math.isfinite(est) and 1.5 <= est < 2.0
+    # nan right of the grid minimum: it is the worst point, not dropped (which would leave the minimum at the
+    # edge); its stand-in value is no measurement, so no parabola goes through it: the grid minimum is returned
+    assert optimal_log_lr(x, [3.0, 2.0, 1.0, math.nan, math.nan]) == 2.0
+    assert optimal_log_lr(x, [3.0, 2.0, 1.0, math.nan, math.nan], window=2) == 2.0
     assert math.isnan(optimal_log_lr(x, [1.0, 2.0, 3.0, 4.0, 5.0]))  # minimum at the left edge
-    # a diverged last point is the worst, so the finite minimum before it is interior
-    assert 2.5 < optimal_log_lr(x, [5.0, 4.0, 3.0, 2.0, math.inf]) <= 3.0
+    # a diverged last point is the worst, so the finite minimum before it is interior, and unrefined
+    assert optimal_log_lr(x, [5.0, 4.0, 3.0, 2.0, math.inf]) == 3.0
+    # a diverged point outside the window leaves the refinement alone
+    assert optimal_log_lr(x, [5.0, 2.0, 1.5, 2.0, math.inf]) == pytest.approx(2.0)
     assert math.isnan(optimal_log_lr(x, [5.0, 4.0, 3.0, 2.0, 1.0]))  # at the right edge
     assert math.isnan(optimal_log_lr(x, [math.nan] * 5))
 

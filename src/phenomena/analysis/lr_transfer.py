@@ -31,7 +31,9 @@ def optimal_log_lr(log_lrs: Sequence[float], losses: Sequence[float], window: in
     Returns:
         The vertex of the fitted parabola, in the units of ``log_lrs``; nan when the grid minimum lies at either
         end of the grid (or within ``window`` of it), when every loss is non-finite, or when the fitted parabola
-        does not open upwards. The vertex is clipped to the fitted points' range.
+        does not open upwards. The vertex is clipped to the fitted points' range. When a point of the window
+        diverged, its stand-in value says only "worst", not how bad, so no parabola is fitted through it: the
+        grid minimum itself is returned, unrefined.
 
     Example:
         >>> optimal_log_lr([-3, -2, -1, 0, 1], [(x + 1.25) ** 2 for x in [-3, -2, -1, 0, 1]])
@@ -50,6 +52,8 @@ def optimal_log_lr(log_lrs: Sequence[float], losses: Sequence[float], window: in
     if i < window or i > len(x) - 1 - window:
         return math.nan
     xs, ys = x[i - window : i + window + 1], y[i - window : i + window + 1]
+    if not finite[i - window : i + window + 1].all():
+        return float(x[i])
     a, b, _ = np.polyfit(xs - x[i], ys, 2)
     if not a > 0:
         return math.nan

@@ -199,6 +199,11 @@ def train_width(job: tuple) -> dict[str, np.ndarray]:
     data = mnist1d(cfg.data.num_samples, cfg.data.train_split, cache_dir=cache)
     out = {}
     for arm in ARMS:
+        if arm == "mup" and cfg.model.parameterization == "standard":  # the control: this arm is SP, trained above
+            out[arm] = out["sp"].copy()
+            if bar is not None:
+                bar.update(len(lrs) * t.steps)
+            continue
         res = train_ensemble(
             lambda seed, arm=arm: build_model(width, cfg, arm, seed),
             [init_seed] * len(lrs),
