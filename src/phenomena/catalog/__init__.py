@@ -42,6 +42,7 @@ ENTRIES: dict[str, str] = {
     "random-labels": "phenomena.catalog.random_labels",
     "spectral-bias": "phenomena.catalog.spectral_bias",
     "example-forgetting": "phenomena.catalog.example_forgetting",
+    "emergence-mirage": "phenomena.catalog.emergence_mirage",
 }
 
 LISTING = Path(__file__).with_name("listing.json")

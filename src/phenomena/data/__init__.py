@@ -1,6 +1,7 @@
 """Data sets as in-memory tensors with one schema (:class:`Dataset`): generated, shipped by a package, or read
 from a local path the user gives. Nothing is downloaded."""
 
+from phenomena.data.addition import digit_addition as digit_addition
 from phenomena.data.dataset import Dataset as Dataset
 from phenomena.data.ib import ib_task as ib_task
 from phenomena.data.mnist import mnist as mnist

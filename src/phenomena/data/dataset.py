@@ -12,8 +12,9 @@ import torch
 class Dataset:
     """An in-memory supervised data set.
 
-    ``x_*`` are float features (N, ...) or integer tokens (N, T); ``y_*`` are integer class labels (N,) or float
-    regression targets (N, K). ``meta`` says what it is: ``name``, ``num_classes`` (None for regression),
+    ``x_*`` are float features (N, ...) or integer tokens (N, T); ``y_*`` are integer class labels (N,), integer
+    tokens (N, L) for a multi-token output (``meta["output_tokens"] = L``, each a ``num_classes``-way label) or
+    float regression targets (N, K). ``meta`` says what it is: ``name``, ``num_classes`` (None for regression),
     ``input`` ("features" or "tokens"), ``vocab`` for tokens, and task-specific facts (e.g. ``noisy`` indices).
     Models index these tensors directly: small data sets need no DataLoader.
     """
