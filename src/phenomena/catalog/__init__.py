@@ -43,6 +43,7 @@ ENTRIES: dict[str, str] = {
     "spectral-bias": "phenomena.catalog.spectral_bias",
     "example-forgetting": "phenomena.catalog.example_forgetting",
     "emergence-mirage": "phenomena.catalog.emergence_mirage",
+    "heavy-tailed-spectra": "phenomena.catalog.heavy_tailed_spectra",
 }
 
 LISTING = Path(__file__).with_name("listing.json")
