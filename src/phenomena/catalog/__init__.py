@@ -44,6 +44,7 @@ ENTRIES: dict[str, str] = {
     "example-forgetting": "phenomena.catalog.example_forgetting",
     "emergence-mirage": "phenomena.catalog.emergence_mirage",
     "heavy-tailed-spectra": "phenomena.catalog.heavy_tailed_spectra",
+    "gradient-subspace": "phenomena.catalog.gradient_subspace",
 }
 
 LISTING = Path(__file__).with_name("listing.json")
