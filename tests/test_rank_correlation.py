@@ -7,8 +7,15 @@ import math
 
 import numpy as np
 import pytest
+from scipy import stats
 
-from phenomena.analysis.rank_correlation import granulated_kendall, hoeffding_weight, kendall_tau, sign_error
+from phenomena.analysis.rank_correlation import (
+    granulated_kendall,
+    hoeffding_weight,
+    kendall_tau,
+    resampled_tau,
+    sign_error,
+)
 from phenomena.errors import UserError
 
 
@@ -239,3 +246,33 @@ def test_sign_error_is_nan_with_a_non_finite_value_and_rejects_bad_settings():
         sign_error(hp, [1.0, 2.0, 3.0], [0.1, 0.2, 0.3], n_test=2.5)
     with pytest.raises(UserError, match="min_ess"):
         sign_error(hp, [1.0, 2.0, 3.0], [0.1, 0.2, 0.3], n_test=None, min_ess=-1)
+
+
+def test_resampled_tau_matches_scipy_and_a_pair_count_on_permutations_and_bootstraps():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=12)
+    y = x + rng.normal(size=12)
+    x[3] = x[5]  # a tie in the measure
+    perms = np.array([rng.permutation(12) for _ in range(5)])
+    boots = rng.integers(0, 12, (5, 12))
+    for row, tau in zip(perms, resampled_tau(x, y, perms, both=False), strict=True):
+        assert tau == pytest.approx(stats.kendalltau(x, y[row]).statistic, abs=1e-12)
+        assert tau == pytest.approx(brute_tau(x, y[row], "b"), abs=1e-12)
+    for row, tau in zip(boots, resampled_tau(x, y, boots, both=True), strict=True):
+        assert tau == pytest.approx(stats.kendalltau(x[row], y[row]).statistic, abs=1e-12)
+        assert tau == pytest.approx(brute_tau(x[row], y[row], "b"), abs=1e-12)
+
+
+def test_resampled_tau_is_nan_when_a_resample_is_constant():
+    x, y = np.array([1.0, 2.0, 3.0]), np.array([1.0, 3.0, 2.0])
+    out = resampled_tau(x, y, np.array([[0, 0, 0], [0, 1, 2]]), both=True)
+    assert math.isnan(out[0]) and out[1] == pytest.approx(1 / 3)
+
+
+def test_resampled_tau_refuses_bad_input():
+    x = np.arange(4.0)
+    for index in (np.zeros((2, 3), dtype=int), np.full((1, 4), 4), np.zeros((1, 4))):
+        with pytest.raises(UserError, match="resampled_tau"):
+            resampled_tau(x, x, index, both=True)
+    with pytest.raises(UserError, match="resampled_tau"):
+        resampled_tau(x, x[:3], np.zeros((1, 4), dtype=int), both=False)

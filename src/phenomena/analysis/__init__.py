@@ -30,7 +30,7 @@ grid) and :func:`learning_steps` (when each frequency's error first falls below 
 
 Generalization measures judged against the generalization gap: :mod:`rank_correlation` - :func:`kendall_tau`,
 Jiang et al.'s granulated :func:`granulated_kendall` (Ψ) and Dziugaite et al.'s :func:`sign_error` with the
-:func:`hoeffding_weight`.
+:func:`hoeffding_weight`; :func:`resampled_tau` (τ-b of many bootstrap or permutation resamples at once).
 
 Scaling laws: :mod:`scaling` - :func:`fit_scaling_law` (L = L∞ + A·N^-α) and :func:`fit_chinchilla` (L = E + A/N^α
 + B/D^β) fitted in log space with a summed Huber loss from a grid of L-BFGS-B starts (Hoffmann et al. 2022, as
@@ -76,6 +76,7 @@ from phenomena.analysis.rank_correlation import (
     granulated_kendall,
     hoeffding_weight,
     kendall_tau,
+    resampled_tau,
     sign_error,
 )
 from phenomena.analysis.scaling import (
@@ -132,6 +133,7 @@ __all__ = [
     "q_interpolant",
     "q_potential",
     "relative_spectral_error",
+    "resampled_tau",
     "relu_feature_weights",
     "relu_features",
     "ridge_fit",

@@ -14,6 +14,9 @@ Three statistics, from the two large studies of generalization measures:
   finite test set ordered their gaps correctly. The mean over environments is the average case; the max (the
   worst environment) is the robust one, and the whole distribution is reported (its CDF, as in their figures).
 
+:func:`resampled_tau` gives τ-b for many resamples of the models at once (a bootstrap interval, or the null of
+shuffled gaps).
+
 A non-finite measure or gap on any model makes the statistic unmeasured (nan), never silently dropped: remove
 models that did not converge before ranking, as both papers do.
 """
@@ -64,6 +67,47 @@ def _vectors(measure: Sequence[float], gap: Sequence[float], who: str) -> tuple[
             f"(got shapes {m.shape} and {g.shape})"
         )
     return m, g
+
+
+def resampled_tau(measure: np.ndarray, gap: np.ndarray, index: np.ndarray, both: bool) -> np.ndarray:
+    """Kendall τ-b of many resamplings at once (vectorized over the rows of ``index``).
+
+    Row r of ``index`` gives the models of resample r: with ``both`` the pairs (measure[i], gap[i]) are resampled
+    together (a bootstrap over models; repeated models are tied pairs, as ``scipy.stats.kendalltau`` treats
+    them); without it only the gaps are permuted, τ(measure, gap[index[r]]) (the null of a shuffled pairing).
+
+    Args:
+        measure, gap: 1-D arrays of the same length n.
+        index: integer array (R, n).
+        both: resample both (bootstrap) or the gaps only (permutation).
+
+    Returns:
+        τ-b per row, shape (R,); nan where a resample makes the measure or the gap constant.
+
+    Example:
+        >>> resampled_tau(np.arange(4.0), np.arange(4.0), np.array([[0, 1, 2, 3], [3, 2, 1, 0]]), both=False)
+        array([ 1., -1.])
+    """
+    measure, gap, index = np.asarray(measure, dtype=float), np.asarray(gap, dtype=float), np.asarray(index)
+    n = len(measure)
+    if measure.ndim != 1 or gap.shape != (n,) or n < 2:
+        raise UserError(
+            f"resampled_tau needs 1-D measure and gap of one equal length >= 2; got {measure.shape}, {gap.shape}"
+        )
+    if index.ndim != 2 or index.shape[1] != n or not np.issubdtype(index.dtype, np.integer):
+        raise UserError(f"resampled_tau needs an integer index of shape (R, {n}); got {index.dtype} {index.shape}")
+    if index.size and (index.min() < 0 or index.max() >= n):
+        raise UserError(f"resampled_tau's index must lie in [0, {n})")
+    sx = np.sign(measure[:, None] - measure[None, :])
+    sy = np.sign(gap[:, None] - gap[None, :])
+    rows = index[:, :, None]
+    cols = index[:, None, :]
+    sy_r = sy[rows, cols]
+    sx_r = sx[rows, cols] if both else sx[None]
+    num = (sx_r * sy_r).sum((1, 2))
+    den = np.sqrt((sx_r**2).sum((1, 2)) * (sy_r**2).sum((1, 2)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
 
 
 def _check_variant(variant: str, who: str) -> None:

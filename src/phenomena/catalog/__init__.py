@@ -45,6 +45,7 @@ ENTRIES: dict[str, str] = {
     "emergence-mirage": "phenomena.catalog.emergence_mirage",
     "heavy-tailed-spectra": "phenomena.catalog.heavy_tailed_spectra",
     "gradient-subspace": "phenomena.catalog.gradient_subspace",
+    "generalization-measures": "phenomena.catalog.generalization_measures",
 }
 
 LISTING = Path(__file__).with_name("listing.json")
