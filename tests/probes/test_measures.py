@@ -189,6 +189,19 @@ def test_the_suite_is_normalized_as_dziugaite_and_leaves_the_model_alone():
     assert res["dist_spec_init"] == pytest.approx(np.linalg.norm(w - w0, 2) / math.sqrt(m))
     assert res["path_norm"] == pytest.approx(math.sqrt((w**2).sum() / m))  # a linear net: sum of squared weights
     assert res["inconsistency"] == pytest.approx(np.mean((x @ w.T).argmax(1) != (x @ w0.T).argmax(1)))
+    held = torch.as_tensor(np.random.default_rng(3).normal(size=(50, 4)))
+    on_held = generalization_measures(
+        net,
+        init,
+        (xt, yt),
+        other_model=init,
+        unlabeled=held,
+        curvature=False,
+        generator=torch.Generator().manual_seed(0),
+    )
+    h = held.numpy()
+    assert on_held["inconsistency"] == pytest.approx(np.mean((h @ w.T).argmax(1) != (h @ w0.T).argmax(1)))
+    assert on_held["inconsistency"] != res["inconsistency"]
     sigma = 1 / (res["pacbayes_flatness"] ** 2 * m) ** 0.5
     pb = ((w - w0) ** 2).sum() / (4 * sigma**2) + math.log(m / sigma) + 10
     assert res["pacbayes_init"] == pytest.approx(math.sqrt(pb / m))

@@ -467,6 +467,7 @@ def generalization_measures(
     *,
     loss_fn: Callable = F.cross_entropy,
     other_model: nn.Module | None = None,
+    unlabeled: Tensor | None = None,
     deviation: float = 0.1,
     magnitude_eps: float = 1e-3,
     n_samples: int = 10,
@@ -502,6 +503,9 @@ def generalization_measures(
         batches: the training data, ``(inputs, targets)`` or a list of them (m = their total size).
         loss_fn: the training loss, for curvature and GSNR.
         other_model: a second network (e.g. another seed) for the inconsistency.
+        unlabeled: inputs the inconsistency is measured on (held-out inputs, as Jiang et al. 2022 do; labels are
+            not needed). Without them it is measured on the training inputs, where two networks that both fit
+            their training labels always agree (0).
         deviation, magnitude_eps, n_samples, search_depth: passed to ``pac_bayes_sigma``.
         curvature: compute lambda_max and hessian_trace.
         n_probes: Hutch++ products for the Hessian trace.
@@ -594,5 +598,8 @@ def generalization_measures(
     out["jacobian_norm"] = jacobian_norm(model, pairs)
     out["gsnr"] = gsnr(model, loss_fn, pairs)
     if other_model is not None:
-        out["inconsistency"] = inconsistency(model, other_model, pairs)
+        if unlabeled is not None and not (isinstance(unlabeled, Tensor) and unlabeled.ndim >= 1 and len(unlabeled)):
+            raise UserError("unlabeled must be a non-empty tensor of inputs, one per row.")
+        where = pairs if unlabeled is None else (unlabeled, torch.zeros(len(unlabeled), dtype=torch.long))
+        out["inconsistency"] = inconsistency(model, other_model, where)
     return out
