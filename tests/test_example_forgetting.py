@@ -5,6 +5,7 @@ import math
 
 import pytest
 import torch
+from conftest import SHARED_DATA
 
 from phenomena.catalog import example_forgetting as ef
 from phenomena.catalog.example_forgetting import ENTRY, Config, Data, Train
@@ -95,6 +96,58 @@ def test_nan_values_fail_the_checks():
     keys = ("unforgettable_fraction", "marked_over_clean", "rank_correlation", "removal_drop", "removal_advantage")
     res = Result("example-forgetting", Config(data=Data(noise=0.0)), summary={k: math.nan for k in keys})
     assert not any(c.passed for c in ef.verdict(res).checks)
+
+
+def _no_runs(home) -> bool:
+    return not (home / "runs").exists() or not any((home / "runs").iterdir())
+
+
+def test_the_full_preset_without_a_directory_is_one_line_exit_2_and_writes_nothing(cli, home):
+    code, out, err = cli("run", "example-forgetting", "-p", "full")
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "data.directory=PATH" in err, err
+    assert _no_runs(home)
+
+
+@pytest.mark.parametrize("made", [False, True], ids=["missing", "empty"])
+def test_a_missing_or_empty_mnist_directory_is_refused_before_training(cli, home, tmp_path, made):
+    where = tmp_path / "mnist"
+    if made:
+        where.mkdir()
+    code, out, err = cli("run", "example-forgetting", "-p", "full", "-s", f"data.directory={where}")
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and ("does not exist" in err or "t10k" in err), err
+    assert _no_runs(home)
+
+
+def test_the_full_preset_is_toneva_s_optimizer_on_the_t10k_split():
+    cfg = ENTRY.resolve("full")
+    assert (cfg.data.source, cfg.data.test_fraction, cfg.data.noise) == ("mnist", 0.2, 0.1)
+    assert (cfg.train.lr, cfg.train.momentum, cfg.train.batch) == (0.01, 0.5, 64)  # run_mnist.py's defaults
+    assert "data.num_samples" in ef.unused(cfg) and "data.directory" in ef.unused(ENTRY.resolve("quick"))
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "mnist").is_dir(), reason="no local MNIST files")
+def test_the_mnist_pipeline_on_real_mnist(cli_json):
+    # the full preset's code path, cut short: 784 inputs, the t10k half split 8000 train / 2000 test
+    res = cli_json(
+        "run",
+        "example-forgetting",
+        "-p",
+        "full",
+        "-s",
+        f"data.directory={SHARED_DATA / 'mnist'}",
+        "-s",
+        "train.epochs=2",
+        "-s",
+        "train.width=32",
+        "-s",
+        "removal.repeats=1",
+    )
+    s = res["summary"]
+    assert s["presented"] == 8000 and res["config"]["data"]["source"] == "mnist"
+    assert s["test_acc_full"] > 0.5  # chance is 0.1: a small MLP after two epochs of SGD on 8000 images (0.78)
+    assert s["marked_over_clean"] > 1  # flipped labels are forgotten (or never learned) more than clean ones
 
 
 @pytest.mark.slow

@@ -9,14 +9,17 @@ import pytest
 import torch
 
 from phenomena.analysis.spectral import learning_steps, relative_spectral_error
+from phenomena.catalog import spectral_bias as sb
 from phenomena.catalog.spectral_bias import (
     ENTRY,
     Config,
     Data,
     FourierFeatures,
+    Train,
     make_target,
     target_frequencies,
 )
+from phenomena.experiment import RunContext
 
 
 def _sin_cos_fit(values: np.ndarray, x: np.ndarray, k: int) -> complex:
@@ -77,6 +80,34 @@ def test_fourier_features_lie_on_unit_circles_at_the_drawn_frequencies():
     assert z.shape == (50, 32)
     torch.testing.assert_close(z[:, :16] ** 2 + z[:, 16:] ** 2, torch.ones(50, 16))
     torch.testing.assert_close(z[:, :16], torch.cos(2 * math.pi * x * emb.b))
+
+
+def test_the_run_records_what_a_hand_written_adam_loop_sees(tmp_path):
+    """The entry trains through phenomena.training.fit and records the grid output inside the loss; a plain Adam
+    loop (forward, record, step) from the same seeds must see the same outputs, hence the same learning steps."""
+    cfg = Config(data=Data(points=64, frequencies=4), train=Train(steps=300, lr=1e-2, points=10))
+    ctx = RunContext("t", seed=7, artifacts=tmp_path, cache=tmp_path, show_progress=False, experiment="spectral-bias")
+    res = sb.run(cfg, ctx)
+    x, y = make_target(cfg.data, ctx.stream_seed("data"))
+    net = sb.make_model(cfg, ctx.generator("init"))
+    xt, yt = torch.tensor(x, dtype=torch.float32)[:, None], torch.tensor(y, dtype=torch.float32)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.train.lr)
+    outputs = []
+    for step in range(cfg.train.steps + 1):
+        out = net(xt)[:, 0]
+        outputs.append(out.detach().numpy().astype(np.float64))
+        if step < cfg.train.steps:
+            opt.zero_grad()
+            ((out - yt) ** 2).mean().backward()
+            opt.step()
+    ks = target_frequencies(cfg.data)
+    errors = relative_spectral_error(np.array(outputs), y, ks)
+    expected = learning_steps(np.arange(cfg.train.steps + 1), errors, cfg.train.threshold)
+    found = [res.summary[f"learned_step_k{k}"] for k in ks]
+    np.testing.assert_array_equal(found, expected)
+    assert np.isfinite(expected).sum() >= 2  # some frequencies are learned: the comparison has steps to compare
+    final = errors[-1].max()
+    assert res.summary["final_max_error"] == pytest.approx(final, rel=1e-5)
 
 
 def test_smoke_through_the_cli_measures_the_learning_steps(cli_json):
