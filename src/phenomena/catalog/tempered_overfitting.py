@@ -7,7 +7,8 @@ et al. 2023; :mod:`phenomena.kernels.eigenlearning`) gives the factor in closed 
 variance σ² the test MSE is E₀(n) σ², E₀ = n / (n − Σ L_i²). Power-law spectra λ_k = k^-α are tempered (E₀ → α),
 exponential spectra e^{-k/τ} catastrophic (E₀ ≈ n/τ), and λ_k = 1/(k ln² k) benign (E₀ → 1, slowly, like 1 + c/ln n).
 Trained networks sit in the middle: MLPs fit to zero training error on noisy labels lose test accuracy roughly in
-proportion to the noise, like 1-nearest-neighbour (the classical tempered method), and stay far from chance.
+proportion to the noise, like 1-nearest-neighbour (the classical tempered method), and stay far from chance; at
+this sample size early-stopped nets that do not fit the noise lose about as much (control "early-stopped").
 
 Exact leg (``exact``): Gaussian features z ~ N(0, diag λ) with M = ``modes`` modes of each spectrum (α = 2,
 τ = 20, and the benign 1/((k+1) ln²(k+1))), n training points labelled by pure noise, the minimum-norm least
@@ -28,20 +29,40 @@ spectrum from the measured trend, with s = the least-squares slope of ln(test MS
 g = that of ln(test MSE/σ²): (2) power law tempered: |s| ≤ :data:`MAX_TEMPERED_TREND` and (3) an excess
 test MSE/σ² − 1 ≥ :data:`MIN_TEMPERED_EXCESS` at the largest n; (4) benign: s ≤ :data:`MAX_BENIGN_TREND` (the
 excess falls); (5) exponential catastrophic: g ≥ :data:`MIN_CATASTROPHIC_GROWTH` (grows like a power of n).
-Neural: (6) every net interpolates (training error ≤ 1% on its noisy labels); (7) the mean test error rises with
-the noise, least-squares slope ≥ :data:`MIN_NEURAL_SLOPE` per unit noise; (8) the rise is linear, R² ≥
-:data:`MIN_LINEAR_R2`; (9) tempered like 1-NN: net slope / 1-NN slope within [1/:data:`MAX_KNN_SLOPE_FOLD`,
-:data:`MAX_KNN_SLOPE_FOLD`]; (10) not catastrophic: test error at the largest noise ≤ :data:`MAX_NOISY_TEST_ERROR`
-(chance is 90%). Non-finite values fail.
+Neural: (6) every net interpolates (training error ≤ :data:`FIT_ERROR` on its noisy labels); (7) not
+catastrophic: test error at the largest noise ≤ :data:`MAX_NOISY_TEST_ERROR` (chance is 90%). Non-finite values
+fail. Reported, not checked: the least-squares slope of the nets' mean test error against the noise
+(``neural_slope``), its R² (``neural_r2``) and its ratio to 1-NN's slope (``slope_over_knn``).
 
 Control "ridge": δ = 0.1 (λ₁ = 1) in the exact leg. The fit no longer interpolates, and at the power-law spectrum
 the test MSE/σ² falls toward 1 as n grows (E₀ 1.41 → 1.17 over n = 25-200): the tempered checks (2, 3) fail on the
 measured values. The ridge does not touch the neural leg.
 
-Calibration (seeds 100-109, quick; details in ``ENTRY.calibration``): all ten checks pass 10/10 with margin
-(worst: theory error 0.069, power-law |s| 0.037, benign s -0.166, exponential g 0.84, R² 0.949, 1-NN fold 1.25,
-noisiest test error 0.715); the ridge control gives power-law |s| 0.415-0.482 and excess 0.168-0.172 (10/10 fail).
-The nets' test error rises 0.40-0.49 per unit noise, 1.0-1.25x 1-NN's rise: tempered, like 1-NN, far from chance.
+Control "early-stopped": the same nets, but 20% of each noisy training set is held out and each net is read at the
+logged step (every 20) of its best accuracy on those held-out noisy labels (a second, identical training run reads
+the test error there; ``replay_mismatch`` records that both runs follow one trajectory). The nets no longer fit the
+flipped labels, so (6) fails on measured training errors (0.28-0.56). The noise cost does *not* fall: the
+early-stopped slope (0.35-0.40 per unit noise, seeds 100-104) overlaps the interpolating one (0.40-0.49), their
+test error at 30% noise is the same (0.71-0.72 against 0.68-0.72), and they sit as close to 1-NN (slope ratio
+0.94-1.03). On MNIST-1D with 1000 training points the nets' noise cost is therefore not the cost of interpolating:
+a non-interpolating net, which could in principle ignore a minority of flipped labels, pays it too (a likely
+reading, not tested here: with 800-1000 examples, fewer right labels cost any learner accuracy). Caveat: the
+early-stopped nets still fit part of the noise (seed 0: mean train error 0.14 at 30% flipped, under the flipped
+share), so the control removes exact interpolation, not all memorization; a control that fits none (stronger
+regularization) was not measured. That is why the slope, its
+linearity and the 1-NN ratio were checks (7-9 in the first version, thresholds slope ≥ 0.15, R² ≥ 0.9, ratio
+within 2x) and are now reported values: none of them separates interpolation from its removal (the early-stopped
+nets pass all three, R² on 4 of 5 seeds), so they are no evidence for the mechanism. What the neural leg does
+claim, checked, is that nets interpolate 30% flipped labels (6, with its control) and stay far from chance (7); (7)
+is a bound that the early-stopped nets also meet, the "not catastrophic" half of the taxonomy, with no mechanism
+control: it rules out a near-chance outcome, which neither the nets nor the control shows here.
+
+Calibration (seeds 100-109, quick; details in ``ENTRY.calibration``): all checks pass 10/10 with margin
+(worst: theory error 0.069, power-law |s| 0.037, benign s -0.166, exponential g 0.84, nets' train error 0,
+noisiest test error 0.715); the ridge control gives power-law |s| 0.415-0.482 and excess 0.168-0.172 (10/10 fail);
+the early-stopped control (seeds 100-104: it trains twice, 20-25 s a run) train error 0.28-0.56 (5/5 fail).
+The nets' test error rises 0.40-0.49 per unit noise, 1.0-1.25x 1-NN's rise, far from chance; the early-stopped
+nets' rises about as fast (above).
 
 ``smoke`` runs a reduced version of both legs (1000 modes, n = 20-80, one draw; 1600 MNIST-1D samples, 400 of
 them training, three noise levels, one seed, 300 steps) to check the code path (~1 s of compute; the CLI's start
@@ -51,6 +72,7 @@ setting) extends n to 800 over 20,000 modes and the nets to five seeds.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -74,9 +96,6 @@ MIN_TEMPERED_EXCESS = 0.5  # E − 1 at the largest n, power law (α = 2: → 1)
 MAX_BENIGN_TREND = -0.1  # d ln(E − 1) / d ln n at the benign spectrum
 MIN_CATASTROPHIC_GROWTH = 0.5  # d ln E / d ln n at the exponential spectrum
 FIT_ERROR = 0.01  # "interpolates"
-MIN_NEURAL_SLOPE = 0.15  # test error per unit label noise
-MIN_LINEAR_R2 = 0.9
-MAX_KNN_SLOPE_FOLD = 2.0
 MAX_NOISY_TEST_ERROR = 0.8  # chance: 0.9
 
 
@@ -109,6 +128,13 @@ class Neural:
     steps: int = field(800, positive, help="Adam steps")
     lr: float = field(2e-3, positive, help="Adam learning rate")
     batch_size: int = field(100, positive, help="examples per step")
+    early_stop: bool = field(
+        False,
+        help="the non-interpolating control: hold out val_fraction of the (noisy) training set and report each "
+        "net at the logged step of its best validation error, instead of trained to interpolation",
+    )
+    val_fraction: float = field(0.2, between(0, 1, "()"), help="held-out share of the training set (early_stop)")
+    log_every: int = field(20, positive, help="steps between the evaluations early stopping chooses from")
 
     def __post_init__(self):
         require(len(self.noises) >= 3, f"neural.noises needs at least 3 levels; got {self.noises}")
@@ -195,22 +221,47 @@ def neural_leg(cfg: Neural, ctx: RunContext) -> tuple[dict[str, float], dict[str
         for i in range(cfg.seeds)
     ]
     inits = [ctx.stream_seed("init") + m for m in range(len(members))]
-    with ctx.progress(cfg.steps * len(members), desc="tempered overfitting") as bar:
-        res = train_ensemble(
-            lambda seed: MLP(40, data.num_classes, width=cfg.width, depth=cfg.depth, seed=seed),
-            inits,
-            members,
-            loss="ce",
-            optimizer="adam",
-            lr=cfg.lr,
-            steps=cfg.steps,
-            batch_size=cfg.batch_size,
-            log_every=cfg.steps,
-            progress=bar,
-        )
-    train_err = (1 - res.curves["train_acc"][:, -1].numpy()).reshape(len(noises), cfg.seeds)
-    test_err = (1 - res.curves["test_acc"][:, -1].numpy()).reshape(len(noises), cfg.seeds)
-    nearest = torch.cdist(data.x_test, data.x_train).argmin(1)
+    if cfg.early_stop:
+        # the last val_fraction of each member's noisy training set is held out: the net fits the rest, and the
+        # step of its best accuracy on the held-out (noisy) labels is chosen; a second, identical training run
+        # (same data, initialization and minibatch order; evaluation does not touch either) reads the test
+        # error at that step
+        k = max(1, round(cfg.val_fraction * data.n_train))
+        fit_sets = [dataclasses.replace(m, x_train=m.x_train[:-k], y_train=m.y_train[:-k]) for m in members]
+        val_sets = [
+            dataclasses.replace(f, x_test=m.x_train[-k:], y_test=m.y_train[-k:])
+            for f, m in zip(fit_sets, members, strict=True)
+        ]
+        members = fit_sets
+    runs = (val_sets, members) if cfg.early_stop else (members,)
+    with ctx.progress(cfg.steps * len(members) * len(runs), desc="tempered overfitting") as bar:
+        results = [
+            train_ensemble(
+                lambda seed: MLP(40, data.num_classes, width=cfg.width, depth=cfg.depth, seed=seed),
+                inits,
+                sets,
+                loss="ce",
+                optimizer="adam",
+                lr=cfg.lr,
+                steps=cfg.steps,
+                batch_size=cfg.batch_size,
+                log_every=cfg.log_every if cfg.early_stop else cfg.steps,
+                progress=bar,
+            )
+            for sets in runs
+        ]
+    res = results[-1]
+    rows = np.arange(len(members))
+    if cfg.early_stop:
+        val_acc = results[0].curves["test_acc"].numpy()
+        at = np.where(np.isfinite(val_acc).any(1), np.argmax(np.nan_to_num(val_acc, nan=-1.0), 1), -1)
+        stop_steps = np.array(res.steps)[at]
+    else:
+        at = np.full(len(members), -1)
+        stop_steps = np.full(len(members), res.steps[-1])
+    train_err = (1 - res.curves["train_acc"].numpy()[rows, at]).reshape(len(noises), cfg.seeds)
+    test_err = (1 - res.curves["test_acc"].numpy()[rows, at]).reshape(len(noises), cfg.seeds)
+    nearest = torch.cdist(data.x_test, members[0].x_train).argmin(1)  # the inputs every member fits
     knn = np.array([float((m.y_train[nearest] != data.y_test).float().mean()) for m in members])
     knn = knn.reshape(len(noises), cfg.seeds).mean(1)
     test = test_err.mean(1)
@@ -225,7 +276,12 @@ def neural_leg(cfg: Neural, ctx: RunContext) -> tuple[dict[str, float], dict[str
         "slope_over_knn": slope / knn_slope if knn_slope > 0 else math.nan,
         "clean_test_error": float(test[0]),
         "noisiest_test_error": float(test[-1]),
+        "mean_stop_step": float(np.mean(stop_steps)),
     }
+    if cfg.early_stop:  # the two runs must be one trajectory: their training-set curves agree exactly
+        s["replay_mismatch"] = float(
+            (results[0].curves["train_acc"] - res.curves["train_acc"]).abs().nan_to_num(0.0).max()
+        )
     series = {
         "net_test_error": Series(pct, [float(v) for v in test]),
         "net_test_error_lo": Series(pct, [float(v) for v in test_err.min(1)]),
@@ -253,8 +309,6 @@ def run(cfg: Config, ctx: RunContext) -> Result:
 
 def verdict(result: Result) -> Verdict:
     s = result.summary
-    fold = s["slope_over_knn"]
-    knn_fold = max(fold, 1 / fold) if math.isfinite(fold) and fold > 0 else math.nan
     return Verdict(
         (
             Check("exact: measured test MSE/σ² vs E₀(n): worst |ratio − 1|", s["theory_error"], "<=", MAX_THEORY_ERROR),
@@ -269,11 +323,12 @@ def verdict(result: Result) -> Verdict:
             Check("benign spectrum: d ln(E − 1)/d ln n", s["benign_trend"], "<=", MAX_BENIGN_TREND),
             Check("exponential catastrophic: d ln E/d ln n", s["exponential_growth"], ">=", MIN_CATASTROPHIC_GROWTH),
             Check("neural: nets interpolate the noisy labels (max train error)", s["max_train_error"], "<=", FIT_ERROR),
-            Check("neural: test error rises with noise (slope)", s["neural_slope"], ">=", MIN_NEURAL_SLOPE),
-            Check("neural: the rise is linear (R²)", s["neural_r2"], ">=", MIN_LINEAR_R2),
-            Check("neural: slope within a factor of 1-NN's", knn_fold, "<=", MAX_KNN_SLOPE_FOLD),
             Check(
-                "neural: not catastrophic (top-noise test error)", s["noisiest_test_error"], "<=", MAX_NOISY_TEST_ERROR
+                "neural: not catastrophic (top-noise test error)",
+                s["noisiest_test_error"],
+                "<=",
+                MAX_NOISY_TEST_ERROR,
+                note="a bound, not a mechanism: the early-stopped control meets it too",
             ),
         )
     )
@@ -323,6 +378,7 @@ def figure(result: Result):
         )
         bx.plot(p, test, "o-", color=PALETTE["test"], label=f"MLP test (slope {s['neural_slope']:.2f})")
         bx.plot(p, result.curve("net_train_error")[1], "s-", color=PALETTE["train"], ms=3, label="MLP train (noisy)")
+        bx.plot(p, np.asarray(p) / 100, ":", color=PALETTE["train"], linewidth=0.8, label="flipped share")
         bx.plot(
             p,
             result.curve("knn_test_error")[1],
@@ -332,9 +388,8 @@ def figure(result: Result):
         )
         bx.axhline(0.9, color="k", linewidth=0.8, linestyle=":", label="chance (90%)")
         bx.legend(fontsize=7)
-    bx.set(
-        xlabel="label noise (%)", ylabel="error", ylim=(-0.02, 1), title="(b) MNIST-1D MLP, trained to interpolation"
-    )
+    how = "early-stopped (control)" if cfg.neural.early_stop else "trained to interpolation"
+    bx.set(xlabel="label noise (%)", ylabel="error", ylim=(-0.02, 1), title=f"(b) MNIST-1D MLP, {how}")
     fig.suptitle("tempered overfitting: the cost of fitting noise depends on the spectrum")
     fig.tight_layout()
     return fig
@@ -363,6 +418,13 @@ ENTRY = Entry(
             must_fail=("power law tempered: |d", "power law tempered: E"),
             why="a ridge stops the fit interpolating: at the power law the noise cost falls toward 1 as n grows",
         ),
+        Control(
+            "early-stopped",
+            {"neural.early_stop": True},
+            must_fail=("neural: nets interpolate",),
+            why="nets read at their best held-out (noisy-label) accuracy do not fit the flipped labels; their noise "
+            "cost (slope 0.35-0.40) overlaps the interpolating nets' (0.40-0.49), so no slope check is claimed",
+        ),
     ),
     calibration=Calibration(
         seeds=tuple(range(100, 110)),
@@ -375,7 +437,14 @@ ENTRY = Entry(
         "0.682-0.715 (chance 0.9). Ridge 0.1 (run with neural.enabled=false; the exact leg draws from its own "
         "stream, so its values are those of the declared control): power-law |s| 0.415-0.482 and excess "
         "0.168-0.172, both tempered checks fail 10/10; the exponential growth check fails too (0.142-0.157); the "
-        "theory still matches (0.008-0.040).",
+        "theory still matches (0.008-0.040). Early-stopped (neural.early_stop=true, seeds 100-104 only: the "
+        "control trains every net twice, 20-25 s a run at one thread, 50-60 s wall on the shared cores): max train "
+        "error 0.281-0.560, (6) fails 5/5; its exact leg is the preset's and passes. Its noise slope 0.351-0.397 "
+        "(preset 0.395-0.491: they overlap), R² 0.884-0.987, slope / 1-NN 0.938-1.028, clean test error "
+        "0.596-0.614 (it fits 800 points), test error at 30% noise 0.706-0.720, mean stop step 216-280 of 800. "
+        "The first version checked slope >= 0.15, R² >= 0.9 and a 1-NN fold <= 2; the control passes all three "
+        "(R² on 4/5), so they do not separate interpolation from its removal and are now reported, not checked; "
+        "no threshold was changed.",
         observed={
             "theory_error": (0.0429, 0.0289, 0.0233, 0.0323, 0.0635, 0.0449, 0.0329, 0.0246, 0.0689, 0.0386),
             "power_trend": (0.0031, -0.013, 0.0097, 0.0112, -0.0066, -0.0098, 0.0099, 0.0231, -0.037, 0.0074),
@@ -398,6 +467,11 @@ ENTRY = Entry(
                 -0.4824,
                 -0.4484,
             ),
+            "early_stopped_max_train_error": (0.5088, 0.2812, 0.5437, 0.4163, 0.56),
+            "early_stopped_neural_slope": (0.3973, 0.3692, 0.3794, 0.3669, 0.351),
+            "early_stopped_neural_r2": (0.9216, 0.9871, 0.8837, 0.9666, 0.9619),
+            "early_stopped_slope_over_knn": (1.0174, 0.9907, 0.9779, 1.0277, 0.9383),
+            "early_stopped_noisiest_test_error": (0.7102, 0.71, 0.7055, 0.713, 0.7195),
             "control_power_largest_n": (
                 1.1698,
                 1.1689,
