@@ -46,6 +46,7 @@ ENTRIES: dict[str, str] = {
     "heavy-tailed-spectra": "phenomena.catalog.heavy_tailed_spectra",
     "gradient-subspace": "phenomena.catalog.gradient_subspace",
     "generalization-measures": "phenomena.catalog.generalization_measures",
+    "supermasks": "phenomena.catalog.supermasks",
 }
 
 LISTING = Path(__file__).with_name("listing.json")

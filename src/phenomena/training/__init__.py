@@ -1,7 +1,16 @@
-"""Training: one small loop with callbacks; losses and optimizers by name."""
+"""Training: one small loop with callbacks; losses and optimizers by name; vectorized ensembles; pruning; SAM;
+edge-popup supermasks of frozen random networks (Ramanujan et al. 2020)."""
 
 from phenomena.training.checkpoint import load_checkpoint as load_checkpoint
 from phenomena.training.checkpoint import save_checkpoint as save_checkpoint
+from phenomena.training.edge_popup import WEIGHT_INITS as WEIGHT_INITS
+from phenomena.training.edge_popup import EdgePopupHistory as EdgePopupHistory
+from phenomena.training.edge_popup import EdgePopupLinear as EdgePopupLinear
+from phenomena.training.edge_popup import EdgePopupMLP as EdgePopupMLP
+from phenomena.training.edge_popup import kept_counts as kept_counts
+from phenomena.training.edge_popup import supermask as supermask
+from phenomena.training.edge_popup import top_k_mask as top_k_mask
+from phenomena.training.edge_popup import train_edge_popup as train_edge_popup
 from phenomena.training.ensemble import ENSEMBLE_METHODS as ENSEMBLE_METHODS
 from phenomena.training.ensemble import ENSEMBLE_METRICS as ENSEMBLE_METRICS
 from phenomena.training.ensemble import EnsembleResult as EnsembleResult
