@@ -47,6 +47,7 @@ ENTRIES: dict[str, str] = {
     "gradient-subspace": "phenomena.catalog.gradient_subspace",
     "generalization-measures": "phenomena.catalog.generalization_measures",
     "supermasks": "phenomena.catalog.supermasks",
+    "cue-conflict": "phenomena.catalog.cue_conflict",
 }
 
 LISTING = Path(__file__).with_name("listing.json")

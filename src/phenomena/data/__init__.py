@@ -2,6 +2,9 @@
 from a local path the user gives. Nothing is downloaded."""
 
 from phenomena.data.addition import digit_addition as digit_addition
+from phenomena.data.cue_conflict import cue_conflict as cue_conflict
+from phenomena.data.cue_conflict import render_cue_images as render_cue_images
+from phenomena.data.cue_conflict import shape_bias as shape_bias
 from phenomena.data.dataset import Dataset as Dataset
 from phenomena.data.ib import ib_task as ib_task
 from phenomena.data.mnist import mnist as mnist

@@ -7,4 +7,5 @@ from phenomena.models.layers import Activation as Activation
 from phenomena.models.layers import ScaledLinear as ScaledLinear
 from phenomena.models.layers import TokenLinear as TokenLinear
 from phenomena.models.mlp import MLP as MLP
+from phenomena.models.small_cnn import SmallCNN as SmallCNN
 from phenomena.models.transformer import TinyTransformer as TinyTransformer
