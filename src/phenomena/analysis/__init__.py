@@ -18,7 +18,8 @@ The implicit-bias theory, each tested against an independent computation:
   potential :func:`q_potential` and the interpolant it selects from initialization scale α,
   :func:`q_interpolant` (Woodworth et al. 2020).
 - :mod:`matrix_completion` - :func:`singular_value_threshold` (the nuclear norm's prox) and
-  :func:`min_nuclear_norm_completion` (ADMM with a dual certificate, :class:`NuclearNormCompletion`).
+  :func:`min_nuclear_norm_completion` (ADMM with a dual certificate, :class:`NuclearNormCompletion`) and
+  :func:`masked_relative_error` (a completion's error on the unobserved entries).
 - :mod:`deep_linear` - Saxe et al.'s (2014) closed-form mode dynamics of a two-layer linear network:
   :func:`mode_strength`, :func:`half_learning_time`, :func:`mode_strengths`, :func:`effective_initial_strength`,
   :func:`aligned_init`.
@@ -37,6 +38,9 @@ Scaling laws: :mod:`scaling` - :func:`fit_scaling_law` (L = L∞ + A·N^-α) and
 Epoch AI's replication), :func:`bootstrap_fit` (percentile intervals), :func:`extrapolation_error` and the
 compute-optimal allocation :meth:`ChinchillaFit.compute_optimal`.
 
+Critical batch size: :mod:`critical_batch` - :func:`fit_steps_vs_batch` (McCandlish et al.'s S = S_min(1 + B_crit/B)
+with intervals, :class:`CriticalBatchFit`) and :func:`loglog_slope`.
+
 Unlike :mod:`phenomena.probes`, nothing here takes a model; this layer imports only numpy, scipy, torch and
 :mod:`phenomena.errors`, so any entry, probe or benchmark may use it.
 
@@ -46,6 +50,7 @@ Example:
     (2, 0.15000000000000002, 0.25)
 """
 
+from phenomena.analysis.critical_batch import CriticalBatchFit, fit_steps_vs_batch, loglog_slope
 from phenomena.analysis.curves import bump, first_below, fold, log_steps, peak
 from phenomena.analysis.deep_linear import (
     aligned_init,
@@ -66,6 +71,7 @@ from phenomena.analysis.least_squares import (
 from phenomena.analysis.lr_transfer import optimal_log_lr, optimum_drift, optimum_spread
 from phenomena.analysis.matrix_completion import (
     NuclearNormCompletion,
+    masked_relative_error,
     min_nuclear_norm_completion,
     singular_value_threshold,
 )
@@ -95,6 +101,7 @@ from phenomena.analysis.spectral import learning_steps, relative_spectral_error
 __all__ = [
     "BootstrapFit",
     "ChinchillaFit",
+    "CriticalBatchFit",
     "Extrapolation",
     "GranulatedKendall",
     "NuclearNormCompletion",
@@ -110,6 +117,7 @@ __all__ = [
     "first_below",
     "fit_chinchilla",
     "fit_scaling_law",
+    "fit_steps_vs_batch",
     "fold",
     "gd_least_squares",
     "granulated_kendall",
@@ -120,6 +128,8 @@ __all__ = [
     "kendall_tau",
     "learning_steps",
     "log_steps",
+    "loglog_slope",
+    "masked_relative_error",
     "min_l1_interpolant",
     "min_l2_interpolant",
     "min_norm_fit",
@@ -133,9 +143,9 @@ __all__ = [
     "q_interpolant",
     "q_potential",
     "relative_spectral_error",
-    "resampled_tau",
     "relu_feature_weights",
     "relu_features",
+    "resampled_tau",
     "ridge_fit",
     "sign_error",
     "singular_value_threshold",

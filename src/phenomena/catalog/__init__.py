@@ -48,6 +48,8 @@ ENTRIES: dict[str, str] = {
     "generalization-measures": "phenomena.catalog.generalization_measures",
     "supermasks": "phenomena.catalog.supermasks",
     "cue-conflict": "phenomena.catalog.cue_conflict",
+    "critical-batch-size": "phenomena.catalog.critical_batch_size",
+    "critical-periods": "phenomena.catalog.critical_periods",
 }
 
 LISTING = Path(__file__).with_name("listing.json")

@@ -63,8 +63,9 @@ import numpy as np
 import torch
 
 from phenomena.analysis import log_steps
-from phenomena.analysis.matrix_completion import min_nuclear_norm_completion
+from phenomena.analysis.matrix_completion import masked_relative_error, min_nuclear_norm_completion
 from phenomena.config import at_least, between, config, field, positive, require
+from phenomena.data.low_rank import low_rank_completion
 from phenomena.errors import UserError
 from phenomena.experiment import Calibration, Control, Entry, RunContext
 from phenomena.probes.rank import effective_rank
@@ -136,18 +137,7 @@ COSTS = {"smoke": "~4 s", "quick": "~12 s", "full": "~1 min"}
 def make_problem(cfg: Config, ctx: RunContext) -> tuple[np.ndarray, np.ndarray]:
     """The ground truth W* (n × n, rank r, ‖W*‖_F = n) and the boolean mask of observed entries."""
     d = cfg.data
-    rng = np.random.default_rng(ctx.stream_seed("truth"))
-    w = rng.standard_normal((d.n, d.rank)) @ rng.standard_normal((d.rank, d.n))
-    w *= d.n / np.linalg.norm(w)
-    picked = np.random.default_rng(ctx.stream_seed("observations")).choice(d.n * d.n, d.observed, replace=False)
-    mask = np.zeros(d.n * d.n, dtype=bool)
-    mask[picked] = True
-    return w, mask.reshape(d.n, d.n)
-
-
-def relative_error(x: np.ndarray, truth: np.ndarray, where: np.ndarray) -> float:
-    """‖(x − truth) on ``where``‖_F / ‖truth on ``where``‖_F."""
-    return float(np.linalg.norm((x - truth)[where]) / np.linalg.norm(truth[where]))
+    return low_rank_completion(d.n, d.rank, d.observed, ctx.stream_seed("truth"), ctx.stream_seed("observations"))
 
 
 def erank(x: np.ndarray) -> float:
@@ -181,7 +171,7 @@ def train_depth(job: dict) -> dict:
             curves["steps"].append(step)
             curves["train_mse"].append(mse)
             finite = np.isfinite(e2e).all()
-            curves["test_error"].append(relative_error(e2e, truth, unobserved) if finite else math.nan)
+            curves["test_error"].append(masked_relative_error(e2e, truth, unobserved) if finite else math.nan)
             curves["singular"].append(np.linalg.svd(e2e, compute_uv=False)[:top] if finite else np.full(top, np.nan))
         if done:
             break
@@ -217,7 +207,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
 
     summary: dict[str, float] = {
         "erank_truth": erank(truth),
-        "test_error_nuclear": relative_error(nuclear.x, truth, unobserved),
+        "test_error_nuclear": masked_relative_error(nuclear.x, truth, unobserved),
         "erank_nuclear": erank(nuclear.x),
         "nuclear_residual": nuclear.residual,
         "nuclear_iterations": float(nuclear.iterations),
@@ -234,7 +224,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     for net in nets:
         d, e2e = net["depth"], net["e2e"]
         finite = bool(np.isfinite(e2e).all())
-        summary[f"test_error_depth{d}"] = relative_error(e2e, truth, unobserved) if finite else math.nan
+        summary[f"test_error_depth{d}"] = masked_relative_error(e2e, truth, unobserved) if finite else math.nan
         summary[f"erank_depth{d}"] = erank(e2e) if finite else math.nan
         summary[f"train_mse_depth{d}"] = net["train_mse"] if math.isfinite(net["train_mse"]) else math.nan
         summary[f"steps_depth{d}"] = float(net["steps"])

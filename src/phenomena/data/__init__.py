@@ -7,6 +7,7 @@ from phenomena.data.cue_conflict import render_cue_images as render_cue_images
 from phenomena.data.cue_conflict import shape_bias as shape_bias
 from phenomena.data.dataset import Dataset as Dataset
 from phenomena.data.ib import ib_task as ib_task
+from phenomena.data.low_rank import low_rank_completion as low_rank_completion
 from phenomena.data.mnist import mnist as mnist
 from phenomena.data.mnist1d import mnist1d as mnist1d
 from phenomena.data.modular import modular_arithmetic as modular_arithmetic
