@@ -38,6 +38,10 @@ Scaling laws: :mod:`scaling` - :func:`fit_scaling_law` (L = L∞ + A·N^-α) and
 Epoch AI's replication), :func:`bootstrap_fit` (percentile intervals), :func:`extrapolation_error` and the
 compute-optimal allocation :meth:`ChinchillaFit.compute_optimal`.
 
+In-context regression baselines: :mod:`icl_baselines` - per-prompt :func:`least_squares_predictions`,
+:func:`ridge_predictions`, :func:`averaging_predictions`, :func:`nearest_neighbor_predictions`, the
+:func:`normalized_squared_error` and :func:`optimal_noiseless_error` max(d − k, 0)/d (Garg et al. 2022).
+
 Critical batch size: :mod:`critical_batch` - :func:`fit_steps_vs_batch` (McCandlish et al.'s S = S_min(1 + B_crit/B)
 with intervals, :class:`CriticalBatchFit`) and :func:`loglog_slope`.
 
@@ -58,6 +62,14 @@ from phenomena.analysis.deep_linear import (
     half_learning_time,
     mode_strength,
     mode_strengths,
+)
+from phenomena.analysis.icl_baselines import (
+    averaging_predictions,
+    least_squares_predictions,
+    nearest_neighbor_predictions,
+    normalized_squared_error,
+    optimal_noiseless_error,
+    ridge_predictions,
 )
 from phenomena.analysis.interpolants import min_l1_interpolant, min_l2_interpolant, q_interpolant, q_potential
 from phenomena.analysis.least_squares import (
@@ -109,6 +121,7 @@ __all__ = [
     "SignError",
     "aligned_init",
     "angle",
+    "averaging_predictions",
     "bootstrap_fit",
     "bump",
     "effective_initial_strength",
@@ -127,6 +140,7 @@ __all__ = [
     "huber_objective",
     "kendall_tau",
     "learning_steps",
+    "least_squares_predictions",
     "log_steps",
     "loglog_slope",
     "masked_relative_error",
@@ -136,7 +150,10 @@ __all__ = [
     "min_nuclear_norm_completion",
     "mode_strength",
     "mode_strengths",
+    "nearest_neighbor_predictions",
+    "normalized_squared_error",
     "optimal_log_lr",
+    "optimal_noiseless_error",
     "optimum_drift",
     "optimum_spread",
     "peak",
@@ -147,6 +164,7 @@ __all__ = [
     "relu_features",
     "resampled_tau",
     "ridge_fit",
+    "ridge_predictions",
     "sign_error",
     "singular_value_threshold",
 ]

@@ -50,6 +50,8 @@ ENTRIES: dict[str, str] = {
     "cue-conflict": "phenomena.catalog.cue_conflict",
     "critical-batch-size": "phenomena.catalog.critical_batch_size",
     "critical-periods": "phenomena.catalog.critical_periods",
+    "in-context-learning": "phenomena.catalog.in_context_learning",
+    "loss-of-plasticity": "phenomena.catalog.loss_of_plasticity",
 }
 
 LISTING = Path(__file__).with_name("listing.json")

@@ -1,6 +1,7 @@
 """Plain ``nn.Module`` models with explicit, seeded initialization."""
 
 from phenomena.models.collapse_net import CollapseNet as CollapseNet
+from phenomena.models.icl_transformer import ICLTransformer as ICLTransformer
 from phenomena.models.layers import ACTIVATIONS as ACTIVATIONS
 from phenomena.models.layers import PARAMETERIZATIONS as PARAMETERIZATIONS
 from phenomena.models.layers import Activation as Activation

@@ -16,7 +16,8 @@ product), and one module per family of probes (``hessian``, ``landscape``, ``con
 (the generalization measures of Jiang et al. 2020 and Dziugaite et al. 2020), ``forgetting`` (Toneva et al.'s
 example-forgetting statistics), ``gradient_noise`` (McCandlish et al.'s gradient noise scale),
 ``gradient_subspace`` (the gradient's share in the top Hessian eigenspace, Gur-Ari et al. 2018),
-``weight_spectra`` (per-layer eigenvalue spectra, power-law tails and Marchenko-Pastur fits, Martin & Mahoney 2021)).
+``weight_spectra`` (per-layer eigenvalue spectra, power-law tails and Marchenko-Pastur fits, Martin & Mahoney 2021),
+``dormant`` (τ-dormant and dead units, Sokar et al. 2023)).
 """
 
 from phenomena.probes.collapse import CollapseAccumulator as CollapseAccumulator
@@ -32,6 +33,10 @@ from phenomena.probes.core import ParamFilter as ParamFilter
 from phenomena.probes.core import as_batches as as_batches
 from phenomena.probes.core import select_param_names as select_param_names
 from phenomena.probes.core import select_params as select_params
+from phenomena.probes.dormant import RELU_FAMILY as RELU_FAMILY
+from phenomena.probes.dormant import LayerDormancy as LayerDormancy
+from phenomena.probes.dormant import dormancy_scores as dormancy_scores
+from phenomena.probes.dormant import dormant_units as dormant_units
 from phenomena.probes.forgetting import ForgettingTracker as ForgettingTracker
 from phenomena.probes.forgetting import rank_by_forgetting as rank_by_forgetting
 from phenomena.probes.fourier import fourier_ipr as fourier_ipr
@@ -112,6 +117,7 @@ __all__ = [
     "ForgettingTracker",
     "GradientSubspace",
     "Interpolation",
+    "LayerDormancy",
     "LinearizedModel",
     "LossSlice",
     "Matching",
@@ -121,6 +127,7 @@ __all__ = [
     "ParamFilter",
     "PermutationGroup",
     "PowerLawFit",
+    "RELU_FAMILY",
     "SpectralDensity",
     "TraceEstimate",
     "WeightSpectrum",
@@ -132,6 +139,8 @@ __all__ = [
     "cka",
     "cka_matrix",
     "classifier_cosines",
+    "dormancy_scores",
+    "dormant_units",
     "effective_rank",
     "empirical_nngp",
     "empirical_ntk",
