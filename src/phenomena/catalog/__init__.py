@@ -52,6 +52,7 @@ ENTRIES: dict[str, str] = {
     "critical-periods": "phenomena.catalog.critical_periods",
     "in-context-learning": "phenomena.catalog.in_context_learning",
     "loss-of-plasticity": "phenomena.catalog.loss_of_plasticity",
+    "scaling-laws": "phenomena.catalog.scaling_laws",
 }
 
 LISTING = Path(__file__).with_name("listing.json")

@@ -10,6 +10,9 @@
   eigenlearning (Simon et al. 2023): the effective regularization κ, learnabilities, the noise-fitting factor E₀
   and the predicted test/train MSE of kernel (ridge) regression from a spectrum and a target; E₀(n) tells benign,
   tempered and catastrophic overfitting apart (Mallinar et al. 2022).
+- :func:`learning_curve_exponent`, :func:`power_law_problem`, :func:`kernel_regression_risk` - the learning-curve
+  exponent of kernel regression on a power-law spectrum and target (Bordelon et al. 2020; Spigler et al. 2020), and
+  the exact risk of a drawn training set, for scaling laws in data.
 - :mod:`meanfield` - q-map, c-map, their fixed points, chi_1, depth scales and the edge of chaos (Poole et al.
   2016; Schoenholz et al. 2017).
 
@@ -31,6 +34,7 @@ from phenomena.kernels.eigenlearning import (
     noise_fitting_factor_curve,
 )
 from phenomena.kernels.fc import fc
+from phenomena.kernels.learning_curves import kernel_regression_risk, learning_curve_exponent, power_law_problem
 from phenomena.kernels.meanfield import (
     SignalPropagation,
     c_map,
@@ -61,9 +65,12 @@ __all__ = [
     "fc",
     "gradient_descent_mse",
     "gradient_descent_mse_ensemble",
+    "kernel_regression_risk",
+    "learning_curve_exponent",
     "max_learning_rate",
     "meanfield",
     "noise_fitting_factor_curve",
+    "power_law_problem",
     "q_map",
     "q_star",
     "signal_propagation",
