@@ -33,7 +33,6 @@ from phenomena.probes.core import ParamFilter as ParamFilter
 from phenomena.probes.core import as_batches as as_batches
 from phenomena.probes.core import select_param_names as select_param_names
 from phenomena.probes.core import select_params as select_params
-from phenomena.probes.dormant import RELU_FAMILY as RELU_FAMILY
 from phenomena.probes.dormant import LayerDormancy as LayerDormancy
 from phenomena.probes.dormant import dormancy_scores as dormancy_scores
 from phenomena.probes.dormant import dormant_units as dormant_units
@@ -127,7 +126,6 @@ __all__ = [
     "ParamFilter",
     "PermutationGroup",
     "PowerLawFit",
-    "RELU_FAMILY",
     "SpectralDensity",
     "TraceEstimate",
     "WeightSpectrum",
