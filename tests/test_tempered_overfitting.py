@@ -8,8 +8,14 @@ import math
 import numpy as np
 import pytest
 
-from phenomena.catalog.tempered_overfitting import ENTRY, min_norm_noise_risk, spectrum
+from phenomena.catalog.tempered_overfitting import ENTRY, spectrum
 from phenomena.kernels.eigenlearning import noise_fitting_factor_curve
+from phenomena.kernels.learning_curves import kernel_regression_risk
+
+
+def min_norm_noise_risk(lam, n, ridge, rng):
+    """Test MSE / σ² on pure-noise labels: the shared exact risk with a zero target and unit noise variance."""
+    return kernel_regression_risk(lam, np.zeros(lam.size), n, rng, ridge=ridge, noise=1.0)
 
 
 def test_closed_form_noise_risk_matches_a_monte_carlo_min_norm_fit():

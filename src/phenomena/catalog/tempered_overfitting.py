@@ -83,6 +83,7 @@ from phenomena.data.mnist1d import mnist1d
 from phenomena.data.noise import with_label_noise
 from phenomena.experiment import Calibration, Control, Entry, RunContext
 from phenomena.kernels.eigenlearning import noise_fitting_factor_curve
+from phenomena.kernels.learning_curves import kernel_regression_risk
 from phenomena.models.mlp import MLP
 from phenomena.report import PALETTE, subplots
 from phenomena.result import Check, Result, Series, Verdict
@@ -172,14 +173,6 @@ def spectrum(name: str, modes: int, alpha: float = 2.0, tau: float = 20.0) -> tu
     return np.exp(-k / tau), math.exp(-modes / tau) / math.expm1(1 / tau)
 
 
-def min_norm_noise_risk(lam: np.ndarray, n: int, ridge: float, rng: np.random.Generator) -> float:
-    """Test MSE / σ² of (ridge-)least squares on n Gaussian points z ~ N(0, diag lam) with pure-noise labels,
-    averaged over the labels and the test point in closed form: 1 + ‖(ZZᵀ + ridge I)⁻¹ Z Λ^{1/2}‖²_F."""
-    z = rng.standard_normal((n, lam.size)) * np.sqrt(lam)
-    a = np.linalg.solve(z @ z.T + ridge * np.eye(n), z * np.sqrt(lam))
-    return 1.0 + float(np.sum(a * a))
-
-
 def _slope(x, y) -> tuple[float, float]:
     """Least-squares slope of y on x and the fit's R² (nan when anything is non-finite)."""
     x, y = np.asarray(x, float), np.asarray(y, float)
@@ -198,7 +191,15 @@ def exact_leg(cfg: Exact, seed: int) -> tuple[dict[str, float], dict[str, Series
     for name in SPECTRA:
         lam, tail = spectrum(name, cfg.modes, cfg.alpha, cfg.tau)
         measured = np.array(
-            [np.mean([min_norm_noise_risk(lam, n, tail + cfg.ridge, rng) for _ in range(cfg.trials)]) for n in ns]
+            [
+                np.mean(
+                    [
+                        kernel_regression_risk(lam, np.zeros(lam.size), n, rng, ridge=tail + cfg.ridge, noise=1.0)
+                        for _ in range(cfg.trials)
+                    ]
+                )
+                for n in ns
+            ]
         )
         theory = noise_fitting_factor_curve(lam, ns, ridge=tail + cfg.ridge)
         series[f"{name}_measured"] = Series(ns, [float(v) for v in measured])
