@@ -216,7 +216,8 @@ def test_the_suite_is_normalized_as_dziugaite_and_leaves_the_model_alone():
     hess = torch.autograd.functional.hessian(
         lambda v: F.cross_entropy(xt @ v.reshape(2, 4).T, yt), net.weight.detach().reshape(-1)
     )
-    assert res["lambda_max"] == pytest.approx(torch.linalg.eigvalsh(hess)[-1].item(), rel=1e-6)
+    # hessian_eigenvalues at its default tol (residual <= 1e-2 |lambda|): eigenvalue error about residual^2 / gap
+    assert res["lambda_max"] == pytest.approx(torch.linalg.eigvalsh(hess)[-1].item(), rel=1e-3)
     assert res["train_accuracy"] == 1.0
     at_init = generalization_measures(init, init, (xt, yt), curvature=False, generator=torch.Generator().manual_seed(0))
     assert at_init["fro_dist"] == 0.0 and at_init["log_spec_init_main"] == -math.inf

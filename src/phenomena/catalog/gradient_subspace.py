@@ -171,7 +171,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     steps, fractions, edges, bases, spectra = [], [], [], [], []
 
     def measure(state):
-        eigen = hessian_eigenvalues(state.model, F.cross_entropy, (xs, ys), k=m, generator=lanczos)
+        eigen = hessian_eigenvalues(state.model, F.cross_entropy, (xs, ys), k=m, tol=1e-4, generator=lanczos)
         res = gradient_subspace_overlap(state.model, F.cross_entropy, (xs, ys), k=k, eigen=eigen)
         if p.subspace == "random":
             basis = random_subspace(res.dim, k, rand)
