@@ -43,8 +43,10 @@ lint: $(VENV)/.installed-dev
 verify: $(VENV)/.installed
 	$(BIN)/phenomena verify --preset quick --seeds 3 -x process
 
+# every script in benchmarks/ at scaled settings (a few minutes), ratio vs baseline and fraction of the GEMM peak;
+# one summary table, also written to <store home>/benchmarks.json, which `phenomena report` shows
 bench: $(VENV)/.installed
-	$(BIN)/python benchmarks/grokking.py
+	$(BIN)/python benchmarks/run_all.py
 
 # the documentation site in site/: pages in docs/, plus the catalog and CLI pages that docs/hooks.py generates from
 # the code (it runs each entry's smoke preset once for its figure, about a minute; PHENOMENA_DOCS_FIGURES=0 skips it)

@@ -36,6 +36,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import add_json_argument, row, write_summary
+
 NOTEBOOK = r"""
 import json, sys, time
 import numpy as np, torch
@@ -92,6 +94,7 @@ def main() -> None:
         default=1,
         help="phenomena run --workers: widths spread over this many one-thread processes",
     )
+    add_json_argument(parser)
     args = parser.parse_args()
     widths = list(NOTEBOOK_WIDTHS) if args.widths == "all" else [int(w) for w in args.widths.split(",")]
     src = str(Path(__file__).resolve().parents[1] / "src")
@@ -142,6 +145,26 @@ def main() -> None:
     print("noisy test error by width (phenomena, notebook):")
     for w, a in zip(widths, naive["noisy"], strict=True):
         print(f"  {w:4d}  {ours_curve[w]:.3f}  {a:.3f}")
+    write_summary(
+        args.json,
+        "double_descent",
+        [
+            row(
+                f"MNIST-1D double descent, {len(widths)} widths x {args.epochs} epochs, {args.threads} thread(s), "
+                f"{args.workers} worker(s)",
+                "phenomena run double-descent --preset paper",
+                ours_s,
+                "notebook loop (DataLoader, one width at a time)",
+                naive_s,
+                note=f"fresh processes; peak width {ours_noisy[0]} (ours) vs {naive_peak} (notebook), "
+                f"verdict {'PASS' if res['verdict']['passed'] else 'FAIL'}",
+            )
+        ],
+        widths=widths,
+        epochs=args.epochs,
+        threads=args.threads,
+        workers=args.workers,
+    )
 
 
 if __name__ == "__main__":

@@ -1,20 +1,24 @@
-"""Vectorized ensemble training against the sequential loop of plain ``fit`` runs.
+"""Vectorized ensemble training: achieved GFLOP/s as a fraction of the GEMM peak, and the speed-up over the
+sequential loop of plain ``fit`` runs.
 
-Both sides do the same math: M MLPs 40→128→128→10 (``phenomena.models.MLP``, seeds 0..M-1) on MNIST-1D
-(4000 train / 1000 test), minibatch 100 drawn from ``torch.Generator().manual_seed(seed)``, SGD with momentum
-0.9, lr 0.05, logging train/test loss and accuracy every ``--log-every`` steps. The baseline is what one
-writes without the ensemble trainer: for each seed, ``phenomena.training.fit`` with ``torch.optim.SGD`` and a
-``LogMetrics`` callback. The two are timed back to back, interleaved over ``--repeats`` rounds (other
-processes may share the CPU; the minimum of each is reported). Same math is checked first: 20 steps in float64
-for 4 members must agree with the loop to 1e-10 (else exit 1); after the float32 runs the members' final test
-accuracies are compared too (float32 rounding grows chaotically over hundreds of SGD steps, so parameters
-differ there, but accuracies stay within a few tenths of a percent).
+Both sides do the same math: M MLPs 40→w→w→10 (``phenomena.models.MLP``, seeds 0..M-1) on MNIST-1D (4000 train /
+1000 test), minibatch 100 drawn from ``torch.Generator().manual_seed(seed)``, SGD with momentum 0.9, lr 0.05,
+logging train/test loss and accuracy every ``--log-every`` steps. The baseline is what one writes without the
+ensemble trainer: for each seed, ``phenomena.training.fit`` with ``torch.optim.SGD`` and a ``LogMetrics``
+callback. Same math is checked first: 20 steps in float64 for 4 members must agree with the loop to 1e-10 (else
+exit 1); after the float32 runs the members' final test accuracies are compared too (float32 rounding grows
+chaotically over hundreds of SGD steps, so parameters differ there, but accuracies stay within a few tenths of a
+percent).
 
-Default: M = 16, 500 steps, 2 torch threads, methods bmm and vmap; about a minute on an idle 2-core CPU. With
-other processes on the cores, many small ops suffer most from 2 threads (OpenMP workers wait on each other),
-which inflates the loop's time: compare with ``--threads 1``.
+Training at these sizes is GEMM-bound, so the measure that matters is the fraction of the machine's GEMM peak:
+flops are counted from the shapes (per member and step, forward 2·B·Σ in·out, weight gradients the same, input
+gradients 2·B·Σ in·out over every layer but the first; plus the forward passes over the train and test sets at
+each logged step) and divided by the wall time of the whole ``train_ensemble`` call; the peak is
+``common.gemm_peak`` (float32 ``torch.mm`` of 1024² and 2048² matrices) measured in the same run at the same
+thread count. The target is >= 60% of peak at width >= 256. Timings are the minimum over ``--repeats`` rounds,
+each method timed back to back.
 
-    PYTHONPATH=src python benchmarks/ensemble.py [--members 16] [--steps 500] [--threads 2] [--repeats 2]
+    python benchmarks/ensemble.py [--widths 64,128,256,512] [--members 16] [--steps 500] [--threads 2]
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import sys
 import time
 
 import torch
+from common import add_json_argument, gemm_fields, gemm_peak, row, write_summary
 
 from phenomena.data.mnist1d import mnist1d
 from phenomena.models import MLP
@@ -32,15 +37,25 @@ from phenomena.training import LogMetrics, evaluate, fit, loss_function
 from phenomena.training.ensemble import train_ensemble
 
 
-def build(seed: int, dtype=torch.float32) -> MLP:
-    return MLP(40, 10, width=128, depth=2, seed=seed).to(dtype)
+def builder(width: int, dtype=torch.float32):
+    return lambda seed: MLP(40, 10, width=width, depth=2, seed=seed).to(dtype)
 
 
-def sequential(data, seeds, steps, batch_size, lr, momentum, log_every, dtype=torch.float32):
+def training_flops(width: int, members: int, steps: int, batch: int, n_eval: int, logs: int) -> float:
+    """GEMM flops of ``steps`` SGD steps of ``members`` MLPs 40-w-w-10 on minibatches of ``batch``, plus
+    ``logs`` forward passes over ``n_eval`` rows (train and test sets at each logged step)."""
+    dims = [40, width, width, 10]
+    layers = list(zip(dims[:-1], dims[1:], strict=True))
+    per_row = sum(a * b for a, b in layers)
+    step = 2 * batch * (per_row + per_row + sum(a * b for a, b in layers[1:]))  # forward, dW, dX (not for x)
+    return members * (steps * step + logs * 2 * n_eval * per_row)
+
+
+def sequential(data, seeds, steps, batch_size, lr, momentum, log_every, dtype=torch.float32, width=128):
     loss = loss_function("ce")
     models = []
     for s in seeds:
-        model = build(s, dtype)
+        model = builder(width, dtype)(s)
         opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
 
         def measure(m):
@@ -64,6 +79,7 @@ def sequential(data, seeds, steps, batch_size, lr, momentum, log_every, dtype=to
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--widths", default="64,128,256,512", help="comma-separated hidden widths")
     ap.add_argument("--members", type=int, default=16)
     ap.add_argument("--steps", type=int, default=500)
     ap.add_argument("--batch-size", type=int, default=100)
@@ -71,50 +87,82 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--methods", default="bmm,vmap", help="comma-separated ensemble methods to time")
+    add_json_argument(ap)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
+    widths = [int(w) for w in args.widths.split(",")]
     data = mnist1d()
     seeds = list(range(args.members))
     kw = dict(steps=args.steps, batch_size=args.batch_size, lr=0.05, momentum=0.9, log_every=args.log_every)
     methods = args.methods.split(",")
+    peak = gemm_peak(args.threads)
     print(
-        f"{args.members} MLPs 40-128-128-10, MNIST-1D {data.n_train} train, batch {args.batch_size}, "
-        f"{args.steps} steps, SGD momentum 0.9, {args.threads} threads"
+        f"{args.members} MLPs 40-w-w-10, MNIST-1D {data.n_train} train, batch {args.batch_size}, {args.steps} steps, "
+        f"SGD momentum 0.9, {args.threads} threads; GEMM peak (torch.mm 1024-2048, measured now) {peak:.0f} GFLOP/s"
     )
 
     d64 = dataclasses.replace(data, x_train=data.x_train.double(), x_test=data.x_test.double())
     kw64 = dict(kw, steps=20)
-    loop64 = sequential(d64, seeds[:4], dtype=torch.float64, **kw64)
+    loop64 = sequential(d64, seeds[:4], dtype=torch.float64, width=widths[0], **kw64)
     for method in methods:
-        res = train_ensemble(lambda s: build(s, torch.float64), seeds[:4], d64, method=method, **kw64)
+        res = train_ensemble(builder(widths[0], torch.float64), seeds[:4], d64, method=method, **kw64)
         worst = max(_max_diff(a, b) for a, b in zip(res.models, loop64, strict=True))
         print(f"same math: {method} vs the loop of fit, 20 steps in float64: max |Δparam| {worst:.1e}")
         if worst > 1e-10 or res.method != method:
             return 1
 
-    times: dict[str, list[float]] = {k: [] for k in ["loop of fit", *methods]}
-    results = {}
-    for _ in range(args.repeats):
-        t0 = time.perf_counter()
-        results["loop of fit"] = sequential(data, seeds, **kw)
-        times["loop of fit"].append(time.perf_counter() - t0)
-        for method in methods:
+    logs = len({*range(0, args.steps + 1, args.log_every), args.steps})
+    n_eval = data.x_train.shape[0] + data.x_test.shape[0]
+    rows, ok = [], True
+    print(f"\n{'width':>5} {'method':<12}{'best s':>8}{'all runs s':>18}{'vs loop':>9}{'GFLOP/s':>9}{'of peak':>9}")
+    for width in widths:
+        flops = training_flops(width, args.members, args.steps, args.batch_size, n_eval, logs)
+        times: dict[str, list[float]] = {k: [] for k in ["loop of fit", *methods]}
+        results = {}
+        for _ in range(args.repeats):
             t0 = time.perf_counter()
-            res = train_ensemble(build, seeds, data, optimizer="sgd", method=method, **kw)
-            times[method].append(time.perf_counter() - t0)
-            results[method] = res.models
-
-    base = min(times["loop of fit"])
-    print(f"{'method':<14}{'best s':>9}{'all runs s':>24}{'speed-up':>10}")
-    for name, ts in times.items():
-        print(f"{name:<14}{min(ts):>9.2f}{', '.join(f'{t:.2f}' for t in ts):>24}{base / min(ts):>9.2f}x")
-    loss = loss_function("ce")
-    acc = {k: torch.tensor([evaluate(m, data.x_test, data.y_test, loss)[1] for m in ms]) for k, ms in results.items()}
-    for method in methods:
-        gap = (acc[method] - acc["loop of fit"]).abs().max().item()
-        mean, ref = acc[method].mean().item(), acc["loop of fit"].mean().item()
-        print(f"final test accuracy, {method}: mean {mean:.4f} (loop {ref:.4f}), max per-member gap {gap:.4f}")
-    return 0
+            results["loop of fit"] = sequential(data, seeds, width=width, **kw)
+            times["loop of fit"].append(time.perf_counter() - t0)
+            for method in methods:
+                t0 = time.perf_counter()
+                res = train_ensemble(builder(width), seeds, data, optimizer="sgd", method=method, **kw)
+                times[method].append(time.perf_counter() - t0)
+                results[method] = res.models
+        base = min(times["loop of fit"])
+        for name, ts in times.items():
+            gemm = gemm_fields(flops, min(ts), peak)
+            print(
+                f"{width:>5} {name:<12}{min(ts):>8.2f}{', '.join(f'{t:.2f}' for t in ts):>18}"
+                f"{base / min(ts):>8.2f}x{gemm['gflops']:>9.1f}{gemm['peak_fraction']:>9.0%}"
+            )
+        loss = loss_function("ce")
+        acc = {
+            k: torch.tensor([evaluate(m, data.x_test, data.y_test, loss)[1] for m in ms]) for k, ms in results.items()
+        }
+        for method in methods:
+            gap = (acc[method] - acc["loop of fit"]).abs().max().item()
+            print(
+                f"      final test accuracy, {method}: mean {acc[method].mean():.4f} (loop "
+                f"{acc['loop of fit'].mean():.4f}), max per-member gap {gap:.4f}"
+            )
+            ok = ok and gap < 0.05
+            target = {"target": "peak_fraction >= 0.6"} if width >= 256 else {}
+            gemm = gemm_fields(flops, min(times[method]), peak)
+            met = {"met": gemm["peak_fraction"] >= 0.6} if target else {}
+            rows.append(
+                row(
+                    f"{args.members} MLPs 40-{width}-{width}-10, {args.steps} steps, {args.threads} threads",
+                    f"train_ensemble {method}",
+                    min(times[method]),
+                    "loop of fit",
+                    base,
+                    **gemm,
+                    **target,
+                    **met,
+                )
+            )
+    write_summary(args.json, "ensemble", rows, threads=args.threads)
+    return 0 if ok else 1
 
 
 def _max_diff(a, b) -> float:

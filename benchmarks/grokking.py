@@ -19,6 +19,8 @@ import sys
 import tempfile
 import time
 
+from common import add_json_argument, row, write_summary
+
 NAIVE = r"""
 import sys, time, torch, torch.nn.functional as F
 torch.set_num_threads(int(sys.argv[1]))
@@ -62,6 +64,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=1)
+    add_json_argument(parser)
     args = parser.parse_args()
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
     ours, naive = [], []
@@ -85,6 +88,23 @@ def main() -> None:
         f"{best_naive[1]} (final test acc {best_naive[2]:.3f})"
     )
     print(f"ratio naive / phenomena: {best_naive[0] / best_ours[0]:.2f}x")
+    verdict = "PASS" if best_ours[2] else "FAIL"
+    write_summary(
+        args.json,
+        "grokking",
+        [
+            row(
+                f"grokking quick preset, {args.threads} thread(s), best of {args.repeats}",
+                "phenomena run grokking (quick)",
+                best_ours[0],
+                "naive one-hot loop, eval every step",
+                best_naive[0],
+                note=f"fresh processes; test acc >= 0.95 at step {best_ours[1]:.0f} (ours, verdict {verdict}) "
+                f"vs {best_naive[1]} (naive)",
+            )
+        ],
+        threads=args.threads,
+    )
 
 
 if __name__ == "__main__":

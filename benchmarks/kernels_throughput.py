@@ -24,6 +24,7 @@ import time
 
 import numpy as np
 import torch
+from common import add_json_argument, row, write_summary
 
 from phenomena.kernels import fc
 
@@ -73,6 +74,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="N = 256, 512 (a few seconds)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="cpu")
+    add_json_argument(parser)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     sizes = (256, 512) if args.quick else (1000, 2000, 4000)
@@ -80,11 +82,13 @@ def main() -> None:
     ws, bs, d0 = 1.5, 0.1, 40
     print(f"kernels.fc throughput, M output entries / s ({args.device}, {args.threads} thread(s), float64)")
     print(f"{'activation':>10} {'N':>6} " + " ".join(f"{'L=' + str(L):>8}" for L in depths))
+    table: dict[str, dict[str, list[float]]] = {}  # activation -> N -> M entries / s at L = 1..5
     for act in ("relu", "tanh"):
         for n in sizes:
             x = inputs(n, d0, args.device)
             fc(x[:8], depth=1, activation=act)  # warm caches (Hermite basis, quadrature nodes)
             rates = []
+            table.setdefault(act, {})[str(n)] = rates
             for depth in depths:
                 dt = timed(lambda x=x, d=depth, a=act: fc(x, depth=d, activation=a, weight_std=ws, bias_std=bs))
                 rates.append(n * n / dt / 1e6)
@@ -101,6 +105,27 @@ def main() -> None:
         f"(neural-tangents ElementwiseNumerical) {base_rate / 1e6:.3f} M entries/s; "
         f"ratio {ours_rate / base_rate:.0f}x; "
         f"baseline max |error| {float((base - ours).abs().max()):.1e}"
+    )
+    # Not GEMM-bound (elementwise dual activations over N² entries): no GFLOP/s. Both sides as seconds per
+    # million output entries, from the rates above (the baseline's per-entry cost does not depend on N).
+    write_summary(
+        args.json,
+        "kernels_throughput",
+        [
+            row(
+                f"tanh NNGP+NTK, one layer, N={n}, {args.threads} thread(s), float64, s per 1M entries",
+                "kernels.fc (Hermite series)",
+                1e6 / ours_rate,
+                "Gauss-Hermite deg 25 per entry (neural-tangents ElementwiseNumerical)",
+                1e6 / base_rate,
+                note=f"baseline timed on {rows} x {n} entries; its max |error| vs fc "
+                f"{float((base - ours).abs().max()):.1e}",
+            )
+        ],
+        rates_m_entries_per_s=table,
+        depths=list(depths),
+        threads=args.threads,
+        device=args.device,
     )
 
 

@@ -19,6 +19,7 @@ import sys
 import time
 
 import torch
+from common import add_json_argument, gemm_fields, gemm_peak, row, write_summary
 from torch import nn
 
 from phenomena.probes.ntk import empirical_ntk
@@ -62,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch-size", type=int, default=64, help="block size passed to empirical_ntk")
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     ap.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset of methods")
+    add_json_argument(ap)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     trace = not args.full
@@ -87,8 +89,25 @@ def main(argv: list[str] | None = None) -> int:
         f"contraction {t_naive - t_loop:.2f} s)"
     )
 
+    # J·Jᵀ flops, counted from shapes. For a block pair of a and b examples, the traced kernel is one product
+    # (a, K·P) @ (K·P, b): 2·a·b·K·P flops; the full kernel is (a·K, P) @ (P, b·K): 2·a·b·K²·P flops. The naive
+    # loop makes one product of all N examples; the "jacobian" method contracts blocks of --batch-size examples,
+    # only the block pairs i <= j of the symmetric kernel.
+    k_out = 10
+    per_pair = 2.0 * n_params * (k_out if trace else k_out * k_out)
+    sizes = [min(args.batch_size, args.n - s) for s in range(0, args.n, args.batch_size)]
+    jacobian_flops = per_pair * sum(a * b for i, a in enumerate(sizes) for b in sizes[i:])
+    naive_flops = per_pair * args.n * args.n
+    peak = gemm_peak(args.threads) if "jacobian" in methods else None  # float32, the kernels' dtype
+
     ok = True
     scale = ref.abs().max().item()
+    setting = (
+        f"{'traced' if trace else 'full'} eNTK, MLP 40-{args.width}-{args.width}-10, N={args.n}, "
+        f"{args.threads} thread(s)"
+    )
+    contraction_s = t_naive - t_loop
+    rows = []
     for m in methods:
         t0 = time.perf_counter()
         k = empirical_ntk(model, x, method=m, trace=trace, batch_size=args.batch_size)
@@ -96,7 +115,36 @@ def main(argv: list[str] | None = None) -> int:
         err = (k - ref).abs().max().item() / scale
         ok &= err <= 1e-4
         print(f"{m:<12}{dt:>10.2f}{t_naive / dt:>10.1f}{err:>14.2e}")
+        fields = {}
+        note = f"max rel err {err:.1e}"
+        if m == "jacobian":
+            # only the J·Jᵀ flops, over the whole time (building J by vmap(jacrev) included): a lower bound
+            fields = gemm_fields(jacobian_flops, dt, peak)
+            note += (
+                f"; GFLOP/s counts J·Jᵀ only ({jacobian_flops / 1e9:.1f} GFLOP), time includes building J; the naive "
+                f"loop's single J·Jᵀ product ran at {naive_flops / max(contraction_s, 1e-12) / 1e9:.1f} GFLOP/s"
+            )
+        rows.append(
+            row(
+                setting,
+                f"empirical_ntk method={m}",
+                dt,
+                "naive loop (autograd.grad per example and logit, then J·Jᵀ)",
+                t_naive,
+                note=note,
+                **fields,
+            )
+        )
     print("all methods agree with the naive loop" if ok else "DISAGREEMENT with the naive loop")
+    write_summary(
+        args.json,
+        "ntk",
+        rows,
+        agree=ok,
+        naive_jacobian_loop_s=t_loop,
+        naive_contraction_s=contraction_s,
+        threads=args.threads,
+    )
     return 0 if ok else 1
 
 

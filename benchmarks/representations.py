@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from common import add_json_argument, gemm_fields, gemm_peak, row, write_summary
 
 from phenomena.probes.collapse import CollapseAccumulator, neural_collapse
 from phenomena.probes.similarity import MinibatchCKA, cka
@@ -128,6 +129,20 @@ def papyan_demo_nc(h, y, w, b, c, batch=128):
     top = np.argsort(evals)[::-1][: c - 1]
     inv_sb = evecs[:, top] @ np.diag(1.0 / evals[top]) @ evecs[:, top].T
     return {"nc1": np.trace(sw @ inv_sb) / c, "nc4": mismatch / n}
+
+
+def linear_cka_flops(n, p, q):
+    """Flops of the products of one linear CKA of (n, p) and (n, q) features, counted from shapes: the feature
+    form XᵀY, XᵀX, YᵀY is 2·n·(pq + p² + q²); the Gram form (which ``cka`` picks when it is cheaper, by the same
+    test) XXᵀ, YYᵀ is 2·n²·(p + q). Centring and the O(n·(p + q)) corrections are not counted."""
+    if p * q + p * p + q * q <= n * (p + q + 3):
+        return 2.0 * n * (p * q + p * p + q * q)
+    return 2.0 * n * n * (p + q)
+
+
+def minibatch_cka_flops(n, p, q, batch=256):
+    """Flops of the Gram products of minibatch CKA over the full batches: 2·B²·(p + q) per batch (XXᵀ, YYᵀ)."""
+    return len(range(0, n - batch + 1, batch)) * 2.0 * batch * batch * (p + q)
 
 
 def gemm_floor(x, y, repeats):
@@ -276,6 +291,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--papyan-n", type=int, default=5_000)
     parser.add_argument("--memory-child", choices=["baseline", "streaming", "in-memory"], help=argparse.SUPPRESS)
+    add_json_argument(parser)
     args = parser.parse_args()
     if args.memory_child:
         memory_child(args.memory_child, args.n, args.dim, args.classes)
@@ -292,6 +308,12 @@ def main():
     )
     hn, h2n, yn = h.numpy().astype(np.float64), h2.numpy().astype(np.float64), y.numpy()
     w, b = classifier(args.dim, args.classes, 0)
+    # CKA computes in float64: its GFLOP/s are judged against the float64 GEMM peak, measured now, same threads
+    threads = torch.get_num_threads()
+    peak64 = gemm_peak(threads, dtype=torch.float64)
+    cka_flops = linear_cka_flops(args.n, args.dim, args.dim)
+    mb_flops = minibatch_cka_flops(args.n, args.dim, args.dim)
+    gemm = {}  # row name -> flops of its products (GEMM-bound rows only)
 
     rows = []
     for estimator in ("biased", "unbiased"):
@@ -309,6 +331,7 @@ def main():
                 f"|diff| {abs(v_ours - v_np):.1e}",
             )
         )
+        gemm[f"linear CKA {estimator}"] = cka_flops
 
     rows.append(
         (
@@ -319,6 +342,7 @@ def main():
             "ours − floor = centring and checks",
         )
     )
+    gemm["torch GEMM floor (3 products)"] = 2.0 * args.n * 3 * args.dim * args.dim
 
     def minibatch():
         mb = MinibatchCKA()
@@ -328,6 +352,7 @@ def main():
 
     t_mb, v_mb = best_time(minibatch, args.repeats)
     rows.append(("minibatch CKA (B=256)", t_mb, "full unbiased CKA (ours)", rows[1][1], f"value {v_mb:.4f}"))
+    gemm["minibatch CKA (B=256)"] = gemm["minibatch CKA, 1 pair"] = mb_flops
     try:
         import torch_cka  # the peer library, from the optional "bench" extra
     except ImportError:
@@ -371,6 +396,23 @@ def main():
     print(f"\npeak RSS above an import-only process (features are {data_mib:.0f} MiB as float32):")
     print(f"  streaming NC (batches of 1024, two passes): {stream - base:8.1f} MiB")
     print(f"  in-memory NC (features included):           {inmem - base:8.1f} MiB")
+
+    summary = []
+    for name, t1, base_name, t2, note in rows:
+        fields = gemm_fields(gemm[name], t1, peak64) if name in gemm else {}
+        if fields:
+            note += f"; {gemm[name] / 1e9:.1f} GFLOP of products, float64 peak"
+        summary.append(
+            row(f"N={args.n} d={args.dim}, {threads} thread(s)", name, t1, base_name, t2, note=note, **fields)
+        )
+    write_summary(
+        args.json,
+        "representations",
+        summary,
+        threads=threads,
+        peak_gflops_float64=peak64,
+        peak_rss_mib={"streaming_nc": stream - base, "in_memory_nc": inmem - base, "features": data_mib},
+    )
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ import time
 
 import torch
 import torch.nn.functional as F
+from common import add_json_argument, row, write_summary
 from torch import nn
 
 from phenomena.data.mnist1d import mnist1d
@@ -35,7 +36,7 @@ from phenomena.training import evaluate, fit
 from phenomena.training.pruning import Mask, imp, magnitude_prune
 
 
-def bench_weight_matching(data, steps: int) -> None:
+def bench_weight_matching(data, steps: int) -> dict:
     x, y = data.x_train, data.y_train
     nets = [MLP(40, 10, width=512, depth=3, seed=s) for s in (0, 1)]
     t0 = time.perf_counter()
@@ -62,6 +63,15 @@ def bench_weight_matching(data, steps: int) -> None:
     print(
         f"  train-loss barrier: naive {naive.barrier:.3f}, weight-matched {matched.barrier:.3f} "
         f"({ratio:.2f} of naive), activation-matched {act.barrier:.3f}"
+    )
+    return row(
+        f"two MLPs 40-512-512-512-10 after {steps} Adam steps",
+        "probes.weight_matching",
+        t_wm,
+        "probes.activation_matching",
+        t_am,
+        note=f"{m.iterations} sweeps; train-loss barrier naive {naive.barrier:.3f}, weight-matched "
+        f"{matched.barrier:.3f}, activation-matched {act.barrier:.3f}; at init weight matching took {t_init:.2f} s",
     )
 
 
@@ -150,16 +160,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--wm-steps", type=int, default=200)
     ap.add_argument("--threads", type=int, default=1)
+    add_json_argument(ap)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     data = mnist1d()
     print(f"MNIST-1D {data.n_train} train / {len(data.x_test)} test, {args.threads} torch thread(s)")
-    bench_weight_matching(data, args.wm_steps)
+    rows = [bench_weight_matching(data, args.wm_steps)]
 
     try:
         import phenomena.training.ensemble  # noqa: F401
     except ImportError as exc:
         print(f"IMP: the ensemble trainer is not importable ({exc}); only weight matching was benchmarked")
+        write_summary(args.json, "sparsity", rows, threads=args.threads, skipped=f"IMP: {exc}")
         return 0
     seeds, kw = list(range(args.seeds)), dict(rounds=args.rounds, steps=args.steps, lr=0.05, momentum=0.9)
     print(
@@ -185,6 +197,19 @@ def main(argv: list[str] | None = None) -> int:
             f"  round {r}: sparsity {loop[0].masks[r].sparsity():.3f}, mean test acc loop {acc_l:.4f} "
             f"ensemble {acc_e:.4f}, mask agreement {agree:.4f}"
         )
+    # many small steps of a 100-wide MLP: overhead-bound, not GEMM-bound, so no GFLOP/s
+    rows.append(
+        row(
+            f"IMP, {args.seeds} seeds of MLP 40-{WIDTH}-{WIDTH}-10, {args.rounds} rounds x {args.steps} steps, "
+            f"{args.threads} thread(s)",
+            "train_ensemble (vmap) per round",
+            t_ens,
+            "loop of imp runs",
+            t_loop,
+            note=f"last round: mask agreement {agree:.4f}, mean test acc {acc_e:.4f} (ensemble) vs {acc_l:.4f} (loop)",
+        )
+    )
+    write_summary(args.json, "sparsity", rows, threads=args.threads)
     return 0
 
 

@@ -27,6 +27,8 @@ import time
 import warnings
 
 import torch
+from common import add_json_argument, write_summary
+from common import row as summary_row
 from torch import nn
 
 from phenomena.probes.weight_spectra import weight_spectra
@@ -63,12 +65,14 @@ def run_ww(ww, model: nn.Module):
     return details, time.perf_counter() - t0
 
 
-def compare(name: str, model: nn.Module, ww, small_n: int) -> bool:
+def compare(name: str, model: nn.Module, ww, small_n: int, timings: list | None = None) -> bool:
     t0 = time.perf_counter()
     ours = weight_spectra(model)
     t_ours = time.perf_counter() - t0
     details, t_ww = run_ww(ww, model)
     print(f"\n{name}: ours {t_ours:.3f} s, WeightWatcher {t_ww:.3f} s, ratio {t_ww / t_ours:.1f}")
+    if timings is not None:
+        timings.append((name, t_ours, t_ww))
     print(
         f"{'layer':<6}{'N x M':>11}{'alpha':>9}{'alpha ww':>10}{'|d alpha|':>11}{'D':>8}{'D ww':>8}"
         f"{'tail':>6}{'ww':>5}{'xmin*N/ww':>11}{'srank/ww':>10}{'norm²/ww':>10}"
@@ -101,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--width", type=int, default=512, help="first hidden width (the second is half of it)")
     ap.add_argument("--steps", type=int, default=300, help="full-batch SGD steps for the trained model")
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
+    add_json_argument(ap)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     try:
@@ -110,13 +115,28 @@ def main(argv: list[str] | None = None) -> int:
             from weightwatcher import WW_powerlaw
     except ImportError:
         print("weightwatcher is not installed (pip install weightwatcher); skipping the cross-check.")
+        write_summary(args.json, "weight_spectra", [], skipped="weightwatcher is not installed")
         return 0
     print(f"MLP 64-{args.width}-{args.width // 2}-10, weightwatcher {ww.__version__}, {args.threads} thread(s)")
     small_n = int(getattr(WW_powerlaw, "SMALL_N_CUTOFF", 0))
-    ok = compare("random init", build_mlp(args.width, seed=0), ww, small_n)
+    timings = []
+    ok = compare("random init", build_mlp(args.width, seed=0), ww, small_n, timings)
     trained = train(build_mlp(args.width, seed=0), args.steps, seed=1)
-    ok &= compare(f"trained ({args.steps} SGD steps)", trained, ww, small_n)
+    ok &= compare(f"trained ({args.steps} SGD steps)", trained, ww, small_n, timings)
     print("\n" + ("alpha agrees with WeightWatcher on every layer" if ok else "DISAGREEMENT with WeightWatcher"))
+    # SVDs and a power-law fit per layer, not GEMM-bound: no GFLOP/s
+    rows = [
+        summary_row(
+            f"MLP 64-{args.width}-{args.width // 2}-10 {name}, {args.threads} thread(s)",
+            "probes.weight_spectra",
+            t_ours,
+            f"WeightWatcher {ww.__version__} analyze",
+            t_ww,
+            note="alpha agrees on every judged layer" if ok else "alpha DISAGREES with WeightWatcher",
+        )
+        for name, t_ours, t_ww in timings
+    ]
+    write_summary(args.json, "weight_spectra", rows, agree=ok, threads=args.threads)
     return 0 if ok else 1
 
 

@@ -2,8 +2,9 @@
 
 ``index.html`` shows the catalog (each entry's claim, papers, presets, the latest verdict per preset, its pass
 rates from the latest ``phenomena verify``, its references as measured, its latest figure), then every sweep and
-run. Each run gets a page (verdict, figure, config as the difference from its preset, environment, every metric
-curve as a small plot) and each sweep one (its table, figure and runs). Figures are copied into the site, so the
+run, and the latest ``make bench`` summary when the store home holds one (``benchmarks.json``). Each run gets a
+page (verdict, figure, config as the difference from its preset, environment, every metric curve as a small plot)
+and each sweep one (its table, figure and runs). Figures are copied into the site, so the
 folder can be moved, zipped or served as it is.
 """
 
@@ -26,6 +27,7 @@ from phenomena.store import RunRecord, Store
 from phenomena.store.sqlite import SweepRecord
 
 MAX_CURVES = 24  # small plots per run page (a run logs a handful; the rest are listed)
+BENCHMARKS = "benchmarks.json"  # written into the store home by benchmarks/run_all.py (make bench)
 
 
 def build_site(
@@ -83,6 +85,7 @@ def _index_page(store: Store, runs: list[RunRecord], sweeps: list[SweepRecord], 
         parts.append('<p class="muted">no sweeps stored</p>')
     parts.append("<h2>Runs</h2>")
     parts.append(_runs_table(runs, prefix="runs/") if runs else '<p class="muted">no runs stored</p>')
+    parts.append(_benchmarks_section(store.root / BENCHMARKS))
     return page("phenomena report", "".join(parts))
 
 
@@ -226,6 +229,103 @@ def _plain(value: Any) -> str:
     if isinstance(value, list):
         return ",".join(map(_plain, value))
     return "none" if value is None else str(value)
+
+
+# -- benchmarks ------------------------------------------------------------------------------------------------
+def _benchmarks_section(path: Path) -> str:
+    """The latest ``make bench`` run: machine, GEMM peaks, the summary table; "" when there is none, one line
+    when the file cannot be read (the rest of the report is built either way)."""
+    if not path.is_file():
+        return ""
+    head = "<h2>Benchmarks</h2>"
+    try:
+        body = _benchmarks_body(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return (
+            head + f'<p class="fail">{esc(path)} cannot be read ({esc(reason)}); run <code>make bench</code> again</p>'
+        )
+    return head + body
+
+
+def _bench_number(value: Any, fmt: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return '<span class="none">–</span>'
+    return format(value, fmt)
+
+
+def _bench_fraction(frac: Any, peak: Any) -> str:
+    """ "62% of 95": the fraction of the GEMM peak (GFLOP/s, measured by the script at its threads and dtype)."""
+    if isinstance(frac, bool) or not isinstance(frac, int | float) or not math.isfinite(frac):
+        return '<span class="none">–</span>'
+    return f"{frac:.0%}" + (f" of {peak:.0f}" if isinstance(peak, int | float) and math.isfinite(peak) else "")
+
+
+def _benchmarks_body(doc: Any) -> str:
+    if not isinstance(doc, dict) or not isinstance(doc["benchmarks"], list):
+        raise TypeError("not a make bench summary")
+    m = doc.get("machine") or {}
+    peaks = doc.get("peaks_gflops") or {}
+    machine = (
+        f"{m.get('cpu', '?')}, {m.get('cpu_count', '?')} CPUs, {m.get('platform', '?')}, torch {m.get('torch', '?')} "
+        f"(ATen CPU capability {m.get('cpu_capability', '?')})"
+    )
+    wall = doc.get("wall_s")
+    lines = [
+        f"<p>{esc(machine)}</p>",
+        f'<p class="muted">measured {esc(doc.get("date", "?"))}'
+        + (f" in {wall:.0f} s" if isinstance(wall, int | float) else "")
+        + " by <code>make bench</code>; ratio = ours / baseline (&lt; 1: ours is faster), GFLOP/s and fraction of the "
+        "GEMM peak for GEMM-bound work</p>",
+        "<p>GEMM peak (float32 <code>torch.mm</code>): "
+        + esc(", ".join(f"{t} thread{'' if str(t) == '1' else 's'} {_peak(v)}" for t, v in peaks.items()))
+        + "</p>",
+    ]
+    rows = []
+    for bench in doc["benchmarks"]:
+        name = esc(bench["name"])
+        if bench.get("status") != "ok":  # its rows, if it wrote any before failing, follow
+            rows.append([name, f'<span class="fail">FAILED</span> {esc(bench.get("error", ""))}'] + ["–"] * 7)
+        elif not bench.get("rows"):
+            why = (bench.get("extra") or {}).get("skipped") or "no compared pairs"
+            rows.append([name, f'<span class="none">skipped: {esc(why)}</span>'] + ["–"] * 7)
+        for r in bench.get("rows") or []:
+            frac = r.get("peak_fraction")
+            met = r.get("met")
+            target = '<span class="none">–</span>'
+            if r.get("target"):
+                cls, word = {True: ("pass", "met"), False: ("fail", "NOT met")}.get(met, ("none", "?"))
+                target = f'<td class="{cls}">{esc(r["target"])}: {word}</td>'
+            rows.append(
+                [
+                    name,
+                    esc(r.get("case", ""))
+                    + (f'<br><span class="muted">{esc(r["note"])}</span>' if r.get("note") else ""),
+                    f'{esc(r.get("ours", "?"))} <span class="muted">vs</span> {esc(r.get("baseline", "?"))}',
+                    _bench_number(r.get("ours_s"), ".3g"),
+                    _bench_number(r.get("baseline_s"), ".3g"),
+                    _bench_number(r.get("ratio"), ".3g"),
+                    _bench_number(r.get("gflops"), ".1f"),
+                    _bench_fraction(frac, r.get("peak_gflops")),
+                    target,
+                ]
+            )
+    header = (
+        "benchmark",
+        "case",
+        "ours vs baseline",
+        "ours s",
+        "baseline s",
+        "ratio",
+        "GFLOP/s",
+        "of peak GFLOP/s",
+        "target",
+    )
+    return "".join(lines) + table(header, rows, numeric=(3, 4, 5, 6, 7))
+
+
+def _peak(value: Any) -> str:
+    return f"{value:.1f} GFLOP/s" if isinstance(value, int | float) and not isinstance(value, bool) else "–"
 
 
 # -- run pages -------------------------------------------------------------------------------------------------
