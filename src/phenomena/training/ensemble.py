@@ -14,17 +14,11 @@ the members one after another with the plain ``fit``, the fallback where vmap ca
 running statistics, dropout, a forward that fails under vmap), taken automatically with a warning;
 ``"auto"``: bmm where it applies, else vmap, else loop.
 
-Measured (``benchmarks/ensemble.py``: 16 MLPs 40→128→128→10, MNIST-1D 4000 train, minibatch 100, SGD momentum,
-float32, 500 steps, an otherwise idle 2-core AMD EPYC): 1 thread, loop of 16 plain ``fit`` runs 7.5 s, bmm 4.3 s
-(1.77x), vmap 4.7 s (1.60x); 2 threads, loop 8.8 s, bmm 3.0 s (2.94x), vmap 4.0 s (2.20x). One thread is
-GEMM-bound: the batched products are 4.8 of bmm's 7.1 ms per step and run at 35-70 GFLOP/s (the skinny 40- and
-10-wide layers at the low end), so the loop's per-op overhead (~10 of its 15 ms per 16 member-steps) is all there
-is to save; ~3x is the ceiling at this size. Small models gain most: a 2-member 40→2→2→10 ensemble steps in
-0.57 ms against ~1.0 ms per solo step. (Earlier 2-thread figures of 6-14x were measured with other processes on
-the cores, which slow the loop's many small ops most.) H100: 1000 steps of 16 / 64 / 256 members take
-2.1 / 2.9 / 3.2 s with bmm and 3.5 / 4.1 / 4.2 s with vmap, against 1.5 ms per solo step. bmm is the default for
-plain MLPs: faster in every pairing measured, no functional-call or batching overhead, and contiguous weight
-gradients.
+For plain ReLU or tanh MLPs with cross-entropy, the bmm step is written out (:mod:`phenomena.training.bmm_step`:
+forward, loss and backward as batched products into buffers allocated once, no autograd graph), which brings
+training at width >= 256 to about two thirds of the machine's GEMM peak; ``benchmarks/ensemble.py`` measures the
+fraction of peak per width against the loop of solo ``fit`` runs. bmm is the default for plain MLPs: faster than
+vmap in every pairing measured, no functional-call or batching overhead, and contiguous weight gradients.
 
 A member whose training loss turns non-finite is frozen at the parameters that produced it (that step's update
 is not applied), flagged diverged, and logged as nan from then on; the others go on exactly as alone. With
@@ -51,6 +45,7 @@ from phenomena.data.dataset import Dataset
 from phenomena.errors import DivergedError, UserError
 from phenomena.models.layers import Activation, ScaledLinear
 from phenomena.models.mlp import MLP
+from phenomena.training.bmm_step import BmmStep
 from phenomena.training.functional_optim import FunctionalOptimizer, per_member
 from phenomena.training.losses import loss_function
 from phenomena.training.optim import OPTIMIZERS, warmup
@@ -60,6 +55,9 @@ ENSEMBLE_METHODS = ("auto", "bmm", "vmap", "loop")
 ENSEMBLE_METRICS = ("batch_loss", "train_loss", "train_acc", "test_loss", "test_acc")
 _ELEMENTWISE = (nn.ReLU, nn.Tanh, nn.Sigmoid, nn.GELU, nn.SiLU, nn.Softplus, nn.LeakyReLU, nn.Identity)
 _WARNED: set[str] = set()
+# rows per chunk when the written-out bmm step evaluates (at most eval_batch_size): 16 members of width 256 evaluated
+# 4000 + 1000 rows in ~106 ms in chunks of 256 against ~140 ms in one chunk (whose buffers leave the cache)
+WRITTEN_OUT_EVAL_ROWS = 256
 
 
 @dataclasses.dataclass
@@ -344,10 +342,10 @@ def _train_loop(run: _Run) -> None:
         params = [p for p in model.parameters() if p.requires_grad]
         lr, wd, betas = float(h["lr"][m]), float(h["weight_decay"][m]), tuple(float(b[m]) for b in h["betas"])
         if run.optimizer == "sgd":
-            opt = torch.optim.SGD(params, lr=lr, momentum=float(h["momentum"][m]), weight_decay=wd)
+            opt = torch.optim.SGD(params, lr=lr, momentum=float(h["momentum"][m]), weight_decay=wd, foreach=True)
         else:
             cls = torch.optim.Adam if run.optimizer == "adam" else torch.optim.AdamW
-            opt = cls(params, lr=lr, betas=betas, eps=h["eps"], weight_decay=wd)
+            opt = cls(params, lr=lr, betas=betas, eps=h["eps"], weight_decay=wd, foreach=True)
         last = [p.detach().clone() for p in params]
         done = [0]
 
@@ -453,6 +451,16 @@ def _forward_fn(method: str, models: list[nn.Module]) -> Callable:
     return forward
 
 
+def _written_out_forward(step: BmmStep) -> Callable:
+    """``_forward_fn``'s interface over :meth:`BmmStep.forward` (no graph, no fresh allocations: evaluation)."""
+
+    def forward(params, buffers, x, batched):
+        return step.forward(x, batched)[0]
+
+    forward.written_out = True
+    return forward
+
+
 def _member_loss(loss_fn: Callable, out: torch.Tensor, y: torch.Tensor, batched: bool) -> torch.Tensor:
     """Each member's mean loss, [M]. Cross-entropy on labels runs on the flattened batch: half the time of the
     vmapped call (0.25 vs 0.54 ms forward and backward for 16 × 100 × 10 logits)."""
@@ -466,6 +474,8 @@ def _member_loss(loss_fn: Callable, out: torch.Tensor, y: torch.Tensor, batched:
 def _evaluate(run: _Run, forward, params, buffers, x, y, batched: bool):
     """Per-member (mean loss, accuracy) on ``x, y`` in chunks, as :func:`~phenomena.training.evaluate`."""
     m, size = len(run.models), run.eval_batch_size
+    if getattr(forward, "written_out", False):  # its buffers stay in cache at this size (see WRITTEN_OUT_EVAL_ROWS)
+        size = min(size, WRITTEN_OUT_EVAL_ROWS)
     total, correct = torch.zeros(m, dtype=torch.float64), torch.zeros(m, dtype=torch.float64)
     n = x.shape[1 if batched else 0]
     for i in range(0, n, size):
@@ -497,7 +507,8 @@ def _train_vectorized(run: _Run, method: str) -> None:
     params, buffers, trainable = _stacked(models, flip)
     leaves = [params[k] for k in trainable]
     opt = FunctionalOptimizer(run.optimizer, leaves, **run.hyper)
-    forward = _forward_fn(method, models)
+    written_out = BmmStep(plan, params, trainable) if BmmStep.supports(plan, params, trainable, run.loss_fn) else None
+    forward = _forward_fn(method, models) if written_out is None else _written_out_forward(written_out)
     base = getattr(forward, "base", None)
     gens = [torch.Generator().manual_seed(s) for s in run.order_seeds]
     order, cursor = None, n
@@ -548,9 +559,13 @@ def _train_vectorized(run: _Run, method: str) -> None:
             xb = flat_x.index_select(0, idx).view(m, run.batch_size, *flat_x.shape[1:])
             yb = flat_y.index_select(0, idx).view(m, run.batch_size, *flat_y.shape[1:])
             batched = True
-        losses = _member_loss(run.loss_fn, forward(params, buffers, xb, batched), yb, batched)
-        grads = list(torch.autograd.grad(losses.sum(), leaves))
-        losses = losses.detach()
+        if written_out is not None:
+            with torch.no_grad():
+                losses, grads = written_out(xb, yb, batched)
+        else:
+            losses = _member_loss(run.loss_fn, forward(params, buffers, xb, batched), yb, batched)
+            grads = list(torch.autograd.grad(losses.sum(), leaves))
+            losses = losses.detach()
         finite = torch.isfinite(losses)
         if not bool(finite.all()):  # one reduction per step in the common case
             # keep the parameters that produced the non-finite loss; the slot computes on, but members
