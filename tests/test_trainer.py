@@ -1,5 +1,9 @@
+import copy
+
 import pytest
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from phenomena.data import Dataset
 from phenomena.errors import DivergedError
@@ -65,3 +69,33 @@ def test_logging_schedule_stop_and_divergence():
 def test_mse_on_integer_labels_uses_one_hot_targets():
     out = torch.tensor([[1.0, 0.0], [0.0, 0.0]])
     assert loss_function("mse")(out, torch.tensor([0, 1])).item() == pytest.approx(0.25)
+
+
+@pytest.mark.parametrize(
+    "name, kwargs",
+    [
+        ("adam", dict(lr=4e-4, weight_decay=1e-3)),
+        ("adamw", dict(lr=1e-3, weight_decay=0.1)),
+        ("sgd", dict(lr=0.1, momentum=0.9, weight_decay=1e-3)),
+    ],
+)
+def test_foreach_optimizers_are_bitwise_the_single_tensor_ones(name, kwargs):
+    # the package builds every torch.optim optimizer with foreach=True (one kernel per step for all parameters,
+    # instead of one per tensor, which dominates the step of a small network on CPU, where torch defaults to the
+    # single-tensor path); that is only a speed-up if the trajectories are identical, bit for bit
+    net = nn.Sequential(nn.Linear(12, 10), nn.Tanh(), nn.Linear(10, 7), nn.Tanh(), nn.Linear(7, 2))
+    x, y = torch.randn(256, 12, generator=torch.Generator().manual_seed(0)), torch.arange(256) % 2
+    finals = []
+    for foreach in (False, True):
+        model = copy.deepcopy(net)
+        opt = make_optimizer(name, model.parameters(), **kwargs)
+        if not foreach:
+            opt.param_groups[0]["foreach"] = False  # torch's CPU default
+        assert opt.param_groups[0]["foreach"] is foreach
+        for i in range(200):
+            rows = torch.randint(0, 256, (32,), generator=torch.Generator().manual_seed(i))
+            opt.zero_grad()
+            F.cross_entropy(model(x[rows]), y[rows]).backward()
+            opt.step()
+        finals.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
+    assert torch.equal(finals[0], finals[1])

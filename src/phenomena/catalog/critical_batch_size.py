@@ -254,7 +254,7 @@ def _noise_run(data, cfg: Config, init_seed: int, order_seed: int, lr: float, re
     """Train one model at ``noise.batch`` with plain SGD and measure B_simple along the way until the target."""
     nz = cfg.noise
     model = MLP(40, 10, width=cfg.model.width, depth=cfg.model.depth, seed=init_seed)
-    opt = torch.optim.SGD(model.parameters(), lr=lr * nz.lr_scale)
+    opt = torch.optim.SGD(model.parameters(), lr=lr * nz.lr_scale, foreach=True)
     if nz.lr_scale > 0:  # SGD's progress per step is ∝ lr: the run needs 1/lr_scale as many steps as at lr
         reference = reference / nz.lr_scale
     x, y = data.x_train, data.y_train

@@ -205,7 +205,7 @@ def _train_width(cfg: Config, x_train, y_train, x_test, width: int, init_seed: i
     """Train one width on one-hot inputs; return its (N_test, L) predicted digits."""
     L = cfg.data.digits
     model = MLP(2 * L * 10, L * 10, width=width, depth=cfg.model.depth, seed=init_seed)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.train.lr)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.train.lr, foreach=True)
     g = torch.Generator().manual_seed(order_seed)
     n = len(x_train)
     for _ in range(cfg.train.steps):

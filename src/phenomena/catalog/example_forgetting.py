@@ -181,7 +181,7 @@ def train_run(data, keep: torch.Tensor, cfg: Config, init_seed: int, batch_seed:
     With ``track``, every minibatch's forward-pass logits (before the SGD step) go to a ForgettingTracker."""
     t = cfg.train
     model = MLP(data.x_train.shape[1], data.num_classes, width=t.width, depth=t.depth, seed=init_seed)
-    opt = torch.optim.SGD(model.parameters(), lr=t.lr, momentum=t.momentum)
+    opt = torch.optim.SGD(model.parameters(), lr=t.lr, momentum=t.momentum, foreach=True)
     g = torch.Generator().manual_seed(batch_seed)
     tracker = ForgettingTracker(data.n_train) if track else None
     x, y = data.x_train, data.y_train

@@ -192,7 +192,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
             "test_acc": (net(data.x_test).argmax(-1) == data.y_test).float().mean().item(),
         }
 
-    opt = torch.optim.SGD(model.parameters(), lr=t.lr)
+    opt = torch.optim.SGD(model.parameters(), lr=t.lr, foreach=True)
     with ctx.progress(t.steps, desc="gradient subspace") as bar:
         history, _ = fit(
             model,

@@ -130,7 +130,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         attention=cfg.model.attention,
         seed=ctx.stream_seed("init"),
     )
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.train.lr)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.train.lr, foreach=True)
     g = ctx.generator("prompts")
     monitor = linear_regression_prompts(256, n, d, ctx.generator("monitor"), noise=noise)
     logged: dict[int, list[float]] = {}

@@ -162,7 +162,7 @@ def build_model(model: Model, width: int, d_in: int, d_out: int, seed: int, dtyp
 
 def train_gd(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, lr: float, steps: int, log_every: int):
     """Full-batch GD on ``F.mse_loss`` (mean over examples and outputs); returns {step: train loss}."""
-    opt = torch.optim.SGD(net.parameters(), lr=lr)
+    opt = torch.optim.SGD(net.parameters(), lr=lr, foreach=True)
     losses = {}
     for step in range(steps + 1):
         opt.zero_grad(set_to_none=True)

@@ -268,7 +268,7 @@ def train_stack(
     (the last one smaller); ``on_epoch(epoch)`` runs at epoch 0 (before training) and after each epoch.
     """
     n, members = len(x), len(generators)
-    optimizer = torch.optim.Adam(stack.parameters(), lr=lr)
+    optimizer = torch.optim.Adam(stack.parameters(), lr=lr, foreach=True)
     on_epoch(0)
     for epoch in range(1, epochs + 1):
         order = torch.stack([torch.randperm(n, generator=g) for g in generators])  # (S, n)

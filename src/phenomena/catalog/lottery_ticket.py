@@ -193,7 +193,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
             order = ctx.stream_seed("batches") + i
 
             def train_fn(model: nn.Module, rnd: IMPRound, order=order) -> dict[str, float]:
-                optimizer = torch.optim.Adam(model.parameters(), lr=t.lr)
+                optimizer = torch.optim.Adam(model.parameters(), lr=t.lr, foreach=True)
                 fit(
                     model,
                     data,

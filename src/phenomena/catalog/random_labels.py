@@ -162,7 +162,9 @@ def run(cfg: Config, ctx: RunContext) -> Result:
             noisy = data.y_train != base.y_train  # the labels that changed (a redraw can keep the right one)
             model = MLP(40, 10, width=cfg.model.width, depth=cfg.model.depth, seed=init_seed)
             t = cfg.train
-            opt = torch.optim.SGD(model.parameters(), lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay)
+            opt = torch.optim.SGD(
+                model.parameters(), lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay, foreach=True
+            )
 
             def measure(m, data=data, noisy=noisy):
                 right = m(data.x_train).argmax(-1) == data.y_train

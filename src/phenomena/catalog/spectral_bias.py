@@ -190,7 +190,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
             net,
             grid,
             recording_mse,
-            torch.optim.Adam(net.parameters(), lr=cfg.train.lr),
+            torch.optim.Adam(net.parameters(), lr=cfg.train.lr, foreach=True),
             steps,
             callbacks=[after_last_step, Progress(bar, every=100)],
         )

@@ -152,7 +152,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         )
         bar.update(1)
         dense = MLP(sizes[0], CLASSES, width=m.width, depth=m.depth, seed=ctx.stream_seed("dense"))
-        opt = torch.optim.SGD(dense.parameters(), lr=t.dense_lr, momentum=t.momentum)
+        opt = torch.optim.SGD(dense.parameters(), lr=t.dense_lr, momentum=t.momentum, foreach=True)
         fit(
             dense,
             data,

@@ -145,7 +145,7 @@ def hessian_eigenvalues(
         curvature: "hessian" or "ggn".
         tol: relative residual tolerance: the solve stops once every wanted Ritz pair has
             ``||H v - lambda v|| <= tol * |lambda|``. Eigenvalue errors are far smaller (about residual^2 / gap):
-            the default 1e-2 gave relative eigenvalue errors of at most 1.3e-4 (top-1 and top-5) on the suite of
+            the default 1e-2 gave relative eigenvalue errors of at most 2.3e-4 (top-1 and top-5) on the suite of
             ``benchmarks/curvature.py`` (two MLPs and a CNN); eigenvector errors are about residual / gap, so
             ask for 1e-4 or less where eigenvectors of close eigenvalues matter. 0 means machine precision.
         warm_start: a previous result on the same parameters (a dict of them when ``layerwise``); Lanczos

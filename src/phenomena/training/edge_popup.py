@@ -255,7 +255,7 @@ def train_edge_popup(
     bs = n if batch_size is None or batch_size >= n else batch_size
     g = generator if generator is not None else torch.Generator().manual_seed(0)
     params = [p for name, p in model.named_parameters() if name.endswith("scores")]
-    opt = torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    opt = torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay, foreach=True)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(steps, 1))
     logged: list[int] = []
     train_acc, test_acc, losses = [], [], []
