@@ -105,7 +105,7 @@ class BmmStep:
         log_p = torch.log_softmax(h, -1)
         losses = -log_p.gather(-1, labels).squeeze(-1).mean(1)
         delta = log_p.exp_()  # d(mean cross-entropy)/d logits = (softmax - onehot) / B
-        delta.scatter_add_(-1, labels, buf["minus_one"][: labels.shape[0]])
+        delta.scatter_add_(-1, labels, buf["minus_one"])
         delta.div_(rows)
         grads = buf["grads"]
         for i in reversed(range(len(self.layers))):
@@ -180,7 +180,7 @@ def _layers(plan: list[tuple], params: dict[str, torch.Tensor]) -> list[_Layer] 
             continue
         if pending is None:
             return None
-        act = _activation_name(op[1])
+        act = activation_name(op[1])
         if act is None:
             return None
         layers.append(_layer(pending, params, act))
@@ -199,7 +199,8 @@ def _layer(op: tuple, params: dict[str, torch.Tensor], activation: str | None) -
     return _Layer(f"{name}.weight", bias, float(wmult), float(bmult), activation, narrow)
 
 
-def _activation_name(fn: Callable | nn.Module) -> str | None:
+def activation_name(fn: Callable | nn.Module) -> str | None:
+    """ "relu" or "tanh" for those element-wise activations (function or module), else None."""
     if fn is torch.relu or fn is F.relu or isinstance(fn, nn.ReLU):
         return "relu"
     if fn is torch.tanh or fn is F.tanh or isinstance(fn, nn.Tanh):

@@ -45,7 +45,7 @@ from phenomena.data.dataset import Dataset
 from phenomena.errors import DivergedError, UserError
 from phenomena.models.layers import Activation, ScaledLinear
 from phenomena.models.mlp import MLP
-from phenomena.training.bmm_step import BmmStep
+from phenomena.training.bmm_step import BmmStep, activation_name
 from phenomena.training.functional_optim import FunctionalOptimizer, per_member
 from phenomena.training.losses import loss_function
 from phenomena.training.optim import OPTIMIZERS, warmup
@@ -421,7 +421,7 @@ def _forward_fn(method: str, models: list[nn.Module]) -> Callable:
             h, fresh = x, False
             for op in plan:
                 if op[0] == "act":  # ReLU in place on a product's output (which its backward does not keep)
-                    relu = op[1] is torch.relu or isinstance(op[1], nn.ReLU)
+                    relu = activation_name(op[1]) == "relu"
                     h, fresh = (torch.relu_(h) if relu and fresh else op[1](h)), False
                     continue
                 _, name, wmult, bmult = op
@@ -457,7 +457,6 @@ def _written_out_forward(step: BmmStep) -> Callable:
     def forward(params, buffers, x, batched):
         return step.forward(x, batched)[0]
 
-    forward.written_out = True
     return forward
 
 
@@ -471,11 +470,10 @@ def _member_loss(loss_fn: Callable, out: torch.Tensor, y: torch.Tensor, batched:
 
 
 @torch.no_grad()
-def _evaluate(run: _Run, forward, params, buffers, x, y, batched: bool):
-    """Per-member (mean loss, accuracy) on ``x, y`` in chunks, as :func:`~phenomena.training.evaluate`."""
-    m, size = len(run.models), run.eval_batch_size
-    if getattr(forward, "written_out", False):  # its buffers stay in cache at this size (see WRITTEN_OUT_EVAL_ROWS)
-        size = min(size, WRITTEN_OUT_EVAL_ROWS)
+def _evaluate(run: _Run, forward, params, buffers, x, y, batched: bool, size: int):
+    """Per-member (mean loss, accuracy) on ``x, y`` in chunks of ``size`` rows, as
+    :func:`~phenomena.training.evaluate`."""
+    m = len(run.models)
     total, correct = torch.zeros(m, dtype=torch.float64), torch.zeros(m, dtype=torch.float64)
     n = x.shape[1 if batched else 0]
     for i in range(0, n, size):
@@ -509,6 +507,8 @@ def _train_vectorized(run: _Run, method: str) -> None:
     opt = FunctionalOptimizer(run.optimizer, leaves, **run.hyper)
     written_out = BmmStep(plan, params, trainable) if BmmStep.supports(plan, params, trainable, run.loss_fn) else None
     forward = _forward_fn(method, models) if written_out is None else _written_out_forward(written_out)
+    # the written-out forward's buffers stay in cache in chunks of WRITTEN_OUT_EVAL_ROWS
+    eval_rows = run.eval_batch_size if written_out is None else min(run.eval_batch_size, WRITTEN_OUT_EVAL_ROWS)
     base = getattr(forward, "base", None)
     gens = [torch.Generator().manual_seed(s) for s in run.order_seeds]
     order, cursor = None, n
@@ -521,7 +521,7 @@ def _train_vectorized(run: _Run, method: str) -> None:
             base.eval()
         run.curves["batch_loss"][keep, j] = batch_loss.double().cpu()[keep]
         for s in ("train", "test"):
-            lo, acc = _evaluate(run, forward, params, buffers, split[f"x_{s}"], split[f"y_{s}"], per)
+            lo, acc = _evaluate(run, forward, params, buffers, split[f"x_{s}"], split[f"y_{s}"], per, eval_rows)
             run.curves[f"{s}_loss"][keep, j], run.curves[f"{s}_acc"][keep, j] = lo[keep], acc[keep]
         if base is not None:
             base.train()
