@@ -30,12 +30,18 @@ class Control:
     ``overrides`` are dotted config keys applied to the preset being judged; ``must_fail`` names the checks
     (each a prefix of a check's name, e.g. ``"delay"``) that must fail under them; ``why`` says what the
     control removes.
+
+    ``derived``: the overrides change only what the verdict reads (which estimator, which trained arm is judged),
+    never what a run computes: every run already measures the control's quantity. ``phenomena verify`` then
+    judges the main runs' results under the control's config instead of training them again; a test runs each
+    derived control directly on smoke and requires the same verdict (``tests/test_derived_controls.py``).
     """
 
     name: str
     overrides: Mapping[str, Any]
     must_fail: tuple[str, ...]
     why: str = ""
+    derived: bool = False
 
     def __post_init__(self):
         if not self.must_fail:

@@ -34,8 +34,10 @@ Controls. The tanh check claims a mechanism (saturation of the double-sided nonl
 bins of the same width (2/num_bins). Near 0 tanh is the identity, so this removes only the saturation, and the
 deep layers no longer compress. The ReLU check is backed by the estimator control ``-s
 estimate.relu_binning=range`` (bins over [0, max], Saxe et al.'s artifact), which the check must see as a fall.
-Both alternative binnings are computed in every run as data (``compression_tanh_preactivations``,
-``compression_relu_range``, each averaged over the seeds that fit under that binning, as the control reports it).
+Every run computes both binnings of each activation, each named (``compression_tanh_activations``,
+``compression_tanh_preactivations``, ``compression_relu_size``, ``compression_relu_range``, each averaged over the
+seeds that fit under that binning), and the verdict reads the one the config chooses; so both controls are
+derived: ``phenomena verify`` judges the main runs under them instead of training the same networks again.
 
 The thresholds were first set on quick with seeds 0 and 1, which are now the held-out seeds; they were
 re-checked on calibration seeds 100-104 (``ENTRY.calibration``, 25 networks per activation), where 0.5 bit
@@ -367,16 +369,19 @@ def run(cfg: Config, ctx: RunContext) -> Result:
                     series[f"kde_ixt_{name}"] = Series(kde_at, kde_xt[:, :, layer].mean(0).tolist())
                     series[f"kde_ity_{name}"] = Series(kde_at, kde_ty[:, :, layer].mean(0).tolist())
             # per binning: the compressions average the seeds that fit under it (if none did, all seeds, and the
-            # fit check fails); a NaN compression (a diverged seed among them) stays NaN: unmeasured
-            for suffix, x_t, y_t in (("", ixt, ity), (f"_{other}", ixt_other, ity_other)):
+            # fit check fails); a NaN compression (a diverged seed among them) stays NaN: unmeasured. Each binning
+            # is named ("compression_tanh_activations"), so the verdict can judge either (its controls are derived);
+            # the unnamed keys repeat the chosen one's
+            for suffixes, x_t, y_t in ((("", f"_{chosen_est}"), ixt, ity), ((f"_{other}",), ixt_other, ity_other)):
                 per_seed = compression(x_t)
                 fitted = y_t[:, -1, -1] >= MIN_FINAL_ITY  # NaN (diverged) is not fitted
                 chosen = fitted if fitted.any() else np.ones_like(fitted)
-                for k in range(cfg.seeds):
-                    summary[f"compression_{activation}{suffix}_seed{k}"] = float(per_seed[k])
-                    summary[f"final_ity_{activation}{suffix}_seed{k}"] = float(y_t[k, -1, -1])
-                summary[f"fitted_{activation}{suffix}"] = float(fitted.mean())
-                summary[f"compression_{activation}{suffix}"] = float(per_seed[chosen].mean())
+                for suffix in suffixes:
+                    for k in range(cfg.seeds):
+                        summary[f"compression_{activation}{suffix}_seed{k}"] = float(per_seed[k])
+                        summary[f"final_ity_{activation}{suffix}_seed{k}"] = float(y_t[k, -1, -1])
+                    summary[f"fitted_{activation}{suffix}"] = float(fitted.mean())
+                    summary[f"compression_{activation}{suffix}"] = float(per_seed[chosen].mean())
             per_seed, fitted = compression(ixt), ity[:, -1, -1] >= MIN_FINAL_ITY
             chosen = fitted if fitted.any() else np.ones_like(fitted)
             summary[f"compression_{activation}_sd"] = (
@@ -406,18 +411,22 @@ def describe(activation: str, est: Estimate) -> str:
 def verdict(result: Result) -> Verdict:
     s, est = result.summary, result.config.estimate
     kde = {a: s.get(f"kde_compression_{a}", math.nan) for a in ACTIVATIONS}
+    # the binning the config chooses, by name: every run measures both binnings of each activation
+    judged = {a: estimators(a, est)[0] for a in ACTIVATIONS}
+    compressions = {a: s[f"compression_{a}_{judged[a]}"] for a in ACTIVATIONS}
+    fitted = {a: s[f"fitted_{a}_{judged[a]}"] for a in ACTIVATIONS}
     return Verdict(
         (
             Check(
                 f"tanh, {describe('tanh', est)}: compression of the deepest layers, max I(X;T) - final (bits)",
-                s["compression_tanh"],
+                compressions["tanh"],
                 ">=",
                 MIN_COMPRESSION,
                 note=f"Shwartz-Ziv & Tishby's claim; KDE (data only) {kde['tanh']:.2f} bits",
             ),
             Check(
                 f"ReLU, {describe('relu', est)}: fall of I(X;T) of the deepest layers after its peak (bits)",
-                s["compression_relu"],
+                compressions["relu"],
                 "<",
                 MAX_RELU_FALL,
                 note=f"Saxe et al.'s critique; KDE (data only) {kde['relu']:.2f} bits",
@@ -425,10 +434,10 @@ def verdict(result: Result) -> Verdict:
             Check(
                 f"both fit: fraction of seeds whose last hidden layer ends with I(T;Y) >= {MIN_FINAL_ITY} bit, "
                 "smaller of tanh and ReLU",
-                min(s["fitted_tanh"], s["fitted_relu"]),
+                min(fitted["tanh"], fitted["relu"]),
                 ">=",
                 MIN_FITTED,
-                note=f"tanh {s['fitted_tanh']:.2f}, ReLU {s['fitted_relu']:.2f}; compressions average these seeds",
+                note=f"tanh {fitted['tanh']:.2f}, ReLU {fitted['relu']:.2f}; compressions average these seeds",
             ),
         )
     )
@@ -516,6 +525,7 @@ ENTRY = Entry(
             why="the same tanh networks, binned before the nonlinearity in bins of the same width (2/num_bins, "
             "unbounded): near 0 tanh is the identity, so this removes only the saturation, which Saxe et al. "
             "name as the source of the compression; the deep layers must then not compress",
+            derived=True,
         ),
         Control(
             "ReLU binned over [0, max]",
@@ -523,6 +533,7 @@ ENTRY = Entry(
             must_fail=("ReLU",),
             why="bins over [0, max activation] widen as the largest ReLU activation grows, so I(X;T) falls by the "
             "estimator alone (Saxe et al.'s artifact): the ReLU no-compression check must see it",
+            derived=True,
         ),
     ),
 )

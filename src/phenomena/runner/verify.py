@@ -3,7 +3,8 @@
 A verdict earns trust when it passes on seeds that were not used to choose its thresholds (an Entry's
 ``calibration`` seeds are refused here) and when removing the mechanism makes the claimed check fail. Every run
 goes through the sweep machinery: one sweep per entry and one per control, all computed on one executor,
-resumable, and reusing finished runs. An entry passes verification when its verdict passes on at least
+resumable, and reusing finished runs; a derived control (:attr:`Control.derived`) trains nothing and judges the
+main runs' results under its config. An entry passes verification when its verdict passes on at least
 :data:`PASS_RATE` of the seeds and each control fails its ``must_fail`` checks on at least that share too.
 """
 
@@ -22,6 +23,7 @@ from phenomena import __version__
 from phenomena.errors import UserError
 from phenomena.experiment import Control, Entry
 from phenomena.result import Verdict, decode_float, encode_float
+from phenomena.runner.execute import record_to_result
 from phenomena.runner.grid import SweepPlan, plan_sweep, seed_list
 from phenomena.runner.sweep import run_plans
 from phenomena.store import Store
@@ -64,6 +66,7 @@ class ControlStats:
     sweep_id: str
     failed: tuple[bool, ...]
     unmatched: tuple[str, ...]  # must_fail prefixes that named no check of some run
+    derived: bool = False  # judged on the main runs' results under the control's config (Control.derived)
 
     @property
     def rate(self) -> float:
@@ -136,6 +139,7 @@ class Verification:
                     c["sweep_id"],
                     tuple(c["failed"]),
                     tuple(c["unmatched"]),
+                    c.get("derived", False),
                 )
                 for c in e["controls"]
             )
@@ -164,6 +168,7 @@ class Verification:
                 rows.append((f"  {c.name}", f"{sum(c.passed)}/{n}", c.spread(), f"{c.op} {c.threshold:g}", ""))
             for c in e.controls:
                 setting = ", ".join(f"{k}={_text(v)}" for k, v in c.overrides.items())
+                setting += "; the main runs, judged under it" if c.derived else ""
                 rows.append((f"  control {c.name!r} ({setting})", f"fails {sum(c.failed)}/{n}", "", "", ""))
                 rows.append((f"    must fail: {'; '.join(c.must_fail)}",))
                 if c.unmatched:
@@ -238,7 +243,11 @@ def verify(
     chosen = seed_list(seeds)
     store = store if store is not None else Store()
     planned = plan_verification(entries, preset, chosen)
-    plans = [p for _, main, controls in planned for p in (main, *controls)]
+    plans = [
+        p
+        for entry, main, controls in planned
+        for p in (main, *(c for control, c in zip(entry.controls, controls, strict=True) if not control.derived))
+    ]
     start = time.perf_counter()
     run_plans(plans, executor, workers, ray_address, force, store, progress, f"verify [{preset}]", on_start)
     stats = [_entry_stats(store, entry, main, controls) for entry, main, controls in planned]
@@ -262,13 +271,32 @@ def _verdicts(store: Store, plan: SweepPlan) -> tuple[list[str], list[Verdict | 
     return statuses, verdicts, wall
 
 
+def _derived_verdicts(store: Store, entry: Entry, main: SweepPlan, plan: SweepPlan) -> list[Verdict | None]:
+    """Per seed: the verdict of the main run's result judged under the control plan's config (None unless the
+    main run finished)."""
+    records = store.records(j.run_id for j in main.jobs)
+    verdicts: list[Verdict | None] = []
+    for main_job, job in zip(main.jobs, plan.jobs, strict=True):
+        record = records.get(main_job.run_id)
+        if record is None or record.status != "finished":
+            verdicts.append(None)
+            continue
+        result = record_to_result(record, store, lambda _: entry)
+        verdicts.append(entry.judge(dataclasses.replace(result, config=job.config, verdict=None)))
+    return verdicts
+
+
 def _entry_stats(store: Store, entry: Entry, main: SweepPlan, controls: list[SweepPlan]) -> EntryStats:
     statuses, verdicts, wall = _verdicts(store, main)
     control_stats = []
     for control, plan in zip(entry.controls, controls, strict=True):
-        _, control_verdicts, control_wall = _verdicts(store, plan)
-        wall += control_wall
-        control_stats.append(_control_stats(control, plan, control_verdicts))
+        if control.derived:
+            control_verdicts = _derived_verdicts(store, entry, main, plan)
+        else:
+            _, control_verdicts, control_wall = _verdicts(store, plan)
+            wall += control_wall
+        # a derived control's runs are the main sweep's
+        control_stats.append(_control_stats(control, main if control.derived else plan, control_verdicts))
     return EntryStats(
         entry.name,
         main.id,
@@ -317,6 +345,7 @@ def _control_stats(control: Control, plan: SweepPlan, verdicts: list[Verdict | N
         plan.id,
         tuple(ok for ok, _ in judged),
         tuple(unmatched),
+        control.derived,
     )
 
 
