@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch.func import functional_call
 
 from phenomena.catalog.gradient_subspace import ENTRY, Config, Probe, _summarize, subspace_dim
+from phenomena.config import apply_overrides
 from phenomena.models.mlp import MLP
 from phenomena.probes.gradient_subspace import gradient_subspace_overlap, subspace_overlap
 from phenomena.probes.hessian import hessian_eigenvalues
@@ -72,12 +73,24 @@ def test_k_defaults_to_the_number_of_classes():
     assert subspace_dim(Config()) == 10 and subspace_dim(Config(probe=Probe(k=4))) == 4
 
 
+def _judged(fraction: float, overlap: float, subspace: str = "hessian") -> list[bool]:
+    s = {f"subspace.{subspace}.fraction_late": fraction, f"subspace.{subspace}.overlap_settle_end": overlap}
+    cfg = apply_overrides(Config(), {"probe.subspace": subspace})
+    return [c.passed for c in ENTRY.verdict(Result("gradient-subspace", cfg, summary=s)).checks]
+
+
 def test_unmeasured_values_fail_the_verdict():
-    s = {"fraction_late": math.nan, "overlap_settle_end": math.inf}
-    checks = ENTRY.verdict(Result("gradient-subspace", Config(), summary=s)).checks
-    assert [c.passed for c in checks] == [False, False]
-    s = {"fraction_late": 0.6, "overlap_settle_end": 0.8}
-    assert all(c.passed for c in ENTRY.verdict(Result("gradient-subspace", Config(), summary=s)).checks)
+    assert _judged(math.nan, math.inf) == [False, False]
+    assert _judged(0.6, 0.8) == [True, True]
+
+
+def test_the_verdict_reads_the_configured_subspace():
+    # both subspaces are in every summary; the config says which one is judged
+    assert _judged(0.6, 0.8, "random") == [True, True]
+    s = {"subspace.hessian.fraction_late": 0.6, "subspace.hessian.overlap_settle_end": 0.8}
+    s |= {"subspace.random.fraction_late": 0.001, "subspace.random.overlap_settle_end": 0.001}
+    cfg = apply_overrides(Config(), {"probe.subspace": "random"})
+    assert not any(c.passed for c in ENTRY.verdict(Result("gradient-subspace", cfg, summary=s)).checks)
 
 
 def test_smoke_through_the_cli_measures_the_subspace(cli_json):
