@@ -18,7 +18,7 @@ from phenomena.data import Dataset
 from phenomena.data.noise import with_label_noise
 from phenomena.errors import UserError
 from phenomena.models import MLP
-from phenomena.training import evaluate, fit, loss_function, warmup
+from phenomena.training import Mask, evaluate, fit, loss_function, magnitude_prune, warmup
 from phenomena.training.ensemble import EnsembleResult, train_ensemble
 from phenomena.training.functional_optim import FunctionalOptimizer
 
@@ -392,3 +392,48 @@ def test_stop_train_loss_freezes_each_member_at_its_first_logged_step_below_the_
         assert len(res.history(0).curves["train_loss"][0]) == res.steps.index(res.stopped_at[0]) + 1
     with pytest.raises(UserError, match="stop_train_loss"):
         train_ensemble(_mlp, SEEDS, data, steps=2, stop_train_loss=-1.0)
+
+
+@pytest.mark.parametrize("method", ["bmm", "vmap", "loop"])
+def test_masked_members_match_solo_runs_with_the_mask_callback(method):
+    """Pruned entries stay zero and every member follows ``fit`` with ``Mask.callback()`` (a ticket's retraining);
+    a member without a mask trains densely."""
+    data = _data()
+    masks = [magnitude_prune(_mlp(s), 0.5 + 0.1 * i) for i, s in enumerate(SEEDS[:2])] + [None]
+    res = train_ensemble(
+        _mlp, SEEDS, data, optimizer="adam", lr=1e-2, steps=20, batch_size=16, masks=masks, method=method
+    )
+    assert res.method == method
+    for i, s in enumerate(SEEDS):
+        solo = _mlp(s)
+        callbacks = []
+        if masks[i] is not None:
+            masks[i].apply(solo)
+            callbacks = [masks[i].callback()]
+        opt = torch.optim.Adam(solo.parameters(), lr=1e-2)
+        fit(
+            solo,
+            data,
+            loss_function("ce"),
+            opt,
+            20,
+            16,
+            generator=torch.Generator().manual_seed(s),
+            callbacks=callbacks,
+        )
+        assert _max_diff(res.models[i], solo) < TOL
+        named = dict(res.models[i].named_parameters())
+        for name, keep in (masks[i] or Mask()).items():
+            assert bool((named[name][~keep] == 0).all()) and bool((named[name][keep] != 0).all())
+    assert all(bool((p != 0).all()) for p in res.models[2].parameters())  # unmasked: dense
+
+
+def test_masks_are_checked_against_the_members():
+    data = _data()
+    with pytest.raises(UserError, match="one entry"):
+        train_ensemble(_mlp, SEEDS, data, steps=1, masks=[None])
+    with pytest.raises(UserError, match="not a trainable parameter"):
+        train_ensemble(_mlp, SEEDS, data, steps=1, masks=[{"nope": torch.ones(2, dtype=torch.bool)}, None, None])
+    name, p = next(iter(_mlp(0).named_parameters()))
+    with pytest.raises(UserError, match="bool tensor of shape"):
+        train_ensemble(_mlp, SEEDS, data, steps=1, masks=[{name: torch.ones(p.shape)}, None, None])

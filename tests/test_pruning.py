@@ -13,7 +13,7 @@ from torch import nn
 from phenomena.data.dataset import Dataset
 from phenomena.errors import UserError
 from phenomena.models import MLP
-from phenomena.training import fit
+from phenomena.training import fit, train_ensemble
 from phenomena.training.pruning import (
     Mask,
     imp,
@@ -262,3 +262,48 @@ def test_synflow_runs_on_a_cnn_with_batchnorm():
     assert list(mask) == ["0.weight", "4.weight"]
     assert mask.sparsity() == pytest.approx(math.floor(0.8 * (36 + 192)) / (36 + 192))
     assert cnn.training  # the user's model is untouched (SynFlow works on an eval-mode copy)
+
+
+def test_imp_trains_a_round_at_once_as_it_trains_each_arm():
+    """``train_round`` with one masked ensemble per round gives the masks and metrics of ``train_fn`` arm by arm
+    (float64: equal up to summation order)."""
+    data, steps = toy_data(), 12
+
+    def train_fn(model, rnd):
+        opt = torch.optim.Adam(model.parameters(), lr=0.05)
+        fit(
+            model,
+            data,
+            F.cross_entropy,
+            opt,
+            steps,
+            8,
+            generator=torch.Generator().manual_seed(9),
+            callbacks=rnd.callbacks,
+        )
+        return {"loss": F.cross_entropy(model(data.x_train), data.y_train).item()}
+
+    def train_round(arms):
+        models = [m for m, _ in arms]
+        train_ensemble(
+            lambda i: models[i],
+            range(len(arms)),
+            data,
+            optimizer="adam",
+            lr=0.05,
+            steps=steps,
+            batch_size=8,
+            order_seeds=[9] * len(arms),
+            masks=[r.mask for _, r in arms],
+            log_every=steps,
+        )
+        return [{"loss": F.cross_entropy(m(data.x_train), data.y_train).item()} for m in models]
+
+    kw = dict(rounds=3, rate=0.3, controls=["reinit", "random_mask"])
+    one, at_once = imp(net, train_fn, **kw), imp(net, train_fn, train_round=train_round, **kw)
+    for a, b in zip(one.masks, at_once.masks, strict=True):
+        assert all(torch.equal(a[n], b[n]) for n in a)
+    for a, b in zip(one.table(), at_once.table(), strict=True):
+        assert a.keys() == b.keys() and all(a[k] == pytest.approx(b[k], abs=1e-10) for k in a)
+    with pytest.raises(UserError, match="returned 1 results for 3"):
+        imp(net, train_fn, train_round=lambda arms: [{}], **kw)

@@ -34,7 +34,7 @@ import copy
 import dataclasses
 import math
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -112,6 +112,7 @@ def train_ensemble(
     progress=None,
     eval_batch_size: int = 8192,
     stop_train_loss: float | None = None,
+    masks: Sequence[Mapping[str, torch.Tensor] | None] | None = None,
 ) -> EnsembleResult:
     """Train ``len(seeds)`` models of one architecture at once; member m matches a solo :func:`fit` run.
 
@@ -134,6 +135,9 @@ def train_ensemble(
         eval_batch_size: rows per chunk when evaluating the train and test sets.
         stop_train_loss: stop each member at the first logged step whose full training loss is at or below
             this value (its parameters are those of that step); ``None`` trains every member ``steps`` steps.
+        masks: per member, parameter name -> bool tensor of that parameter's shape (True = kept; e.g. a
+            :class:`~phenomena.training.Mask`), or None: the pruned entries are zeroed before training and after
+            every update, as ``fit`` with ``Mask.callback()`` keeps them (retraining lottery tickets at once).
 
     Returns:
         An :class:`EnsembleResult`.
@@ -175,6 +179,7 @@ def train_ensemble(
     FunctionalOptimizer(optimizer, [torch.zeros(m)], **hyper)  # validates the hyper-parameters up front
     models = [build_model(s) for s in seeds]
     _check_same_shapes(models)
+    member_masks = _member_masks(masks, models)
     log_steps = sorted({*range(0, steps + 1, log_every), steps})
     run = _Run(
         models,
@@ -190,6 +195,7 @@ def train_ensemble(
         progress,
         eval_batch_size,
         stop_train_loss,
+        member_masks,
     )
     chosen = _choose_method(method, models, datas[0], loss_fn)
     _train_loop(run) if chosen == "loop" else _train_vectorized(run, chosen)
@@ -216,6 +222,7 @@ class _Run:
     progress: object
     eval_batch_size: int
     stop_train_loss: float | None
+    masks: list[dict[str, torch.Tensor]]  # per member, parameter name -> bool mask (empty: nothing pruned)
 
     def __post_init__(self):
         shape = (len(self.models), len(self.log_steps))
@@ -246,6 +253,27 @@ def _member_datasets(data: Dataset | Sequence[Dataset], m: int) -> list[Dataset]
                     f"({tuple(a.shape)} {a.dtype} vs {tuple(b.shape)} {b.dtype})"
                 )
     return datas
+
+
+def _member_masks(masks, models: list[nn.Module]) -> list[dict[str, torch.Tensor]]:
+    """``masks`` checked against the members' trainable parameters, as one (possibly empty) dict per member."""
+    if masks is None:
+        return [{} for _ in models]
+    masks = list(masks)
+    if len(masks) != len(models):
+        raise UserError(f"masks must have one entry (a mask or None) per member ({len(models)}); got {len(masks)}")
+    out = []
+    for mask, model in zip(masks, models, strict=True):
+        params = {n: p for n, p in model.named_parameters() if p.requires_grad}
+        checked = {}
+        for name, keep in dict(mask or {}).items():
+            if name not in params:
+                raise UserError(f"mask entry {name!r} is not a trainable parameter of the model")
+            if tuple(keep.shape) != tuple(params[name].shape) or keep.dtype != torch.bool:
+                raise UserError(f"mask entry {name!r} must be a bool tensor of shape {tuple(params[name].shape)}")
+            checked[name] = keep
+        out.append(checked)
+    return out
 
 
 def _check_same_shapes(models: list[nn.Module]) -> None:
@@ -348,6 +376,12 @@ def _train_loop(run: _Run) -> None:
             opt = cls(params, lr=lr, betas=betas, eps=h["eps"], weight_decay=wd, foreach=True)
         last = [p.detach().clone() for p in params]
         done = [0]
+        named = dict(model.named_parameters())
+
+        def keep_pruned_zero(state, mask=run.masks[m], named=named):  # Mask.callback(), before the guard logs
+            with torch.no_grad():
+                for name, keep in mask.items():
+                    named[name].mul_(keep.to(named[name].device))
 
         def guard(state, m=m, model=model, params=params, last=last, data=run.datas[m], done=done):
             with torch.no_grad():
@@ -382,7 +416,7 @@ def _train_loop(run: _Run) -> None:
                 opt,
                 run.steps,
                 run.batch_size,
-                callbacks=[guard],
+                callbacks=[keep_pruned_zero, guard],
                 generator=torch.Generator().manual_seed(run.order_seeds[m]),
                 scheduler=warmup(opt, run.warmup_steps),
             )
@@ -409,6 +443,17 @@ def _stacked(models: list[nn.Module], flip: set[str]):
     for k in trainable:
         params[k].requires_grad_(True)
     return params, buffers, trainable
+
+
+def _stacked_masks(masks: list[dict], params: dict, flip: set[str]) -> dict[str, torch.Tensor]:
+    """Per masked parameter name, the members' masks stacked like the parameter (1 where a member keeps all)."""
+    out = {}
+    for k in sorted({k for mask in masks for k in mask}):
+        ones = torch.ones(params[k].shape[1:], dtype=params[k].dtype, device=params[k].device)
+        rows = [mask[k].to(ones).T if k in flip else mask[k].to(ones) for mask in masks if k in mask]
+        it = iter(rows)
+        out[k] = torch.stack([next(it) if k in mask else ones for mask in masks])
+    return out
 
 
 def _forward_fn(method: str, models: list[nn.Module]) -> Callable:
@@ -504,6 +549,7 @@ def _train_vectorized(run: _Run, method: str) -> None:
     flip = {f"{op[1]}.weight" for op in plan if op[0] == "linear"}
     params, buffers, trainable = _stacked(models, flip)
     leaves = [params[k] for k in trainable]
+    kept = _stacked_masks(run.masks, params, flip)
     opt = FunctionalOptimizer(run.optimizer, leaves, **run.hyper)
     written_out = BmmStep(plan, params, trainable) if BmmStep.supports(plan, params, trainable, run.loss_fn) else None
     forward = _forward_fn(method, models) if written_out is None else _written_out_forward(written_out)
@@ -539,6 +585,9 @@ def _train_vectorized(run: _Run, method: str) -> None:
 
     if base is not None:
         base.train()
+    with torch.no_grad():
+        for k, keep in kept.items():
+            params[k].mul_(keep)
     with torch.no_grad():  # fit's step-0 loss: the first batch_size rows, no generator draw
         rows = slice(None) if full else slice(0, run.batch_size)
         x0, y0 = (x[:, rows], y[:, rows]) if per else (x[rows], y[rows])
@@ -576,6 +625,9 @@ def _train_vectorized(run: _Run, method: str) -> None:
                 run.diverged_at[i] = step
             active &= ~newly
         opt.step(grads, _lr_scale(run, step))
+        with torch.no_grad():
+            for k, keep in kept.items():
+                params[k].mul_(keep)
         if step in run.log_index:
             log(step, losses)
             if not bool(active.any()):  # every member stopped or diverged

@@ -292,6 +292,7 @@ def imp(
     controls: Iterable[str] = (),
     control_seed: int | None = None,
     keep_weights: bool = False,
+    train_round: Callable[[list[tuple[nn.Module, IMPRound]]], list[Mapping[str, float]]] | None = None,
     **prune_kwargs: Any,
 ) -> IMPResult:
     """Iterative magnitude pruning (Frankle & Carbin 2019; rewinding: Frankle et al. 2020).
@@ -310,6 +311,10 @@ def imp(
             :func:`~phenomena.training.fit`.
         rounds: number of prune-rewind-retrain rounds after the dense run.
         rate: fraction of remaining weights removed per round.
+        train_round: optional ``[(model, IMPRound), ...] -> [metrics, ...]`` that trains the models of one round
+            >= 1 (the ticket, then each control) together, e.g. as one
+            :func:`~phenomena.training.train_ensemble` with ``masks=[r.mask for _, r in arms]``; round 0 (which
+            captures the rewind point through its callbacks) always goes through ``train_fn``.
 
     Example:
         >>> def train_fn(model, rnd):
@@ -355,16 +360,22 @@ def imp(
         masks.append(mask)
         model.load_state_dict(rewound)
         mask.apply(model)
-        metrics.append(dict(train_fn(model, IMPRound(r, "ticket", mask, [mask.callback()], k))))
-        for c in controls:
+        arms = [(model, IMPRound(r, "ticket", mask, [mask.callback()], k))]
+        for c in controls:  # each control is built from the rewind point, never from the trained ticket
             if c == "reinit":
                 other, m = build_model(control_seed), mask
             else:
                 other = copy.deepcopy(model)
-                other.load_state_dict(rewound)
+                other.load_state_dict(rewound)  # the unmasked rewind weights: the ticket's mask is not kept
                 m = random_mask(mask, torch.Generator().manual_seed(control_seed + 7919 * r))
             m.apply(other)
-            control_metrics[c].append(dict(train_fn(other, IMPRound(r, c, m, [m.callback()], k))))
+            arms.append((other, IMPRound(r, c, m, [m.callback()], k)))
+        trained = train_round(arms) if train_round is not None else [train_fn(mod, rnd) for mod, rnd in arms]
+        if len(trained) != len(arms):
+            raise UserError(f"train_round returned {len(trained)} results for {len(arms)} models")
+        metrics.append(dict(trained[0]))
+        for c, out in zip(controls, trained[1:], strict=True):
+            control_metrics[c].append(dict(out))
     if keep_weights:
         weights.append(_state(model))
     return IMPResult(masks, metrics, control_metrics, k, weights if keep_weights else None)
