@@ -9,10 +9,9 @@ with the vectorized ensemble trainer against the loop of ``imp`` runs.
 2. IMP (``training.pruning``), ``--seeds`` seeds of an MLP 40→100→100→10, ``--rounds`` prune-rewind-retrain
    rounds of 20% (output layer 10%), rewinding to θ_0, ``--steps`` SGD-momentum steps per round, batch 100.
    Baseline: one ``imp`` call per seed (``fit`` with the mask re-applied after each step). Ensemble: per
-   round, one ``train_ensemble`` call (vmap) over the seeds, on models whose linear layers multiply the weight
-   by a mask buffer in forward (the ensemble trainer has no callbacks, and buffers are stacked per member),
-   pruning each member with the same ``magnitude_prune``. The two compute the same math up to float32
-   rounding; final masks and test accuracies are compared.
+   round, one ``train_ensemble`` call over the seeds with each member's mask (``masks=``: zeroed after every
+   update, as the baseline's callback does), pruning each member with the same ``magnitude_prune``. The two
+   compute the same math up to float32 rounding; final masks and test accuracies are compared.
 
     PYTHONPATH=src python benchmarks/sparsity.py [--seeds 4] [--rounds 3] [--steps 200] [--wm-steps 200]
         [--threads 1]
@@ -26,13 +25,12 @@ import time
 import torch
 import torch.nn.functional as F
 from common import add_json_argument, row, write_summary
-from torch import nn
 
 from phenomena.data.mnist1d import mnist1d
 from phenomena.models import MLP
 from phenomena.probes.connectivity import interpolation_barrier
 from phenomena.probes.permutation import activation_matching, weight_matching
-from phenomena.training import evaluate, fit
+from phenomena.training import evaluate, fit, train_ensemble
 from phenomena.training.pruning import Mask, imp, magnitude_prune
 
 
@@ -75,32 +73,11 @@ def bench_weight_matching(data, steps: int) -> dict:
     )
 
 
-class MaskedLinear(nn.Linear):
-    """A Linear layer whose forward multiplies its weight by a mask buffer: pruned weights get no gradient."""
-
-    def __init__(self, source: nn.Linear, mask: torch.Tensor):
-        super().__init__(source.in_features, source.out_features)
-        with torch.no_grad():
-            self.weight.copy_(source.weight)
-            self.bias.copy_(source.bias)
-        self.register_buffer("mask", mask.to(self.weight.dtype))
-
-    def forward(self, x):
-        return F.linear(x, self.weight * self.mask, self.bias)
-
-
 WIDTH = 100
 
 
 def build(seed: int) -> MLP:
     return MLP(40, 10, width=WIDTH, depth=2, seed=seed)
-
-
-def masked(seed: int, mask: Mask) -> nn.Sequential:
-    layers = list(build(seed).layers)
-    return nn.Sequential(
-        *[MaskedLinear(m, mask[f"layers.{i}.weight"]) if isinstance(m, nn.Linear) else m for i, m in enumerate(layers)]
-    )
 
 
 def imp_loop(data, seeds, rounds, steps, lr, momentum):
@@ -126,13 +103,12 @@ def imp_loop(data, seeds, rounds, steps, lr, momentum):
 
 
 def imp_ensemble(data, seeds, rounds, steps, lr, momentum):
-    from phenomena.training.ensemble import train_ensemble
-
+    """IMP over the seeds in lockstep: per round one ``train_ensemble`` of the members' masked models."""
     masks = {s: Mask.ones(build(s)) for s in seeds}
     history = {s: [] for s in seeds}
     for _ in range(rounds + 1):
         res = train_ensemble(
-            lambda s: masked(s, masks[s]),
+            build,
             seeds,
             data,
             lr=lr,
@@ -140,16 +116,11 @@ def imp_ensemble(data, seeds, rounds, steps, lr, momentum):
             steps=steps,
             batch_size=100,
             log_every=steps,
-            method="vmap",
+            masks=[masks[s] for s in seeds],
         )
         for j, s in enumerate(seeds):
             history[s].append((masks[s], float(res.curves["test_acc"][j, -1])))
-            trained = build(s)  # the plain MLP's names, with the member's trained (masked) weights
-            for i, mod in enumerate(res.models[j]):
-                if isinstance(mod, MaskedLinear):
-                    with torch.no_grad():
-                        trained.layers[i].weight.copy_(mod.weight * mod.mask)
-            masks[s] = magnitude_prune(trained, 0.2, mask=masks[s])
+            masks[s] = magnitude_prune(res.models[j], 0.2, mask=masks[s])
     return history
 
 
@@ -167,12 +138,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"MNIST-1D {data.n_train} train / {len(data.x_test)} test, {args.threads} torch thread(s)")
     rows = [bench_weight_matching(data, args.wm_steps)]
 
-    try:
-        import phenomena.training.ensemble  # noqa: F401
-    except ImportError as exc:
-        print(f"IMP: the ensemble trainer is not importable ({exc}); only weight matching was benchmarked")
-        write_summary(args.json, "sparsity", rows, threads=args.threads, skipped=f"IMP: {exc}")
-        return 0
     seeds, kw = list(range(args.seeds)), dict(rounds=args.rounds, steps=args.steps, lr=0.05, momentum=0.9)
     print(
         f"IMP: {args.seeds} seeds of MLP 40-{WIDTH}-{WIDTH}-10, {args.rounds} rounds of 20% "
@@ -184,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     ens = imp_ensemble(data, seeds, **kw)
     t_ens = time.perf_counter() - t0
-    print(f"  loop of imp: {t_loop:.2f} s; ensemble (vmap): {t_ens:.2f} s; speed-up {t_loop / t_ens:.2f}x")
+    print(f"  loop of imp: {t_loop:.2f} s; ensemble: {t_ens:.2f} s; speed-up {t_loop / t_ens:.2f}x")
     for r in range(args.rounds + 1):
         agree = sum(
             float((loop[i].masks[r][n] == ens[s][r][0][n]).double().mean())
@@ -202,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         row(
             f"IMP, {args.seeds} seeds of MLP 40-{WIDTH}-{WIDTH}-10, {args.rounds} rounds x {args.steps} steps, "
             f"{args.threads} thread(s)",
-            "train_ensemble (vmap) per round",
+            "train_ensemble with masks, per round",
             t_ens,
             "loop of imp runs",
             t_loop,
