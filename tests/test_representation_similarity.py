@@ -78,14 +78,14 @@ def test_an_undefined_cka_is_unmeasured_not_a_hit():
     values = torch.tensor([[math.nan, 0.1], [0.2, 0.9]])
     assert torch.equal(values.argmax(1), torch.tensor([0, 1]))
     assert math.isnan(diagonal_hits(values))
-    summary = {
-        "diagonal_hits_wide": math.nan,
-        "diagonal_hits_narrow": 0.3,
-        "width_gain": math.nan,
-        "mean_diag_cka_wide": math.nan,
-        "mean_diag_cka_narrow": 0.8,
+    summary = {  # the verdict reads the named keys of the cka_units its config chooses
+        "diagonal_hits_wide_cka_units_all": math.nan,
+        "diagonal_hits_narrow_cka_units_all": 0.3,
+        "width_gain_cka_units_all": math.nan,
+        "mean_diag_cka_wide_cka_units_all": math.nan,
+        "mean_diag_cka_narrow_cka_units_all": 0.8,
     }
-    checks = verdict(Result(ENTRY.name, None, summary=summary)).checks
+    checks = verdict(Result(ENTRY.name, ENTRY.resolve("quick"), summary=summary)).checks
     assert [c.passed for c in checks] == [False, False]
 
 
