@@ -311,8 +311,8 @@ def imp(
             :func:`~phenomena.training.fit`.
         rounds: number of prune-rewind-retrain rounds after the dense run.
         rate: fraction of remaining weights removed per round.
-        train_round: optional ``[(model, IMPRound), ...] -> [metrics, ...]`` that trains the models of one round
-            >= 1 (the ticket, then each control) together, e.g. as one
+        train_round: optional ``[(model, IMPRound), ...] -> [metrics, ...]`` that trains the models of a pruned
+            round (the ticket, then each control) together, e.g. as one
             :func:`~phenomena.training.train_ensemble` with ``masks=[r.mask for _, r in arms]``; round 0 (which
             captures the rewind point through its callbacks) always goes through ``train_fn``.
 
