@@ -124,9 +124,7 @@ class Train:
     lr: float = field(0.01, positive, help="SGD learning rate")
     momentum: float = field(0.9, between(0, 1, "[)"), help="SGD momentum")
     batch_size: int = field(100, positive, help="examples per SGD step")
-    evals: int = field(
-        10, positive, help="train/test evaluations per width, shown on the progress bar (the verdict uses the last)"
-    )
+    evals: int = field(10, positive, help="train/test evaluations per width (the verdict uses the last)")
 
 
 @config
@@ -147,13 +145,8 @@ PRESETS = {
     ),
     # the notebook's data, optimizer and widths 12-230 of its grid, at 5x the step size for a fifth of the
     # epochs; 20% noise (see the module docstring for why, and what 15% gave)
-    # (evals=1: the verdict and figure read only each width's final errors, and the intermediate evaluations of
-    # 16,000 rows were a tenth of the run; training is bitwise the same, the progress bar moves per width)
     "quick": Config(
-        data=Data(noise=0.2),
-        model=Model(widths=NOTEBOOK_WIDTHS[6:18]),
-        train=Train(epochs=100, lr=0.05, evals=1),
-        seeds=4,
+        data=Data(noise=0.2), model=Model(widths=NOTEBOOK_WIDTHS[6:18]), train=Train(epochs=100, lr=0.05), seeds=4
     ),
     # Greydanus & Kobak, notebooks/deep-double-descent.ipynb (mnist1d commit 9129ceb): 16,000 samples split 25/75,
     # widths np.unique(np.geomspace(2, 300, 20, dtype=int)), PyTorch's default nn.Linear init, 15% of labels ->
