@@ -450,9 +450,8 @@ def _stacked_masks(masks: list[dict], params: dict, flip: set[str]) -> dict[str,
     out = {}
     for k in sorted({k for mask in masks for k in mask}):
         ones = torch.ones(params[k].shape[1:], dtype=params[k].dtype, device=params[k].device)
-        rows = [mask[k].to(ones).T if k in flip else mask[k].to(ones) for mask in masks if k in mask]
-        it = iter(rows)
-        out[k] = torch.stack([next(it) if k in mask else ones for mask in masks])
+        kept = [mask[k].to(ones) if k in mask else None for mask in masks]
+        out[k] = torch.stack([ones if m is None else m.T if k in flip else m for m in kept])
     return out
 
 
