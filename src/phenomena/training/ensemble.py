@@ -49,6 +49,7 @@ from phenomena.training.bmm_step import BmmStep, activation_name
 from phenomena.training.functional_optim import FunctionalOptimizer, per_member
 from phenomena.training.losses import loss_function
 from phenomena.training.optim import OPTIMIZERS, warmup
+from phenomena.training.pruning import Mask
 from phenomena.training.trainer import History, evaluate, fit
 
 ENSEMBLE_METHODS = ("auto", "bmm", "vmap", "loop")
@@ -222,7 +223,7 @@ class _Run:
     progress: object
     eval_batch_size: int
     stop_train_loss: float | None
-    masks: list[dict[str, torch.Tensor]]  # per member, parameter name -> bool mask (empty: nothing pruned)
+    masks: list[Mask]  # per member (empty: nothing pruned)
 
     def __post_init__(self):
         shape = (len(self.models), len(self.log_steps))
@@ -255,25 +256,16 @@ def _member_datasets(data: Dataset | Sequence[Dataset], m: int) -> list[Dataset]
     return datas
 
 
-def _member_masks(masks, models: list[nn.Module]) -> list[dict[str, torch.Tensor]]:
-    """``masks`` checked against the members' trainable parameters, as one (possibly empty) dict per member."""
+def _member_masks(masks, models: list[nn.Module]) -> list[Mask]:
+    """``masks`` as one :class:`Mask` per member (empty: nothing pruned), checked against its model."""
     if masks is None:
-        return [{} for _ in models]
-    masks = list(masks)
+        return [Mask() for _ in models]
+    masks = [Mask(mask or {}) for mask in masks]
     if len(masks) != len(models):
         raise UserError(f"masks must have one entry (a mask or None) per member ({len(models)}); got {len(masks)}")
-    out = []
     for mask, model in zip(masks, models, strict=True):
-        params = {n: p for n, p in model.named_parameters() if p.requires_grad}
-        checked = {}
-        for name, keep in dict(mask or {}).items():
-            if name not in params:
-                raise UserError(f"mask entry {name!r} is not a trainable parameter of the model")
-            if tuple(keep.shape) != tuple(params[name].shape) or keep.dtype != torch.bool:
-                raise UserError(f"mask entry {name!r} must be a bool tensor of shape {tuple(params[name].shape)}")
-            checked[name] = keep
-        out.append(checked)
-    return out
+        mask.check(model)
+    return masks
 
 
 def _check_same_shapes(models: list[nn.Module]) -> None:
@@ -376,12 +368,6 @@ def _train_loop(run: _Run) -> None:
             opt = cls(params, lr=lr, betas=betas, eps=h["eps"], weight_decay=wd, foreach=True)
         last = [p.detach().clone() for p in params]
         done = [0]
-        named = dict(model.named_parameters())
-
-        def keep_pruned_zero(state, mask=run.masks[m], named=named):  # Mask.callback(), before the guard logs
-            with torch.no_grad():
-                for name, keep in mask.items():
-                    named[name].mul_(keep.to(named[name].device))
 
         def guard(state, m=m, model=model, params=params, last=last, data=run.datas[m], done=done):
             with torch.no_grad():
@@ -416,7 +402,7 @@ def _train_loop(run: _Run) -> None:
                 opt,
                 run.steps,
                 run.batch_size,
-                callbacks=[keep_pruned_zero, guard],
+                callbacks=[run.masks[m].callback(), guard],  # the mask re-applied before the guard logs
                 generator=torch.Generator().manual_seed(run.order_seeds[m]),
                 scheduler=warmup(opt, run.warmup_steps),
             )
@@ -445,7 +431,7 @@ def _stacked(models: list[nn.Module], flip: set[str]):
     return params, buffers, trainable
 
 
-def _stacked_masks(masks: list[dict], params: dict, flip: set[str]) -> dict[str, torch.Tensor]:
+def _stacked_masks(masks: list[Mask], params: dict, flip: set[str]) -> dict[str, torch.Tensor]:
     """Per masked parameter name, the members' masks stacked like the parameter (1 where a member keeps all)."""
     out = {}
     for k in sorted({k for mask in masks for k in mask}):
@@ -453,6 +439,13 @@ def _stacked_masks(masks: list[dict], params: dict, flip: set[str]) -> dict[str,
         kept = [mask[k].to(ones) if k in mask else None for mask in masks]
         out[k] = torch.stack([ones if m is None else m.T if k in flip else m for m in kept])
     return out
+
+
+@torch.no_grad()
+def _zero_pruned(params: dict, kept: dict[str, torch.Tensor]) -> None:
+    """The stacked form of :meth:`Mask.apply`: each masked parameter times its members' masks, in place."""
+    for k, keep in kept.items():
+        params[k].mul_(keep)
 
 
 def _forward_fn(method: str, models: list[nn.Module]) -> Callable:
@@ -584,9 +577,7 @@ def _train_vectorized(run: _Run, method: str) -> None:
 
     if base is not None:
         base.train()
-    with torch.no_grad():
-        for k, keep in kept.items():
-            params[k].mul_(keep)
+    _zero_pruned(params, kept)
     with torch.no_grad():  # fit's step-0 loss: the first batch_size rows, no generator draw
         rows = slice(None) if full else slice(0, run.batch_size)
         x0, y0 = (x[:, rows], y[:, rows]) if per else (x[rows], y[rows])
@@ -624,9 +615,7 @@ def _train_vectorized(run: _Run, method: str) -> None:
                 run.diverged_at[i] = step
             active &= ~newly
         opt.step(grads, _lr_scale(run, step))
-        with torch.no_grad():
-            for k, keep in kept.items():
-                params[k].mul_(keep)
+        _zero_pruned(params, kept)
         if step in run.log_index:
             log(step, losses)
             if not bool(active.any()):  # every member stopped or diverged
