@@ -22,9 +22,10 @@ def _checks(res: dict) -> list[tuple[str, bool]]:
 
 
 def _rejudged(res: dict, rich: bool):
-    """The verdict of the same measurements under the other regime's claims."""
+    """The verdict of the same measurements under the other regime's claims (``regime`` chooses them)."""
     summary = {k: (math.nan if v is None else v) for k, v in res["summary"].items()}
-    return verdict(Result(ENTRY.name, None, summary={**summary, "rich_regime": float(rich)}))
+    config = ENTRY.config(regime="rich" if rich else "lazy")
+    return verdict(Result(ENTRY.name, config, summary=summary))
 
 
 def _control(name: str):
