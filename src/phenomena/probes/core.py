@@ -24,6 +24,7 @@ Only trainable parameters (``requires_grad=True``) are ever selected; the select
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeAlias
@@ -211,11 +212,11 @@ class ParamSpace:
     names: tuple[str, ...]
     shapes: tuple[tuple[int, ...], ...]
 
-    @property
+    @functools.cached_property  # the space is frozen; the products of iterative solvers split by it every step
     def numels(self) -> tuple[int, ...]:
         return tuple(int(np.prod(s, dtype=np.int64)) for s in self.shapes)
 
-    @property
+    @functools.cached_property
     def dim(self) -> int:
         return sum(self.numels)
 

@@ -158,18 +158,20 @@ class CurvatureOperator(LinearOperator):
         """The product with a flat torch vector; returns a flat tensor in the model's dtype and device."""
         v = v.to(dtype=self.fmodel.dtype, device=self.fmodel.device)
         vd = self.space.unflatten(v)
-        total = torch.zeros_like(v)
         if self.cache_graph:
             if self._graphs is None:  # built lazily: an operator that is never applied costs nothing
                 self._graphs = [_gradient_graph(self.fmodel, self.loss_fn, x, y) for x, y, _ in self.batches]
             vs = [vd[name] for name in self.space.names]
-            for graph, (_, _, n) in zip(self._graphs, self.batches, strict=True):
-                total += (n / self.n_examples) * torch.cat([h.reshape(-1) for h in graph.hvp(vs)])
+            products = (torch.cat([h.reshape(-1) for h in graph.hvp(vs)]) for graph in self._graphs)
         else:
             product = _hvp if self.kind == "hessian" else _ggn_vp
-            for x, y, n in self.batches:
-                total += (n / self.n_examples) * self.space.flatten(product(self.fmodel, self.loss_fn, x, y, vd))
+            products = (self.space.flatten(product(self.fmodel, self.loss_fn, x, y, vd)) for x, y, _ in self.batches)
         self.n_products += 1
+        if len(self.batches) == 1:  # one batch is the whole mean: no weighting (a tiny model's product is overhead)
+            return next(products)
+        total = torch.zeros_like(v)
+        for part, (_, _, n) in zip(products, self.batches, strict=True):  # one batch's product held at a time
+            total += (n / self.n_examples) * part
         return total
 
     def apply_params(self, v: Mapping[str, Tensor]) -> dict[str, Tensor]:
