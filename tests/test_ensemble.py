@@ -395,6 +395,33 @@ def test_stop_train_loss_freezes_each_member_at_its_first_logged_step_below_the_
 
 
 @pytest.mark.parametrize("method", ["bmm", "vmap", "loop"])
+def test_evaluating_only_the_training_split_changes_nothing_else(method):
+    # the oracle is the default run: the same members, training curves and stops, and test curves left NaN
+    data, lrs = _data(), [0.5, 0.2, 0.01]
+    kw = dict(lr=lrs, momentum=0.9, steps=40, log_every=5, method=method, stop_train_loss=0.35)
+    both = train_ensemble(_mlp, SEEDS, data, **kw)
+    train = train_ensemble(_mlp, SEEDS, data, evaluate=("train",), **kw)
+    assert train.stopped_at == both.stopped_at and train.stopped_at[0] is not None
+    for name in ("batch_loss", "train_loss", "train_acc"):
+        assert torch.equal(train.curves[name].nan_to_num(-1), both.curves[name].nan_to_num(-1)), name
+    assert torch.isnan(train.curves["test_loss"]).all() and torch.isnan(train.curves["test_acc"]).all()
+    assert torch.isfinite(both.curves["test_loss"][:, 0]).all()
+    for a, b in zip(train.models, both.models, strict=True):
+        assert _max_diff(a, b) == 0
+    none = train_ensemble(_mlp, SEEDS, data, lr=0.1, steps=4, log_every=2, method=method, evaluate=())
+    assert torch.isnan(none.curves["train_loss"]).all() and torch.isfinite(none.curves["batch_loss"]).all()
+
+
+def test_evaluate_names_known_splits():
+    data = _data()
+    for bad in (("valid",), ("train", "train")):
+        with pytest.raises(UserError, match="evaluate must list distinct splits"):
+            train_ensemble(_mlp, SEEDS, data, steps=2, evaluate=bad)
+    with pytest.raises(UserError, match='evaluate must include "train"'):
+        train_ensemble(_mlp, SEEDS, data, steps=2, evaluate=("test",), stop_train_loss=0.1)
+
+
+@pytest.mark.parametrize("method", ["bmm", "vmap", "loop"])
 def test_masked_members_match_solo_runs_with_the_mask_callback(method):
     """Pruned entries stay zero and every member follows ``fit`` with ``Mask.callback()`` (a ticket's retraining);
     a member without a mask trains densely."""

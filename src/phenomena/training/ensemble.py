@@ -114,6 +114,7 @@ def train_ensemble(
     eval_batch_size: int = 8192,
     stop_train_loss: float | None = None,
     masks: Sequence[Mapping[str, torch.Tensor] | None] | None = None,
+    evaluate: Sequence[str] = ("train", "test"),
 ) -> EnsembleResult:
     """Train ``len(seeds)`` models of one architecture at once; member m matches a solo :func:`fit` run.
 
@@ -139,6 +140,9 @@ def train_ensemble(
         masks: per member, parameter name -> bool tensor of that parameter's shape (True = kept; e.g. a
             :class:`~phenomena.training.Mask`), or None: the pruned entries are zeroed before training and after
             every update, as ``fit`` with ``Mask.callback()`` keeps them (retraining lottery tickets at once).
+        evaluate: the splits evaluated at each logged step, of "train" and "test"; a split left out keeps NaN
+            curves and costs nothing (a run that reads only when the training loss reaches a target needs
+            only "train"; ``stop_train_loss`` needs it).
 
     Returns:
         An :class:`EnsembleResult`.
@@ -168,6 +172,11 @@ def train_ensemble(
         raise UserError(f"log_every must be >= 1 and warmup_steps >= 0; got {log_every} and {warmup_steps}")
     if stop_train_loss is not None and not (isinstance(stop_train_loss, int | float) and stop_train_loss >= 0):
         raise UserError(f"stop_train_loss must be a non-negative number or None; got {stop_train_loss!r}")
+    evaluate = tuple(evaluate)
+    if not set(evaluate) <= {"train", "test"} or len(set(evaluate)) != len(evaluate):
+        raise UserError(f'evaluate must list distinct splits of "train" and "test"; got {evaluate!r}')
+    if stop_train_loss is not None and "train" not in evaluate:
+        raise UserError('stop_train_loss reads the training loss: evaluate must include "train"')
     datas = _member_datasets(data, m)
     loss_fn = loss_function(loss, datas[0].num_classes) if isinstance(loss, str) else loss
     hyper = dict(
@@ -197,6 +206,7 @@ def train_ensemble(
         eval_batch_size,
         stop_train_loss,
         member_masks,
+        evaluate,
     )
     chosen = _choose_method(method, models, datas[0], loss_fn)
     _train_loop(run) if chosen == "loop" else _train_vectorized(run, chosen)
@@ -224,6 +234,7 @@ class _Run:
     eval_batch_size: int
     stop_train_loss: float | None
     masks: list[Mask]  # per member (empty: nothing pruned)
+    evaluate: tuple[str, ...]  # the splits evaluated at each logged step
 
     def __post_init__(self):
         shape = (len(self.models), len(self.log_steps))
@@ -383,7 +394,7 @@ def _train_loop(run: _Run) -> None:
                 return
             model.eval()
             run.curves["batch_loss"][m, j] = state.loss.item()
-            for split in ("train", "test"):
+            for split in run.evaluate:
                 x, y = getattr(data, f"x_{split}"), getattr(data, f"y_{split}")
                 lo, acc = evaluate(model, x, y, run.loss_fn, run.eval_batch_size)
                 run.curves[f"{split}_loss"][m, j], run.curves[f"{split}_acc"][m, j] = lo, acc
@@ -558,7 +569,7 @@ def _train_vectorized(run: _Run, method: str) -> None:
         if base is not None:
             base.eval()
         run.curves["batch_loss"][keep, j] = batch_loss.double().cpu()[keep]
-        for s in ("train", "test"):
+        for s in run.evaluate:
             lo, acc = _evaluate(run, forward, params, buffers, split[f"x_{s}"], split[f"y_{s}"], per, eval_rows)
             run.curves[f"{s}_loss"][keep, j], run.curves[f"{s}_acc"][keep, j] = lo[keep], acc[keep]
         if base is not None:
@@ -572,7 +583,8 @@ def _train_vectorized(run: _Run, method: str) -> None:
         if run.progress is not None:
             run.progress.update(m * (step - done[0]))
             done[0] = step
-            post = {"test_acc": f"{run.curves['test_acc'][keep, j].mean().item():.3g}"} if keep.any() else {}
+            shown = "test_acc" if "test" in run.evaluate else "train_acc"
+            post = {shown: f"{run.curves[shown][keep, j].mean().item():.3g}"} if keep.any() and run.evaluate else {}
             run.progress.set_postfix({**post, "diverged": int((~active).sum())}, refresh=False)
 
     if base is not None:
