@@ -192,6 +192,7 @@ def _steps_for(data, cfg: Config, init_seed: int, order_seed: int, batch: int, l
         log_every=every,
         order_seeds=[order_seed] * len(lrs),
         stop_train_loss=cfg.train.target,
+        evaluate=("train",),  # only the steps to the target are read: the test set is never evaluated
     )
     return [math.nan if s is None else float(s) for s in res.stopped_at]
 

@@ -176,6 +176,7 @@ def _ensemble_predictions(cfg: Config, datas: list[Dataset], steps: int, ctx: Ru
         batch_size=cfg.train.batch_size,
         log_every=steps,
         order_seeds=[ctx.stream_seed(f"order-{stream}-{k}") for k in range(m)],
+        evaluate=(),  # the decisions on the probe images below are all that is read
     )
     with torch.no_grad():
         return torch.stack([net(d.x_test).argmax(-1) for net, d in zip(res.models, datas, strict=True)])

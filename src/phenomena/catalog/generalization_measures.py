@@ -236,6 +236,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
                     log_every=t.log_every,
                     stop_train_loss=t.stop_loss,
                     progress=bar,
+                    evaluate=("train",),  # the stopping rule; the errors are measured on the stopped models
                 )
                 for j, i in enumerate(idx):
                     if copy == 0:

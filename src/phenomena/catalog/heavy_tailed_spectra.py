@@ -158,6 +158,7 @@ def train_arms(base: torch.nn.Module, data, lrs: list[float], batch_size: int, s
             batch_size=batch_size,
             log_every=n,
             order_seeds=[order_seed + segment] * len(lrs),
+            evaluate=("train",),  # each segment reads its final training accuracy only
         )
         models, done, segment = res.models, done + n, segment + 1
         yield done, models, [float(a) for a in res.curves["train_acc"][:, -1]]

@@ -232,6 +232,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
                     log_every=t.steps,
                     order_seeds=[order] * len(arms),
                     masks=[rnd.mask for _, rnd in arms],
+                    evaluate=(),  # each arm's test accuracy is measured below
                 )
                 bar.update(len(arms))
                 accs = [evaluate(model, data.x_test, data.y_test, F.cross_entropy)[1] for model in models]

@@ -217,6 +217,7 @@ def train_width(job: tuple) -> dict[str, np.ndarray]:
             log_every=t.steps,
             order_seeds=[order_seed] * len(lrs),
             progress=bar,
+            evaluate=("train",),  # the transfer is judged on the final training loss only
         )
         out[arm] = res.curves["train_loss"][:, -1].numpy()
     return out

@@ -323,6 +323,7 @@ def neural_legs(cfg: Config, ctx: RunContext) -> tuple[dict[str, float], dict[st
             batch_size=nc.batch_size,
             log_every=nc.log_every,
             progress=bar,
+            evaluate=("test",),  # the best held-out loss is all that is read
         )
     best = _best_losses(res, len(widths) + len(sizes))
     s, series = {}, {}
