@@ -263,6 +263,8 @@ def run(cfg: Config, ctx: RunContext) -> Result:
 
     def probe(state) -> None:
         epoch = state.step // per_epoch
+        if tpt and epoch not in schedule:  # the first zero-error epoch is known: only the scheduled probes remain
+            return
         was_training = model.training
         model.eval()
         with torch.no_grad():
