@@ -410,6 +410,14 @@ def test_evaluating_only_the_training_split_changes_nothing_else(method):
         assert _max_diff(a, b) == 0
     none = train_ensemble(_mlp, SEEDS, data, lr=0.1, steps=4, log_every=2, method=method, evaluate=())
     assert torch.isnan(none.curves["train_loss"]).all() and torch.isfinite(none.curves["batch_loss"]).all()
+    # per-member data sets (label-noise draws), whose test sets are then not stacked at all
+    datas = [with_label_noise(data, 0.3, seed=s) for s in SEEDS]
+    kw = dict(lr=0.1, steps=12, batch_size=16, log_every=4, method=method)
+    both, train = (train_ensemble(_mlp, SEEDS, datas, evaluate=e, **kw) for e in (("train", "test"), ("train",)))
+    assert torch.equal(train.curves["train_loss"], both.curves["train_loss"])
+    assert torch.isnan(train.curves["test_acc"]).all() and torch.isfinite(both.curves["test_acc"]).all()
+    for a, b in zip(train.models, both.models, strict=True):
+        assert _max_diff(a, b) == 0
 
 
 def test_evaluate_names_known_splits():

@@ -538,10 +538,9 @@ def _train_vectorized(run: _Run, method: str) -> None:
     models, m = run.models, len(run.models)
     device = next(models[0].parameters()).device
     per = any(d is not run.datas[0] for d in run.datas)
-    split = {
-        f: torch.stack([getattr(d, f) for d in run.datas]) if per else getattr(run.datas[0], f)
-        for f in ("x_train", "y_train", "x_test", "y_test")
-    }
+    # the training split, and the test split only where it is evaluated (per-member test sets are stacked copies)
+    fields = ("x_train", "y_train") + (("x_test", "y_test") if "test" in run.evaluate else ())
+    split = {f: torch.stack([getattr(d, f) for d in run.datas]) if per else getattr(run.datas[0], f) for f in fields}
     split = {f: t.to(device) for f, t in split.items()}
     x, y = split["x_train"], split["y_train"]
     n = x.shape[1 if per else 0]
