@@ -393,3 +393,71 @@ def test_both_product_paths_equal_the_exact_hessian(cache_graph, make, mode):
         v = torch.randn(H.shape[0], generator=torch.Generator().manual_seed(seed), dtype=DT)
         assert torch.allclose(op.apply(v), H @ v, rtol=0, atol=1e-10)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # the model is untouched
+
+
+def exact_gradient(model, loss_fn, x, y):
+    names = [n for n, _ in model.named_parameters()]
+    f, flat0 = flat_fn(model, names, lambda st: loss_fn(functional_call(model, st, (x,)), y))
+    return torch.autograd.functional.jacobian(f, flat0)
+
+
+@pytest.mark.parametrize("cache_graph", [True, False])
+@pytest.mark.parametrize("make, mode", [(tiny, "train"), (bn_net, "train")])
+def test_operator_gradient_is_the_loss_gradient(cache_graph, make, mode):
+    """``CurvatureOperator.gradient`` (the default Lanczos start's ingredient) against autograd's gradient of the
+    flat loss, on both product paths and over two batches (example-weighted), without touching the model."""
+    model, (x, y) = make(), data()
+    parts = [(x[:12], y[:12]), (x[12:], y[12:])]
+    exact = sum(len(xb) * exact_gradient(model, F.cross_entropy, xb, yb) for xb, yb in parts) / len(x)
+    before = copy.deepcopy(model.state_dict())
+    op = CurvatureOperator(model, F.cross_entropy, parts, cache_graph=cache_graph)
+    assert torch.allclose(op.gradient(), exact, rtol=0, atol=1e-13)
+    assert op.n_products == 0
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_default_start_is_the_gradient_plus_noise_for_the_top_pairs_only():
+    """The default start vector is the unit gradient plus a Gaussian of norm 0.3 from ``generator`` (for
+    which="largest"), a plain Gaussian with start="random" and for the other ends: each call equals the same
+    solve from that explicit v0, product for product, and all of them find the exact top pairs."""
+    from phenomena.probes.hessian import GRADIENT_START_NOISE
+
+    model, (x, y) = tiny(), data()
+    exact = torch.linalg.eigvalsh(exact_hessian(model, F.cross_entropy, x, y))
+    g = exact_gradient(model, F.cross_entropy, x, y)
+    noise = torch.randn(g.numel(), generator=torch.Generator().manual_seed(5), dtype=DT)
+    starts = {
+        ("largest", "gradient"): g / g.norm() + GRADIENT_START_NOISE * noise / noise.norm(),
+        ("largest", "random"): noise,
+        ("smallest", "gradient"): noise,
+        ("both", "gradient"): noise,
+    }
+    for (which, start), v0 in starts.items():
+        kw = dict(k=2, which=which, tol=1e-10)
+        res = hessian_eigenvalues(
+            model, F.cross_entropy, (x, y), generator=torch.Generator().manual_seed(5), start=start, **kw
+        )
+        ref = hessian_eigenvalues(model, F.cross_entropy, (x, y), v0=v0, **kw)
+        assert np.allclose(res.values, ref.values, rtol=1e-12, atol=0) and res.n_hvps == ref.n_hvps
+        idx = {"largest": [-1, -2], "smallest": [0, 1], "both": [-1, -2, 1, 0]}[which]
+        assert np.allclose(res.values, exact[idx].numpy(), rtol=1e-8, atol=0)
+    with pytest.raises(UserError, match="start"):
+        hessian_eigenvalues(model, F.cross_entropy, (x, y), start="gradients")
+
+
+def test_a_zero_gradient_falls_back_to_a_gaussian_start():
+    """At an exact minimum (a linear model at zero weights with zero targets: the gradient is exactly zero) the
+    unit gradient does not exist: the start is the Gaussian alone, and the top eigenvalues are still exact."""
+    x = torch.randn(30, 4, generator=torch.Generator().manual_seed(0), dtype=DT)
+    y = torch.zeros(30, 1, dtype=DT)
+    model = nn.Linear(4, 1, bias=False).to(DT)
+    nn.init.zeros_(model.weight)
+    op = hessian_operator(model, F.mse_loss, (x, y))
+    assert float(op.gradient().norm()) == 0.0
+    exact = torch.linalg.eigvalsh(2 * x.T @ x / len(x))  # mse_loss is the mean of squares over 30 outputs
+    noise = torch.randn(4, generator=torch.Generator().manual_seed(1), dtype=DT)
+    kw = dict(k=2, tol=1e-12)
+    res = hessian_eigenvalues(model, F.mse_loss, (x, y), generator=torch.Generator().manual_seed(1), **kw)
+    ref = hessian_eigenvalues(model, F.mse_loss, (x, y), v0=noise, **kw)
+    assert np.array_equal(res.values, ref.values)
+    assert np.allclose(res.values, exact[[-1, -2]].numpy(), rtol=1e-10, atol=0)

@@ -177,7 +177,9 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     bases: dict[str, list] = {name: [] for name in SUBSPACES}
 
     def measure(state):
-        eigen = hessian_eigenvalues(state.model, F.cross_entropy, (xs, ys), k=m, tol=1e-4, generator=lanczos)
+        eigen = hessian_eigenvalues(  # not started from the gradient it measures
+            state.model, F.cross_entropy, (xs, ys), k=m, tol=1e-4, generator=lanczos, start="random"
+        )
         res = gradient_subspace_overlap(state.model, F.cross_entropy, (xs, ys), k=k, eigen=eigen)
         # both subspaces in every run (the random one from a stream of its own, drawn as a random-subspace run
         # draws it), so the control is judged on the main runs (it is derived)

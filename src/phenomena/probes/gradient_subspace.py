@@ -229,7 +229,15 @@ def gradient_subspace_overlap(
         raise UserError(f"k must be a positive integer, got {k!r}.")
     if eigen is None:
         eigen = hessian_eigenvalues(
-            model, loss_fn, batches, k=k, params=params, curvature=curvature, tol=tol, generator=generator
+            model,
+            loss_fn,
+            batches,
+            k=k,
+            params=params,
+            curvature=curvature,
+            tol=tol,
+            generator=generator,
+            start="random",  # a start from the gradient would put the measured vector in the Krylov space
         )
     elif not isinstance(eigen, EigenResult):
         raise UserError(f"eigen must be an EigenResult from hessian_eigenvalues, got {type(eigen).__name__}.")

@@ -47,6 +47,12 @@ def _hvp(fmodel: FunctionalModel, loss_fn: Callable, x: Tensor, y: Any, v: dict[
     return jvp(grad(loss), (fmodel.theta, fmodel.buffers, *yp), (v, fmodel.zero_buffers, *yt))[1]
 
 
+def _batch_loss(theta: dict[str, Tensor], fmodel: FunctionalModel, loss_fn: Callable, x: Tensor, y: Any) -> Tensor:
+    """One batch's loss at ``theta``, on copies of the buffers (train-mode BatchNorm updates them in place)."""
+    buffers = {n: b.clone() for n, b in fmodel.buffers.items()}
+    return scalar_loss(loss_fn, fmodel.forward(theta, buffers, x), y)
+
+
 def _gradient_graph(fmodel: FunctionalModel, loss_fn: Callable, x: Tensor, y: Any) -> _GradientGraph:
     """The gradient of one batch's loss at ``theta``, built with ``create_graph=True`` for reuse.
 
@@ -63,7 +69,8 @@ def _gradient_graph(fmodel: FunctionalModel, loss_fn: Callable, x: Tensor, y: An
     # A gradient that is constant in theta (an unused or purely linear parameter) has no graph: its
     # Hessian rows are zero, so it is left out of the double backward.
     live = [i for i, g in enumerate(grads) if g is not None and g.requires_grad]
-    return _GradientGraph(leaves, [grads[i] for i in live], live)
+    values = [torch.zeros_like(t) if g is None else g.detach() for t, g in zip(leaves, grads, strict=True)]
+    return _GradientGraph(leaves, [grads[i] for i in live], live, values)
 
 
 def _ggn_vp(fmodel: FunctionalModel, loss_fn: Callable, x: Tensor, y: Any, v: dict[str, Tensor]) -> dict[str, Tensor]:
@@ -87,8 +94,9 @@ class _GradientGraph:
     """One batch's gradient ``g(theta)`` with its autograd graph kept, so ``H v`` is one backward of
     ``<g, v>`` (reverse-over-reverse, PyHessian's scheme) instead of a new forward and JVP per product."""
 
-    def __init__(self, leaves: list[Tensor], grads: list[Tensor], live: list[int]):
+    def __init__(self, leaves: list[Tensor], grads: list[Tensor], live: list[int], values: list[Tensor]):
         self.leaves, self.grads, self.live = leaves, grads, live
+        self.values = values  # the gradient itself, detached, per leaf
 
     def hvp(self, v: list[Tensor]) -> list[Tensor]:
         """``H v`` for a list of tensors in ``leaves`` order; the graph is retained for the next product."""
@@ -102,6 +110,8 @@ class _GradientGraph:
                 retain_graph=True,
                 allow_unused=True,
             )
+        if len(self.live) == len(self.leaves) and all(h is not None for h in hv):
+            return list(hv)  # the usual case: autograd.grad's results, already outside the graph
         return [torch.zeros_like(t) if h is None else h.detach() for t, h in zip(self.leaves, hv, strict=True)]
 
 
@@ -159,10 +169,8 @@ class CurvatureOperator(LinearOperator):
         v = v.to(dtype=self.fmodel.dtype, device=self.fmodel.device)
         vd = self.space.unflatten(v)
         if self.cache_graph:
-            if self._graphs is None:  # built lazily: an operator that is never applied costs nothing
-                self._graphs = [_gradient_graph(self.fmodel, self.loss_fn, x, y) for x, y, _ in self.batches]
             vs = [vd[name] for name in self.space.names]
-            products = (torch.cat([h.reshape(-1) for h in graph.hvp(vs)]) for graph in self._graphs)
+            products = (torch.cat([h.reshape(-1) for h in graph.hvp(vs)]) for graph in self._cached_graphs())
         else:
             product = _hvp if self.kind == "hessian" else _ggn_vp
             products = (self.space.flatten(product(self.fmodel, self.loss_fn, x, y, vd)) for x, y, _ in self.batches)
@@ -173,6 +181,26 @@ class CurvatureOperator(LinearOperator):
         for part, (_, _, n) in zip(products, self.batches, strict=True):  # one batch's product held at a time
             total += (n / self.n_examples) * part
         return total
+
+    def _cached_graphs(self) -> list[_GradientGraph]:
+        if self._graphs is None:  # built lazily: an operator that is never applied costs nothing
+            self._graphs = [_gradient_graph(self.fmodel, self.loss_fn, x, y) for x, y, _ in self.batches]
+        return self._graphs
+
+    def gradient(self) -> Tensor:
+        """The flat gradient of the loss (the example-weighted mean over batches) at the operator's parameters,
+        in the model's dtype and device. Free when the Hessian's gradient graphs are cached (they hold it), else
+        one backward pass per batch; it is not counted in ``n_products``."""
+        if self.cache_graph:
+            parts = [torch.cat([g.reshape(-1) for g in graph.values]) for graph in self._cached_graphs()]
+        else:
+            parts = [
+                self.space.flatten(grad(_batch_loss)(self.fmodel.theta, self.fmodel, self.loss_fn, x, y))
+                for x, y, _ in self.batches
+            ]
+        if len(parts) == 1:
+            return parts[0]
+        return sum((n / self.n_examples) * part for part, (_, _, n) in zip(parts, self.batches, strict=True))
 
     def apply_params(self, v: Mapping[str, Tensor]) -> dict[str, Tensor]:
         """The product with a parameter-shaped dict; returns a dict of the same shapes."""
