@@ -20,6 +20,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from phenomena.errors import UserError
+from phenomena.memory import retain_freed_memory
 
 
 def available_cores() -> int:
@@ -43,6 +44,7 @@ def set_threads(threads: int) -> None:
 def _init_worker(threads: int, started) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     set_threads(threads)
+    retain_freed_memory()  # a worker's process is phenomena's: keep freed tensors' memory for the next step
     # tqdm guards its bars with a multiprocessing lock, a named semaphore that a terminated worker (Ctrl-C in
     # the driver) never unlinks ("leaked semaphore objects"); a worker's bars are silent, a thread lock will do
     from tqdm import tqdm

@@ -63,6 +63,9 @@ def _one_line(message: str) -> str:
 @click.pass_context
 def main(ctx: click.Context, home: str) -> None:
     """phenomena: reproduce deep-learning phenomena in one command, then probe your own models."""
+    from phenomena.memory import retain_freed_memory
+
+    retain_freed_memory()  # the command's process is phenomena's (see phenomena.memory)
     ctx.obj = {"home": home}
 
 
