@@ -126,7 +126,12 @@ class Train:
     lr: float = field(0.01, positive, help="SGD learning rate")
     momentum: float = field(0.9, between(0, 1, "[)"), help="SGD momentum")
     batch_size: int = field(100, positive, help="examples per SGD step")
-    evals: int = field(10, positive, help="train/test evaluations per width (the verdict uses the last)")
+    evals: int = field(
+        1,
+        positive,
+        help="train/test evaluations per width after step 0 (the verdict reads the last; more only show accuracy "
+        "in the progress bar)",
+    )
 
 
 @config
