@@ -69,3 +69,32 @@ def test_building_a_seeded_mlp_leaves_the_global_rng_alone():
     for parameterization in ("standard", "ntk", "mup"):
         MLP(40, 10, width=32, depth=2, seed=1, parameterization=parameterization)
     assert torch.equal(torch.get_rng_state(), before)
+
+
+@pytest.mark.parametrize("param", ["ntk", "mup"])
+def test_scaled_linear_is_the_linear_map_of_its_scaled_weights_under_every_transform(param):
+    # Oracle: F.linear on (weight_mult * W, bias_mult * b) written out, bitwise, in the forward pass, under
+    # torch.func.jvp (primal and tangent) and for autograd's gradients
+    from torch.func import functional_call, jvp
+
+    layer = ScaledLinear(
+        7, 5, parameterization=param, bias_std=0.3, readout=True, generator=torch.Generator().manual_seed(0)
+    )
+    x = torch.randn(4, 7, generator=torch.Generator().manual_seed(1))
+    params = {n: p.detach() for n, p in layer.named_parameters()}
+    tangent = {n: torch.randn(p.shape, generator=torch.Generator().manual_seed(2)) for n, p in params.items()}
+
+    def explicit(p):
+        return torch.nn.functional.linear(x, p["weight"] * layer.weight_mult, p["bias"] * layer.bias_mult)
+
+    def ours(p):
+        return functional_call(layer, p, (x,))
+
+    assert layer.weight_mult != 1.0 and layer.bias_mult != 1.0
+    assert torch.equal(ours(params), explicit(params))
+    for a, b in zip(jvp(ours, (params,), (tangent,)), jvp(explicit, (params,), (tangent,)), strict=True):
+        assert torch.equal(a, b)
+    leaves = {n: p.clone().requires_grad_() for n, p in params.items()}
+    g1 = torch.autograd.grad(ours(leaves).square().sum(), list(leaves.values()))
+    g2 = torch.autograd.grad(explicit(leaves).square().sum(), list(leaves.values()))
+    assert all(torch.equal(a, b) for a, b in zip(g1, g2, strict=True))
