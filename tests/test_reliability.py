@@ -303,7 +303,10 @@ VALUE = st.one_of(NUMBER, SPECIAL, GARBAGE)
 NONE = ("none", "null")  # None is a valid value of an optional integer (train.batch_size)
 NOT_A_NUMBER = st.one_of(
     st.sampled_from(("", "abc", "[", "true", "ünï", "{}", "1.5.2", "--1", "(1,", "x=1")),
-    GARBAGE.filter(lambda s: not isinstance(_literal_or_none(s), int | float) and s.strip().lower() not in NONE),
+    # stripped as the config parser strips it (" 1 " and "\t1" are the number 1 there)
+    GARBAGE.filter(
+        lambda s: not isinstance(_literal_or_none(s.strip()), int | float) and s.strip().lower() not in NONE
+    ),
 )
 NOT_AN_INT = st.one_of(st.sampled_from(("", "x", "1.5", "1e3", "٣.", "--2")), GARBAGE).filter(lambda s: not _is_int(s))
 BAD_COUNT = st.one_of(st.integers(-5, 0).map(str), NOT_AN_INT)
