@@ -360,7 +360,7 @@ def _solve(
     max_hvps: int | None,
     generator: torch.Generator | None,
     ncv: int | None,
-    start: str = "random",
+    start: str,
 ) -> EigenResult:
     n = op.space.dim
     per_end = min(k, n) if clip else k
