@@ -1,4 +1,5 @@
-"""RunContext.map: in order, in other processes when workers > 1, a failure fails the whole map."""
+"""RunContext.map: in order, in other processes when workers > 1, a failure fails the whole map. RunContext.shared:
+a piece is computed once per key within a shared folder, and its key is the whole config but the ignored keys."""
 
 import operator
 import os
@@ -6,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from phenomena.config import config, field
 from phenomena.experiment import RunContext
 
 
@@ -29,3 +31,51 @@ def test_two_workers_run_elsewhere_and_keep_the_order_of_items():
 def test_a_failing_piece_fails_the_map():
     with pytest.raises(TypeError):
         _ctx(2).map(abs, [-1, "not a number", 3])
+
+
+@config
+class Train:
+    lr: float = field(0.1)
+    batch: int = field(10)
+
+
+@config
+class Cfg:
+    train: Train = Train()
+    seed: int = field(0)
+
+
+def _shared_ctx(folder, run_id="r", experiment="e"):
+    return RunContext(run_id, 0, Path("."), Path("."), show_progress=False, experiment=experiment, shared_dir=folder)
+
+
+def test_a_shared_piece_is_computed_once_per_key_and_ignores_only_the_named_keys(tmp_path):
+    calls = []
+
+    def piece(cfg, ctx, name="net", ignore=("train.batch",)):
+        def compute():
+            calls.append(cfg)
+            return {"lr": cfg.train.lr, "calls": len(calls)}
+
+        return ctx.shared(name, cfg, compute, ignore=ignore)
+
+    main, control = _shared_ctx(tmp_path, "main"), _shared_ctx(tmp_path, "control")
+    first = piece(Cfg(), main)
+    assert piece(Cfg(train=Train(batch=99)), control) == first == {"lr": 0.1, "calls": 1}  # batch is not read
+    assert len(calls) == 1
+    assert piece(Cfg(train=Train(lr=0.2)), control) == {"lr": 0.2, "calls": 2}  # lr is read
+    assert piece(Cfg(seed=1), control)["calls"] == 3  # another seed draws other streams
+    assert piece(Cfg(), control, name="other net")["calls"] == 4
+    assert piece(Cfg(), _shared_ctx(tmp_path, experiment="other"))["calls"] == 5
+    assert piece(Cfg(train=Train(batch=99)), control, ignore=())["calls"] == 6
+    assert not list(tmp_path.glob("*.partial"))
+    with pytest.raises(ValueError, match="train.batchsize"):
+        piece(Cfg(), control, ignore=("train.batchsize",))
+
+
+def test_without_a_shared_folder_every_run_computes_its_pieces():
+    calls = []
+    ctx = RunContext("r", 0, Path("."), Path("."), show_progress=False)
+    for _ in range(2):
+        assert ctx.shared("net", Cfg(), lambda: calls.append(1) or len(calls)) == len(calls)
+    assert len(calls) == 2

@@ -20,8 +20,13 @@ class Config:
     seed: int = 0
 
 
+SHARED_PIECES: list[int] = []  # the seeds whose shared piece was computed (not reused), in this process
+
+
 def run(cfg, ctx):
-    y = math.nan if cfg.seed == cfg.bad_seed else cfg.gain * (cfg.seed + 1)
+    # seed + 1 does not read the gain (the control's override): the control reuses its main run's piece
+    base = ctx.shared("seed + 1", cfg, lambda: SHARED_PIECES.append(cfg.seed) or cfg.seed + 1, ignore=("gain",))
+    y = math.nan if cfg.seed == cfg.bad_seed else cfg.gain * base
     return ctx.result(cfg, {"y": y}, {"y": Series([0], [0.0])})
 
 
@@ -71,6 +76,20 @@ def test_a_verdict_that_holds_and_a_control_that_fails_pass_verification(fake, c
     assert control["failed"] == [True] * 4 and v["passed"]
     code, out, _ = cli("verify", "fake-verify", "--seeds", "4", "-x", "serial")
     assert code == 0 and "verify: PASS" in out and "fails 4/4" in out and "4/4" in out
+
+
+def test_a_control_reuses_the_pieces_its_main_runs_computed_and_their_folder_goes(fake, home):
+    from phenomena.runner.verify import verify as verify_entries
+    from phenomena.store import Store
+
+    SHARED_PIECES.clear()
+    result = verify_entries([ENTRY], "quick", [5, 6, 7], executor="serial", progress=False, store=Store(home))
+    assert result.passed and result.entries[0].checks[0].values == (12.0, 14.0, 16.0)
+    assert SHARED_PIECES == [5, 6, 7]  # once per seed: the "no gain" control runs reused them
+    assert not list(home.glob("shared-*"))
+    SHARED_PIECES.clear()
+    verify_entries([ENTRY], "quick", [8], executor="serial", progress=False, store=Store(home), force=True)
+    assert SHARED_PIECES == [8]  # a new verify shares nothing with the last one
 
 
 def test_below_80_percent_fails_and_says_which_entry(fake, cli):

@@ -9,17 +9,22 @@ reads a module's globals. See ``CONTRIBUTING.md`` for adding one.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import math
+import os
+import pickle
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import as_completed
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from phenomena.config import apply_overrides, run_id
+from phenomena.config import apply_overrides, flat, run_id
 from phenomena.errors import UserError
 from phenomena.result import Check, Result, Series, Verdict
 
+T = TypeVar("T")
 PRESET_ROLES = ("smoke", "quick")  # every entry has these; the third is "paper" (published) or "full"
 
 
@@ -189,7 +194,9 @@ class RunContext:
     the run's own folder (write checkpoints there), ``cache`` a shared folder for derived data sets. ``workers``
     is how many processes the run may use for independent pieces (:meth:`map`): 1 by default and inside sweep
     workers (the sweep already fills the cores), ``phenomena run --workers K`` to spread one run.
-    ``experiment`` is the entry's name, which :meth:`result` gives the result.
+    ``experiment`` is the entry's name, which :meth:`result` gives the result. ``shared_dir`` holds the pieces
+    that runs computed together share (:meth:`shared`; None outside a sweep or verify), ``reused`` names those
+    this run took from another.
     """
 
     run_id: str
@@ -199,6 +206,46 @@ class RunContext:
     show_progress: bool = True
     workers: int = 1
     experiment: str = ""
+    shared_dir: Path | None = None
+    reused: list[str] = dataclasses.field(default_factory=list)  # the pieces this run took from another
+
+    def shared(self, piece: str, cfg: Any, compute: Callable[[], T], ignore: Iterable[str] = ()) -> T:
+        """``compute()``, or the value that another run computed together with this one (the same sweep or
+        ``verify``) returned for the same piece.
+
+        A control often repeats part of its main run bit for bit: flat-minima's "small SAM radius" retrains the
+        small- and large-batch networks of the main run. The piece is keyed by its name, the entry and ``cfg``
+        (the run's whole config, seed included) without the dotted keys in ``ignore``: the fields that the piece
+        does not read. ``compute`` must take its randomness only from generators it makes (``self.generator``)
+        and change nothing but what it returns, so that skipping it leaves the rest of the run as it was; then
+        a run that reuses a piece gets the same bits as one that computes it.
+
+        Outside a sweep or verify (``shared_dir`` None), ``compute()`` runs every time. Raises ValueError for an
+        ignored key that the config does not have (a typo would otherwise share nothing, silently).
+        """
+        if self.shared_dir is None:
+            return compute()
+        fields = flat(cfg)
+        unknown = sorted(set(ignore) - set(fields))
+        if unknown:
+            raise ValueError(f"shared piece {piece!r} ignores keys the config does not have: {', '.join(unknown)}")
+        kept = {k: v for k, v in fields.items() if k not in set(ignore)}
+        key = json.dumps([self.experiment, piece, kept], sort_keys=True)
+        path = self.shared_dir / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.pickle"
+        try:
+            with open(path, "rb") as f:
+                value = pickle.load(f)
+            self.reused.append(piece)
+            return value
+        except FileNotFoundError:
+            pass
+        value = compute()
+        # written whole, then renamed: a sibling computing the same piece at the same time finds all or nothing
+        partial = path.with_suffix(f".{os.getpid()}.partial")
+        with open(partial, "wb") as f:
+            pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(partial, path)
+        return value
 
     def result(
         self,

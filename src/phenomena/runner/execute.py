@@ -53,7 +53,8 @@ class RunSpec:
 
     ``module`` names the module that defines the Entry (``ENTRY``), so a worker imports it directly and does not
     depend on the registry of the process that made the spec. ``artifacts`` is the run's folder (created by
-    ``store.begin``), ``cache`` the store's shared cache folder.
+    ``store.begin``), ``cache`` the store's shared cache folder, ``shared`` the folder of the pieces that the runs
+    computed together share (``RunContext.shared``; None: nothing is shared).
     """
 
     experiment: str
@@ -62,6 +63,7 @@ class RunSpec:
     run_id: str
     artifacts: str
     cache: str
+    shared: str | None = None
 
 
 def resolve(

@@ -34,6 +34,7 @@ class Executor:
 
     name = ""
     capacity = 1
+    local = False  # every run is computed on this machine (and can read the driver's folders)
 
     def submit(self, spec) -> Future:  # pragma: no cover - interface
         raise NotImplementedError
@@ -59,6 +60,7 @@ class SerialExecutor(Executor):
     """Computes each run inside ``submit``, in this process; the returned future is already done."""
 
     name = "serial"
+    local = True
 
     def submit(self, spec) -> Future:
         future: Future = Future()
@@ -77,6 +79,7 @@ class ProcessExecutor(Executor):
     (:class:`phenomena.parallel.SpawnPool`, shared with ``RunContext.map``)."""
 
     name = "process"
+    local = True
 
     def __init__(self, workers: int, threads: int):
         self.capacity = self.workers = workers

@@ -10,7 +10,9 @@ finished: the runs in flight stay ``running`` and the same command later recompu
 from __future__ import annotations
 
 import multiprocessing
+import shutil
 import sys
+import tempfile
 import time
 import traceback
 from collections import Counter, deque
@@ -111,13 +113,18 @@ def run_plans(
         disable=not (progress and sys.stderr.isatty()),
         dynamic_ncols=True,
     )
+    # the pieces the runs share (RunContext.shared) live as long as this call, on local executors only
+    shared = tempfile.mkdtemp(prefix="shared-", dir=store.root) if pool.local else None
     try:
         with bar, pool:
-            counts = _run_all(todo, pool, store, bar)
+            counts = _run_all(todo, pool, store, bar, shared)
     except BaseException:
         for plan in plans:
             store.finish_sweep(plan.id, "interrupted")
         raise
+    finally:
+        if shared is not None:
+            shutil.rmtree(shared, ignore_errors=True)
     statuses = {**{rid: r.status for rid, r in records.items()}, **counts}
     final = {}
     for plan in plans:
@@ -127,15 +134,18 @@ def run_plans(
     return final
 
 
-def _run_all(todo: list[tuple[SweepPlan, Job]], pool: Executor, store: Store, bar) -> dict[str, str]:
-    """Keep ``pool.capacity`` runs in flight until all are done; returns run id -> recorded status."""
+def _run_all(
+    todo: list[tuple[SweepPlan, Job]], pool: Executor, store: Store, bar, shared: str | None
+) -> dict[str, str]:
+    """Keep ``pool.capacity`` runs in flight until all are done; returns run id -> recorded status. ``shared``
+    is the folder of the pieces the runs share (None: none)."""
     pending, in_flight = deque(todo), {}
     recorded: dict[str, str] = {}
     tally: Counter = Counter()
     beat = time.monotonic()
     try:
         while pending or in_flight:
-            _step(pending, in_flight, pool, store, bar, recorded, tally)
+            _step(pending, in_flight, pool, store, bar, recorded, tally, shared)
             if time.monotonic() - beat >= HEARTBEAT_SECONDS:
                 store.heartbeat(job.run_id for _, job in in_flight.values())
                 beat = time.monotonic()
@@ -147,13 +157,13 @@ def _run_all(todo: list[tuple[SweepPlan, Job]], pool: Executor, store: Store, ba
     return recorded
 
 
-def _step(pending, in_flight, pool, store, bar, recorded, tally) -> None:
+def _step(pending, in_flight, pool, store, bar, recorded, tally, shared) -> None:
     """Fill the pool up to its capacity, wait for the first run to end (or a heartbeat's time), record it."""
     while pending and len(in_flight) < pool.capacity:
         plan, job = pending.popleft()
         name = plan.entry.name
         folder = store.begin(job.run_id, name, plan.preset, to_dict(job.config), environment(job.seed), sweep=plan.id)
-        spec = RunSpec(name, plan.entry.module, job.config, job.run_id, str(folder), str(store.cache_dir))
+        spec = RunSpec(name, plan.entry.module, job.config, job.run_id, str(folder), str(store.cache_dir), shared)
         in_flight[pool.submit(spec)] = (plan, job)
     done, _ = wait(in_flight, timeout=HEARTBEAT_SECONDS, return_when=FIRST_COMPLETED)
     for future in done:

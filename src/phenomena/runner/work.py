@@ -54,6 +54,7 @@ def work(spec) -> Outcome:
             Path(spec.cache),
             show_progress=False,
             experiment=entry.name,
+            shared_dir=Path(spec.shared) if spec.shared else None,
         )
         result = compute(entry, spec.config, ctx)
     except DivergedError as e:
