@@ -70,6 +70,7 @@ gave no growth (0.44-0.66): large steps keep the gradient in the sharp direction
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -144,6 +145,9 @@ class Noise:
 
     def __post_init__(self):
         require(self.b_small < self.b_big, "noise.b_small must be smaller than noise.b_big")
+
+
+NOISE_KEYS = tuple(f"noise.{f.name}" for f in dataclasses.fields(Noise))  # read only by the noise run
 
 
 @config
@@ -316,19 +320,31 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     t = cfg.train
     require(all(b < n for b in t.batches if b), f"train.batches must be below the {n} training examples")
     init_seed, order_seed = ctx.stream_seed("init"), ctx.stream_seed("order")
+    smallest = t.batches[0]
     with ctx.progress(len(t.batches) + 2, desc="batch sizes") as bar:
-        best_steps, best_lr, interior = _sweep(data, cfg, init_seed, order_seed, bar)
-        smallest = t.batches[0]
+
+        def sweeps():
+            best_steps, best_lr, interior = _sweep(data, cfg, init_seed, order_seed, bar)
+            fixed_lr = best_lr[smallest]
+            if math.isfinite(fixed_lr):
+                plain = _no_retune(data, cfg, init_seed, order_seed, fixed_lr, best_steps[smallest])
+            else:
+                plain = {b: math.nan for b in t.batches}
+            return best_steps, best_lr, interior, plain
+
+        # both curves are measured whatever train.retune (which one is judged) and noise.* say: the controls
+        # reuse the main run's in a verify, and "no lr retuning" its noise run too
+        best_steps, best_lr, interior, plain = ctx.shared("sweeps", cfg, sweeps, ignore=("train.retune", *NOISE_KEYS))
+        bar.update(max(0, len(t.batches) + 1 - bar.n))
         fixed_lr = best_lr[smallest]
-        if math.isfinite(fixed_lr):
-            plain = _no_retune(data, cfg, init_seed, order_seed, fixed_lr, best_steps[smallest])
-        else:
-            plain = {b: math.nan for b in t.batches}
-        bar.update(1)
-        nb = cfg.noise.batch
-        reference = plain.get(nb, math.nan)
+        reference = plain.get(cfg.noise.batch, math.nan)
         if math.isfinite(fixed_lr) and math.isfinite(reference):
-            noise = _noise_run(data, cfg, init_seed, order_seed, fixed_lr, reference, ctx.generator("noise"))
+            noise = ctx.shared(
+                "noise run",
+                cfg,
+                lambda: _noise_run(data, cfg, init_seed, order_seed, fixed_lr, reference, ctx.generator("noise")),
+                ignore=("train.retune",),
+            )
         else:
             noise = None
         bar.update(1)

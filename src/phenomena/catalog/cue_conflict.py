@@ -91,6 +91,14 @@ from phenomena.result import Check, Result, Verdict
 from phenomena.training import train_ensemble
 
 ARMS = ("texture_easy", "equal", "shape_easy", "augmented")
+# the keys that set the arms apart, and those each arm does not read (RunContext.shared)
+ARM_KEYS = ("data.texture_easy", "data.texture_equal", "data.texture_hard", "augment.cue", "augment.fraction")
+NOT_READ_BY_ARM = {
+    "texture_easy": ("data.texture_equal", "data.texture_hard", "augment.cue", "augment.fraction"),
+    "equal": ("data.texture_easy", "data.texture_hard", "augment.cue", "augment.fraction"),
+    "shape_easy": ("data.texture_easy", "data.texture_equal", "augment.cue", "augment.fraction"),
+    "augmented": ("data.texture_equal", "data.texture_hard"),
+}
 ARM_LABELS = {
     "texture_easy": "texture easier",
     "equal": "equal difficulty",
@@ -233,11 +241,16 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     contrasts = {"texture_easy": d.texture_easy, "equal": d.texture_equal, "shape_easy": d.texture_hard}
     with ctx.progress(len(ARMS) + 1 + len(contrasts), desc="arms and probes (ensembles)") as bar:
         for arm in ARMS:
-            # every member gets its own draw of the training and test images, initialization and batch order
-            datas = [_arm_data(cfg, arm, ctx.stream_seed(f"data-{k}")) for k in range(members)]
-            pred = _ensemble_predictions(cfg, datas, cfg.train.steps, ctx, arm)
-            shape = torch.stack([x.y_test for x in datas])
-            texture = torch.stack([x.meta["texture_test"] for x in datas])
+
+            def train_arm(arm=arm):
+                # every member gets its own draw of the training and test images, initialization and batch order
+                datas = [_arm_data(cfg, arm, ctx.stream_seed(f"data-{k}")) for k in range(members)]
+                pred = _ensemble_predictions(cfg, datas, cfg.train.steps, ctx, arm)
+                texture = torch.stack([x.meta["texture_test"] for x in datas])
+                return pred, torch.stack([x.y_test for x in datas]), texture
+
+            # a control that changes only other arms' contrasts or augmentation reuses this arm in a verify
+            pred, shape, texture = ctx.shared(f"arm {arm}", cfg, train_arm, ignore=NOT_READ_BY_ARM[arm])
             aligned = shape == texture
             s[f"aligned_acc_{arm}"] = (pred[aligned] == shape[aligned]).float().mean().item()
             # Geirhos's ratio over the members' pooled decisions on the conflict images
@@ -252,7 +265,13 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         for name, cue, contrast in [("shape", "shape", 0.0)] + [
             (f"texture_{a}", "texture", c) for a, c in contrasts.items()
         ]:
-            acc = _decodability(cfg, cue, contrast, ctx)
+            # the probe reads its cue and contrast, not the arms': every probe at one contrast is computed once
+            acc = ctx.shared(
+                f"probe {cue} at contrast {contrast!r}",
+                cfg,
+                lambda cue=cue, contrast=contrast: _decodability(cfg, cue, contrast, ctx),
+                ignore=ARM_KEYS,
+            )
             s[f"decodability_{name}"] = float(acc.mean())
             s[f"decodability_{name}_min"], s[f"decodability_{name}_max"] = float(acc.min()), float(acc.max())
             bar.update(1)

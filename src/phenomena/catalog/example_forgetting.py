@@ -167,6 +167,9 @@ def preflight(cfg: Config) -> None:
         mnist_files(cfg.data.directory)
 
 
+REMOVAL_KEYS = ("removal.fraction", "removal.order", "removal.repeats")  # read only by the removal experiment
+
+
 def load_data(cfg: Config, ctx: RunContext):
     """The clean data set: MNIST-1D generated, or MNIST read from ``data.directory``."""
     d = cfg.data
@@ -216,7 +219,10 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     if "noisy" in data.meta:
         marked[data.meta["noisy"]] = True
     init, order = ctx.stream_seed("init"), ctx.stream_seed("batches")
-    (t1, acc_noisy), (t2, _) = forgetting_pair(data, cfg, init, order)
+    # the tracked runs read no removal.* key: a removal control reuses the main run's in a verify
+    (t1, acc_noisy), (t2, _) = ctx.shared(
+        "tracked pair", cfg, lambda: forgetting_pair(data, cfg, init, order), ignore=REMOVAL_KEYS
+    )
     s1, s2 = t1.scores().numpy(), t2.scores().numpy()
     summary = {
         f"{k}_fraction" if k in ("unforgettable", "forgotten", "never_learned") else k: v
@@ -235,11 +241,12 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     acc_full, ri, ro = acc_noisy, init, order  # the seeds of the full-set run that the retrained ones are compared with
     if not torch.equal(data.y_train, clean.y_train):
         ri, ro = init + 2, order + 2
-        (c1, acc_full), (c2, _) = forgetting_pair(clean, cfg, ri, ro)
+        (c1, acc_full), (c2, _) = ctx.shared(
+            "tracked pair, clean labels", cfg, lambda: forgetting_pair(clean, cfg, ri, ro), ignore=REMOVAL_KEYS
+        )
     else:
         c1, c2 = t1, t2
     k = int(round(cfg.removal.fraction * n))
-    g, gc = ctx.generator("removal"), ctx.generator("removal-control")
     if cfg.removal.order == "forgetting":
         ranked, _ = rank_by_forgetting([c1, c2])
         least = ranked[:k]
@@ -252,16 +259,20 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     # One retrained pair on 1000 test examples resolves a ~0.02 effect only marginally (docstring, Status), so each
     # arm is averaged over ``repeats`` retrains; repeat 0 uses the full-set run's seeds, repeat r >= 1 seeds of its
     # own (clear of the four tracked runs'), and every repeat draws its own random set.
-    acc_removed_r, acc_random_r = [], []
-    for r in range(cfg.removal.repeats):
-        si, so = (ri, ro) if r == 0 else (ri + 4 + r, ro + 4 + r)
-        # the control: a second random set in place of the least-forgotten
-        removed = least if cfg.removal.order == "forgetting" else torch.randperm(n, generator=gc)[:k]
-        random_removed = torch.randperm(n, generator=g)[:k]
-        acc_removed_r.append(train_run(clean, without(removed), cfg, si, so, track=False)[1])
-        acc_random_r.append(train_run(clean, without(random_removed), cfg, si, so, track=False)[1])
-        if r == 0:
-            first_removed = removed
+    seeds = [(ri, ro) if r == 0 else (ri + 4 + r, ro + 4 + r) for r in range(cfg.removal.repeats)]
+
+    def random_arm() -> list[float]:
+        g = ctx.generator("removal")
+        return [train_run(clean, without(torch.randperm(n, generator=g)[:k]), cfg, *sr, track=False)[1] for sr in seeds]
+
+    # the random arm does not read which set the other arm removes: the "random removal" control reuses it
+    acc_random_r = ctx.shared("random removal arm", cfg, random_arm, ignore=("removal.order",))
+    gc = ctx.generator("removal-control")  # the control: a second random set in place of the least-forgotten
+    removed_sets = [least if cfg.removal.order == "forgetting" else torch.randperm(n, generator=gc)[:k] for _ in seeds]
+    acc_removed_r = [
+        train_run(clean, without(rm), cfg, *sr, track=False)[1] for rm, sr in zip(removed_sets, seeds, strict=True)
+    ]
+    first_removed = removed_sets[0]
     acc_removed, acc_random = float(np.mean(acc_removed_r)), float(np.mean(acc_random_r))
     summary.update(
         test_acc_full=acc_full,

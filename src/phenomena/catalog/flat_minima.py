@@ -59,6 +59,7 @@ from phenomena.training.sam import SAM
 
 # SGD at the small batch, SGD at the large batch, SAM (over the same SGD) at the small batch
 CONDITIONS = ("small", "large", "sam")
+NOT_READ_BY = {"small": ("train.large_batch", "train.rho"), "large": ("train.rho",), "sam": ("train.large_batch",)}
 # Effect sizes, each the geometric midpoint (rounded) between the preset's least extreme calibration value and
 # its control's most extreme one (seeds 100-109, see ENTRY.calibration): the check separates the mechanism at
 # full strength from the mechanism weakened (a batch only 2x the small one; rho = 0.005 instead of 0.1).
@@ -238,12 +239,18 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     series: dict[str, Series] = {}
     with ctx.progress(cfg.train.max_steps * len(CONDITIONS), desc="flat minima") as bar:
         for cond in CONDITIONS:
-            model, history, state = train_condition(cfg, data, cond, ctx, bar)
+
+            def solve(cond=cond):
+                model, history, state = train_condition(cfg, data, cond, ctx, bar)
+                return measure_solution(cfg, model, data, ctx), history, state.step
+
+            # a condition reads neither the other conditions' batch nor SAM's radius: a control that changes
+            # one of those reuses the main run's other two conditions (in a sweep or verify)
+            stats, history, steps = ctx.shared(f"condition {cond}", cfg, solve, ignore=NOT_READ_BY[cond])
             bar.update(cfg.train.max_steps * (CONDITIONS.index(cond) + 1) - bar.n)  # early stops skip ahead
-            stats = measure_solution(cfg, model, data, ctx)
             batch = cfg.train.large_batch if cond == "large" else cfg.train.small_batch
             slice_loss = stats.pop("slice")
-            stats.update(steps_run=float(state.step), epochs=state.step * batch / data.n_train, batch_size=float(batch))
+            stats.update(steps_run=float(steps), epochs=steps * batch / data.n_train, batch_size=float(batch))
             summary.update({f"{k}_{cond}": v for k, v in stats.items()})
             series.update(history.series(f"_{cond}"))
             series[f"slice_{cond}"] = Series(list(range(len(slice_loss))), [float(v) for v in slice_loss])

@@ -62,6 +62,7 @@ it agree with the dual to ≤ 1.3e-6 over α in 1e-4..10.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -257,9 +258,15 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         beta, mse, steps = train(x, y, alpha[:, None] * a, cfg, bar)
     l1, l2 = min_l1_interpolant(x, y), min_l2_interpolant(x, y)
     kernel = a * min_l2_interpolant(x * a, y)  # min Σ βᵢ²/aᵢ²: the large-init (kernel) limit of the init u = v = α·a
-    theory = _q_interpolants(x, y, alpha, a)
     dense = np.geomspace(cfg.sweep.alpha_min, cfg.sweep.alpha_max, cfg.sweep.theory_points)
-    theory_dense = _q_interpolants(x, y, dense, a)
+    # the theory reads the data, the scales and the α grid, not how β is trained: the "linear parameterization"
+    # control reuses the main run's in a verify
+    theory, theory_dense = ctx.shared(
+        "Q_α interpolants",
+        cfg,
+        lambda: (_q_interpolants(x, y, alpha, a), _q_interpolants(x, y, dense, a)),
+        ignore=("model.parameterization", *(f"train.{f.name}" for f in dataclasses.fields(Train))),
+    )
 
     dist_truth, dist_l1, dist_l2 = _distance(beta, truth), _distance(beta, l1), _distance(beta, l2)
     theory_error = _distance(beta, theory)

@@ -151,24 +151,30 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     barriers = []
     with ctx.progress(len(ks), desc="mode-connectivity") as bar:
         for k in ks:
-            children = []
-            for name in ("A", "B"):  # same θ_k and optimizer state, different minibatch orders
-                child = copy.deepcopy(parent)
-                weights, moments = copy.deepcopy(snapshots[k])
-                child.load_state_dict(weights)
-                opt = make_optimizer(t.optimizer, child.parameters(), t.lr, 0.0, momentum=momentum)
-                opt.load_state_dict(moments)
-                fit(
-                    child,
-                    data,
-                    F.cross_entropy,
-                    opt,
-                    t.steps - k,
-                    batch_size=t.batch_size,
-                    generator=ctx.generator(f"batches {name}"),
-                )
-                children.append(child)
-            path = interpolation_barrier(*children, F.cross_entropy, test, points=cfg.spawn.points, metric_fn=error)
+
+            def spawn(k=k):
+                children = []
+                for name in ("A", "B"):  # same θ_k and optimizer state, different minibatch orders
+                    child = copy.deepcopy(parent)
+                    weights, moments = copy.deepcopy(snapshots[k])
+                    child.load_state_dict(weights)
+                    opt = make_optimizer(t.optimizer, child.parameters(), t.lr, 0.0, momentum=momentum)
+                    opt.load_state_dict(moments)
+                    fit(
+                        child,
+                        data,
+                        F.cross_entropy,
+                        opt,
+                        t.steps - k,
+                        batch_size=t.batch_size,
+                        generator=ctx.generator(f"batches {name}"),
+                    )
+                    children.append(child)
+                return interpolation_barrier(*children, F.cross_entropy, test, points=cfg.spawn.points, metric_fn=error)
+
+            # the parent's state at step k does not depend on the other spawn steps: a control with other steps
+            # (e.g. 0 and 1) reuses the main run's pair spawned at k = 0 in a verify
+            path = ctx.shared(f"children spawned at step {k}", cfg, spawn, ignore=("spawn.steps",))
             barriers.append(path.metric_barrier)
             series[f"test_error_path.k{k}"] = Series(list(range(cfg.spawn.points)), path.metric.tolist())
             summary[f"error_barrier.k{k}"] = path.metric_barrier

@@ -96,6 +96,7 @@ MAX_SP_SLOPE = -0.2  # octaves of lr per doubling of width: SP arm -0.37 to -0.5
 MAX_MUP_RISE = 0.05  # nats: preset -0.066 to +0.016, control +0.097 to +0.52; (0.016 + 0.097) / 2 (see the note)
 
 ARMS = ("sp", "mup")
+MUP_ONLY = ("model.parameterization", "model.base_width", "model.readout_zero_init")  # knobs the SP arm never reads
 
 
 def _increasing(key: str, values: tuple) -> None:
@@ -190,37 +191,29 @@ def build_model(width: int, cfg: Config, arm: str, seed: int) -> MLP:
     return model
 
 
-def train_width(job: tuple) -> dict[str, np.ndarray]:
-    """One width: both arms, each one ensemble over the lr grid; the final training loss per lr (nan: diverged).
-    A module-level function of one picklable argument for :meth:`RunContext.map`: (cfg, width, init seed, order
-    seed, cache folder, progress bar or None)."""
-    cfg, width, init_seed, order_seed, cache, bar = job
+def train_width(job: tuple) -> np.ndarray:
+    """One arm at one width: one ensemble over the lr grid; the final training loss per lr (nan: diverged).
+    A module-level function of one picklable argument for :meth:`RunContext.map`: (cfg, width, arm, init seed,
+    order seed, cache folder, progress bar or None)."""
+    cfg, width, arm, init_seed, order_seed, cache, bar = job
     t, lrs = cfg.train, [2.0**k for k in cfg.train.log2_lrs]
     data = mnist1d(cfg.data.num_samples, cfg.data.train_split, cache_dir=cache)
-    out = {}
-    for arm in ARMS:
-        if arm == "mup" and cfg.model.parameterization == "standard":  # the control: this arm is SP, trained above
-            out[arm] = out["sp"].copy()
-            if bar is not None:
-                bar.update(len(lrs) * t.steps)
-            continue
-        res = train_ensemble(
-            lambda seed, arm=arm: build_model(width, cfg, arm, seed),
-            [init_seed] * len(lrs),
-            data,
-            loss="ce",
-            optimizer="adam",
-            lr=lrs,
-            eps=t.eps,
-            steps=t.steps,
-            batch_size=t.batch_size,
-            log_every=t.steps,
-            order_seeds=[order_seed] * len(lrs),
-            progress=bar,
-            evaluate=("train",),  # the transfer is judged on the final training loss only
-        )
-        out[arm] = res.curves["train_loss"][:, -1].numpy()
-    return out
+    res = train_ensemble(
+        lambda seed: build_model(width, cfg, arm, seed),
+        [init_seed] * len(lrs),
+        data,
+        loss="ce",
+        optimizer="adam",
+        lr=lrs,
+        eps=t.eps,
+        steps=t.steps,
+        batch_size=t.batch_size,
+        log_every=t.steps,
+        order_seeds=[order_seed] * len(lrs),
+        progress=bar,
+        evaluate=("train",),  # the transfer is judged on the final training loss only
+    )
+    return res.curves["train_loss"][:, -1].numpy()
 
 
 def arm_stats(widths: list[int], log2_lrs: list[float], losses: np.ndarray, transfer_from: int) -> dict[str, float]:
@@ -251,29 +244,42 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     mnist1d(
         cfg.data.num_samples, cfg.data.train_split, cache_dir=ctx.cache
     )  # generate (and cache) once before the pieces
-    losses = {arm: np.full((len(widths), len(log2_lrs)), math.nan) for arm in ARMS}
-    per_width = len(ARMS) * len(log2_lrs) * cfg.train.steps
-    with ctx.progress(per_width * len(widths), desc="mup transfer") as bar:
-        jobs = [
-            (
-                cfg,
-                w,
-                ctx.stream_seed(f"init{w}"),
-                ctx.stream_seed(f"batches{w}"),
-                ctx.cache,
-                bar if ctx.workers <= 1 else None,
-            )
-            for w in widths
-        ]
+    per_arm = len(log2_lrs) * cfg.train.steps * len(widths)
+    d = cfg.model.depth
+    with ctx.progress(per_arm * len(ARMS), desc="mup transfer") as bar:
 
-        def done(i: int, out: dict) -> None:
-            for arm in ARMS:
-                losses[arm][i] = out[arm]
-            if ctx.workers > 1:
-                bar.update(per_width)
+        def train_arm(arm: str) -> np.ndarray:
+            """The arm's [width, lr] final training losses, the widths spread over ``ctx.workers``."""
+            losses = np.full((len(widths), len(log2_lrs)), math.nan)
+            jobs = [
+                (
+                    cfg,
+                    w,
+                    arm,
+                    ctx.stream_seed(f"init{w}"),
+                    ctx.stream_seed(f"batches{w}"),
+                    ctx.cache,
+                    bar if ctx.workers <= 1 else None,
+                )
+                for w in widths
+            ]
 
-        d = cfg.model.depth
-        ctx.map(train_width, jobs, cost=[(50 + (d - 1) * w) * w for w in widths], done=done)
+            def done(i: int, row: np.ndarray) -> None:
+                losses[i] = row
+                if ctx.workers > 1:
+                    bar.update(per_arm // len(widths))
+
+            ctx.map(train_width, jobs, cost=[(50 + (d - 1) * w) * w for w in widths], done=done)
+            return losses
+
+        # SP reads none of μP's knobs: the control (whose μP arm is SP) reuses the main run's SP arm in a verify
+        losses = {"sp": ctx.shared("SP arm", cfg, lambda: train_arm("sp"), ignore=MUP_ONLY)}
+        bar.update(max(0, per_arm - bar.n))
+        if cfg.model.parameterization == "standard":  # the control: the μP arm is SP, trained above
+            losses["mup"] = losses["sp"].copy()
+        else:
+            losses["mup"] = train_arm("mup")
+        bar.update(max(0, 2 * per_arm - bar.n))
     summary: dict[str, float] = {}
     series: dict[str, Series] = {}
     for arm in ARMS:
