@@ -216,13 +216,18 @@ def measure(cfg: Config, pts: list[Point], generator: torch.Generator) -> dict[s
             # float32 draws cast to float64 cost 1/5 of float64 draws; the arithmetic stays in float64
             w = torch.randn(n, n, generator=generator).double()
             b = torch.randn(n, generator=generator).double()
+            rows = []
             for p in pts:
                 a, da = state[p.key]
                 if layer > 0:
                     da = DERIVATIVES[p.activation](a[:1]) * da  # the tangents sit at input 0
                     a = fns[p.key](a)
-                z = math.sqrt(p.weight_var / n) * torch.cat([a, da]) @ w.T
-                h, dh = z[: len(a)] + math.sqrt(cfg.bias_var) * b, z[len(a) :]
+                rows.append(math.sqrt(p.weight_var / n) * torch.cat([a, da]))
+            # every point's rows in one product: the N x N weights are read from memory once per layer, not once
+            # per point (a few rows each, so the product is bound by reading them)
+            zs = torch.cat(rows) @ w.T
+            for p, z in zip(pts, zs.split([len(r) for r in rows]), strict=True):
+                h, dh = z[: cfg.inputs] + math.sqrt(cfg.bias_var) * b, z[cfg.inputs :]
                 stats = out[p.key]
                 qs = h.pow(2).mean(1)
                 stats["q"][draw, layer], stats["q_first"][draw, layer] = qs.mean(), qs[0]
