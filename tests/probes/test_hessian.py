@@ -461,3 +461,40 @@ def test_a_zero_gradient_falls_back_to_a_gaussian_start():
     ref = hessian_eigenvalues(model, F.mse_loss, (x, y), v0=noise, **kw)
     assert np.array_equal(res.values, ref.values)
     assert np.allclose(res.values, exact[[-1, -2]].numpy(), rtol=1e-10, atol=0)
+
+
+class _WithDeadWeights(nn.Module):
+    """tiny()'s network, an unused parameter (no gradient at all) and a gain the loss is linear in (its
+    gradient is constant in the parameters: no graph)."""
+
+    def __init__(self):
+        super().__init__()
+        self.first = nn.Linear(3, 4).to(DT)
+        self.unused = nn.Parameter(torch.ones(5, dtype=DT))
+        self.gain = nn.Parameter(torch.ones(1, dtype=DT))
+        self.last = nn.Linear(4, 2).to(DT)
+
+    def forward(self, x):
+        return self.last(torch.tanh(self.first(x))), self.gain[0] * x.sum()
+
+
+def test_parameters_without_a_gradient_graph_have_zero_hessian_rows_on_the_cached_path():
+    model = init_(_WithDeadWeights(), 0)
+    x, y = data()
+
+    def loss(out, target):
+        logits, linear = out
+        return F.cross_entropy(logits, target) + linear / len(target)
+
+    exact = exact_hessian(model, loss, x, y)
+    op = CurvatureOperator(model, loss, (x, y), cache_graph=True)
+    dense = op.to_dense()
+    assert torch.allclose(dense, exact, rtol=0, atol=1e-12)
+    (graph,) = op._cached_graphs()
+    assert len(graph.live) == len(graph.leaves) - 2  # the two dead ones are left out of the double backward
+    dead = [i for i, n in enumerate(op.space.names) if n in ("unused", "gain")]
+    assert dead == [0, 1] and dense[-1].abs().sum() > 0  # the live ones sit after them in the flat vector
+    starts = np.cumsum([0, *op.space.numels])
+    for i in dead:
+        assert dense[starts[i] : starts[i + 1]].abs().max() == 0
+    assert torch.allclose(CurvatureOperator(model, loss, (x, y), cache_graph=False).to_dense(), exact, atol=1e-12)

@@ -66,11 +66,13 @@ def _gradient_graph(fmodel: FunctionalModel, loss_fn: Callable, x: Tensor, y: An
         loss = scalar_loss(loss_fn, fmodel.forward(theta, buffers, x), y)
         leaves = list(theta.values())
         grads = torch.autograd.grad(loss, leaves, create_graph=True, allow_unused=True)
-    # A gradient that is constant in theta (an unused or purely linear parameter) has no graph: its
-    # Hessian rows are zero, so it is left out of the double backward.
-    live = [i for i, g in enumerate(grads) if g is not None and g.requires_grad]
+        # A gradient that is constant in theta (an unused or purely linear parameter) has no graph: its
+        # Hessian rows are zero, so it is left out of the double backward.
+        live = [i for i, g in enumerate(grads) if g is not None and g.requires_grad]
+        # one flat output: a product is then one backward from one vector, with no per-leaf split and checks
+        flat = torch.cat([grads[i].reshape(-1) for i in live]) if live else None
     values = [torch.zeros_like(t) if g is None else g.detach() for t, g in zip(leaves, grads, strict=True)]
-    return _GradientGraph(leaves, [grads[i] for i in live], live, values)
+    return _GradientGraph(leaves, flat, live, values)
 
 
 def _ggn_vp(fmodel: FunctionalModel, loss_fn: Callable, x: Tensor, y: Any, v: dict[str, Tensor]) -> dict[str, Tensor]:
@@ -94,25 +96,31 @@ class _GradientGraph:
     """One batch's gradient ``g(theta)`` with its autograd graph kept, so ``H v`` is one backward of
     ``<g, v>`` (reverse-over-reverse, PyHessian's scheme) instead of a new forward and JVP per product."""
 
-    def __init__(self, leaves: list[Tensor], grads: list[Tensor], live: list[int], values: list[Tensor]):
-        self.leaves, self.grads, self.live = leaves, grads, live
+    def __init__(self, leaves: list[Tensor], flat: Tensor | None, live: list[int], values: list[Tensor]):
+        # flat: the gradients of the leaves in ``live`` (those with a graph), concatenated, with their graph
+        self.leaves, self.flat, self.live = leaves, flat, live
         self.values = values  # the gradient itself, detached, per leaf
+        sizes = [t.numel() for t in leaves]
+        self._all_live = len(live) == len(leaves)
+        if not self._all_live:  # where the live leaves sit in a flat vector over all of them
+            starts = [sum(sizes[:i]) for i in range(len(leaves))]
+            self._live_index = torch.cat([torch.arange(starts[i], starts[i] + sizes[i]) for i in live])
 
-    def hvp(self, v: list[Tensor]) -> list[Tensor]:
-        """``H v`` for a list of tensors in ``leaves`` order; the graph is retained for the next product."""
-        if not self.grads:
-            return [torch.zeros_like(t) for t in self.leaves]
+    def hvp(self, v: Tensor) -> Tensor:
+        """``H v`` for a flat vector over ``leaves`` (their order), flat; the graph is retained for the next
+        product."""
+        if self.flat is None:
+            return torch.zeros_like(v)
         with torch.enable_grad():
             hv = torch.autograd.grad(
-                self.grads,
+                self.flat,
                 self.leaves,
-                grad_outputs=[v[i] for i in self.live],
+                grad_outputs=v if self._all_live else v[self._live_index],
                 retain_graph=True,
                 allow_unused=True,
             )
-        if len(self.live) == len(self.leaves) and all(h is not None for h in hv):
-            return list(hv)  # the usual case: autograd.grad's results, already outside the graph
-        return [torch.zeros_like(t) if h is None else h.detach() for t, h in zip(self.leaves, hv, strict=True)]
+        parts = [torch.zeros_like(t) if h is None else h for t, h in zip(self.leaves, hv, strict=True)]
+        return torch.cat([p.reshape(-1) for p in parts])
 
 
 def _target_primal(y: Any) -> tuple[tuple, tuple]:
@@ -167,11 +175,10 @@ class CurvatureOperator(LinearOperator):
     def apply(self, v: Tensor) -> Tensor:
         """The product with a flat torch vector; returns a flat tensor in the model's dtype and device."""
         v = v.to(dtype=self.fmodel.dtype, device=self.fmodel.device)
-        vd = self.space.unflatten(v)
-        if self.cache_graph:
-            vs = [vd[name] for name in self.space.names]
-            products = (torch.cat([h.reshape(-1) for h in graph.hvp(vs)]) for graph in self._cached_graphs())
+        if self.cache_graph:  # the graphs' leaves are in the space's order
+            products = (graph.hvp(v) for graph in self._cached_graphs())
         else:
+            vd = self.space.unflatten(v)
             product = _hvp if self.kind == "hessian" else _ggn_vp
             products = (self.space.flatten(product(self.fmodel, self.loss_fn, x, y, vd)) for x, y, _ in self.batches)
         self.n_products += 1
