@@ -86,6 +86,8 @@ def test_a_control_reuses_the_pieces_its_main_runs_computed_and_their_folder_goe
     result = verify_entries([ENTRY], "quick", [5, 6, 7], executor="serial", progress=False, store=Store(home))
     assert result.passed and result.entries[0].checks[0].values == (12.0, 14.0, 16.0)
     assert SHARED_PIECES == [5, 6, 7]  # once per seed: the "no gain" control runs reused them
+    reused = {r.config["gain"]: r.environment.get("reused_pieces") for r in Store(home).runs()}
+    assert reused == {2.0: None, 0.0: ["seed + 1"]}  # recorded with the run that reused them
     assert not list(home.glob("shared-*"))
     SHARED_PIECES.clear()
     verify_entries([ENTRY], "quick", [8], executor="serial", progress=False, store=Store(home), force=True)

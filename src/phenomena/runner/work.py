@@ -61,6 +61,8 @@ def work(spec) -> Outcome:
         return Outcome(spec.run_id, "diverged", error=str(e), environment=env)
     except Exception as e:
         return Outcome(spec.run_id, "failed", error="".join(traceback.format_exception(e)), environment=env)
+    if ctx.reused:  # provenance: these pieces' values (and their cost) belong to a sibling run
+        env["reused_pieces"] = list(ctx.reused)
     return Outcome(spec.run_id, "finished", result=result, environment=env)
 
 
