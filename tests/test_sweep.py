@@ -194,3 +194,21 @@ def test_a_sweep_shows_the_declared_metrics_its_runs_measured_else_their_own_key
     assert _metrics(("zz",), measured) == ("a", "b", "c")  # none measured: the runs' own first keys, untimed
     assert _metrics((), measured) == ("a", "b", "c")
     assert _metrics(("b",), []) == ("b",)  # nothing finished yet: the declared columns
+
+
+def test_a_run_waits_while_a_sibling_of_its_experiment_and_seed_runs_if_another_can_start():
+    # the sibling may be computing a piece the run could reuse (RunContext.shared); nothing is left idle for it
+    from collections import deque
+    from types import SimpleNamespace
+
+    from phenomena.runner.sweep import _next_job
+
+    def run(name, seed, plan):
+        return SimpleNamespace(entry=SimpleNamespace(name=name), id=plan), SimpleNamespace(seed=seed)
+
+    main0, main1, other0 = run("a", 0, "main"), run("a", 1, "main"), run("b", 0, "main")
+    control0, control1 = run("a", 0, "control"), run("a", 1, "control")
+    pending = deque([control0, control1, other0])
+    assert _next_job(pending, [main0]) == control1  # control0 waits for main0
+    assert _next_job(pending, [main0, main1]) == other0  # both controls wait
+    assert _next_job(pending, [main0, main1]) == control0 and not pending  # nothing else: it starts anyway

@@ -160,7 +160,7 @@ def _run_all(
 def _step(pending, in_flight, pool, store, bar, recorded, tally, shared) -> None:
     """Fill the pool up to its capacity, wait for the first run to end (or a heartbeat's time), record it."""
     while pending and len(in_flight) < pool.capacity:
-        plan, job = pending.popleft()
+        plan, job = _next_job(pending, in_flight.values()) if shared else pending.popleft()
         name = plan.entry.name
         folder = store.begin(job.run_id, name, plan.preset, to_dict(job.config), environment(job.seed), sweep=plan.id)
         spec = RunSpec(name, plan.entry.module, job.config, job.run_id, str(folder), str(store.cache_dir), shared)
@@ -173,6 +173,20 @@ def _step(pending, in_flight, pool, store, bar, recorded, tally, shared) -> None
         tally[status] += 1
         bar.set_postfix({k: v for k, v in tally.items() if k != "finished"}, refresh=False)
         bar.update(1)
+
+
+def _next_job(pending: deque, in_flight: Iterable[tuple[SweepPlan, Job]]) -> tuple[SweepPlan, Job]:
+    """Take the first pending run that shares its experiment and seed with no run in flight (else the first).
+
+    Runs of one experiment and seed are the ones that can share pieces (``RunContext.shared``): started after
+    the sibling that computes a piece has finished, a run reuses it instead of computing it alongside.
+    """
+    busy = {(plan.entry.name, job.seed) for plan, job in in_flight}
+    for i, (plan, job) in enumerate(pending):
+        if (plan.entry.name, job.seed) not in busy:
+            del pending[i]
+            return plan, job
+    return pending.popleft()
 
 
 def _outcome(future: Future, job: Job, pool: Executor) -> Outcome:
