@@ -71,6 +71,16 @@ def test_a_shared_piece_is_computed_once_per_key_and_ignores_only_the_named_keys
     assert not list(tmp_path.glob("*.partial"))
     with pytest.raises(ValueError, match="train.batchsize"):
         piece(Cfg(), control, ignore=("train.batchsize",))
+    with pytest.raises(ValueError, match="trai"):  # a section name must be whole, not a prefix of one
+        piece(Cfg(), control, ignore=("trai",))
+
+
+def test_a_section_ignores_every_key_under_it(tmp_path):
+    calls = []
+    main, control = _shared_ctx(tmp_path, "main"), _shared_ctx(tmp_path, "control")
+    for cfg, ctx in ((Cfg(), main), (Cfg(train=Train(lr=0.5, batch=3)), control)):
+        ctx.shared("seed only", cfg, lambda: calls.append(1), ignore=("train",))
+    assert len(calls) == 1 and control.reused == ["seed only"]
 
 
 def test_without_a_shared_folder_every_run_computes_its_pieces():

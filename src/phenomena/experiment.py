@@ -215,21 +215,24 @@ class RunContext:
 
         A control often repeats part of its main run bit for bit: flat-minima's "small SAM radius" retrains the
         small- and large-batch networks of the main run. The piece is keyed by its name, the entry and ``cfg``
-        (the run's whole config, seed included) without the dotted keys in ``ignore``: the fields that the piece
-        does not read. ``compute`` must take its randomness only from generators it makes (``self.generator``)
-        and change nothing but what it returns, so that skipping it leaves the rest of the run as it was; then
-        a run that reuses a piece gets the same bits as one that computes it.
+        (the run's whole config, seed included) without the fields in ``ignore`` that the piece does not read:
+        dotted keys (``"train.rho"``) or whole sections (``"noise"``: every ``noise.*`` key). ``compute`` must
+        take its randomness only from generators it makes (``self.generator``) and change nothing but what it
+        returns, so that skipping it leaves the rest of the run as it was; then a run that reuses a piece gets
+        the same bits as one that computes it.
 
         Outside a sweep or verify (``shared_dir`` None), ``compute()`` runs every time. Raises ValueError for an
-        ignored key that the config does not have (a typo would otherwise share nothing, silently).
+        ignored name that is neither a key nor a section of the config (a typo would otherwise share nothing,
+        silently).
         """
         if self.shared_dir is None:
             return compute()
         fields = flat(cfg)
-        unknown = sorted(set(ignore) - set(fields))
+        ignore = tuple(ignore)
+        unknown = [name for name in ignore if not any(_within(key, name) for key in fields)]
         if unknown:
             raise ValueError(f"shared piece {piece!r} ignores keys the config does not have: {', '.join(unknown)}")
-        kept = {k: v for k, v in fields.items() if k not in set(ignore)}
+        kept = {k: v for k, v in fields.items() if not any(_within(k, name) for name in ignore)}
         key = json.dumps([self.experiment, piece, kept], sort_keys=True)
         path = self.shared_dir / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.pickle"
         try:
@@ -316,6 +319,11 @@ class RunContext:
                 if done is not None:
                     done(i, out[i])
         return out
+
+
+def _within(key: str, name: str) -> bool:
+    """Whether the dotted ``key`` is ``name`` or lies in the section ``name``."""
+    return key == name or key.startswith(name + ".")
 
 
 def _sets_seed(overrides: Mapping[str, Any] | Iterable[str]) -> bool:

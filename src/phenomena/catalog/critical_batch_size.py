@@ -70,7 +70,6 @@ gave no growth (0.44-0.66): large steps keep the gradient in the sharp direction
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import numpy as np
@@ -145,9 +144,6 @@ class Noise:
 
     def __post_init__(self):
         require(self.b_small < self.b_big, "noise.b_small must be smaller than noise.b_big")
-
-
-NOISE_KEYS = tuple(f"noise.{f.name}" for f in dataclasses.fields(Noise))  # read only by the noise run
 
 
 @config
@@ -334,7 +330,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
 
         # both curves are measured whatever train.retune (which one is judged) and noise.* say: the controls
         # reuse the main run's in a verify, and "no lr retuning" its noise run too
-        best_steps, best_lr, interior, plain = ctx.shared("sweeps", cfg, sweeps, ignore=("train.retune", *NOISE_KEYS))
+        best_steps, best_lr, interior, plain = ctx.shared("sweeps", cfg, sweeps, ignore=("train.retune", "noise"))
         bar.update(max(0, len(t.batches) + 1 - bar.n))
         fixed_lr = best_lr[smallest]
         reference = plain.get(cfg.noise.batch, math.nan)

@@ -92,11 +92,11 @@ from phenomena.training import train_ensemble
 
 ARMS = ("texture_easy", "equal", "shape_easy", "augmented")
 # the keys that set the arms apart, and those each arm does not read (RunContext.shared)
-ARM_KEYS = ("data.texture_easy", "data.texture_equal", "data.texture_hard", "augment.cue", "augment.fraction")
+ARM_KEYS = ("data.texture_easy", "data.texture_equal", "data.texture_hard", "augment")
 NOT_READ_BY_ARM = {
-    "texture_easy": ("data.texture_equal", "data.texture_hard", "augment.cue", "augment.fraction"),
-    "equal": ("data.texture_easy", "data.texture_hard", "augment.cue", "augment.fraction"),
-    "shape_easy": ("data.texture_easy", "data.texture_equal", "augment.cue", "augment.fraction"),
+    "texture_easy": ("data.texture_equal", "data.texture_hard", "augment"),
+    "equal": ("data.texture_easy", "data.texture_hard", "augment"),
+    "shape_easy": ("data.texture_easy", "data.texture_equal", "augment"),
     "augmented": ("data.texture_equal", "data.texture_hard"),
 }
 ARM_LABELS = {

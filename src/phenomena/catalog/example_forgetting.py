@@ -167,9 +167,6 @@ def preflight(cfg: Config) -> None:
         mnist_files(cfg.data.directory)
 
 
-REMOVAL_KEYS = ("removal.fraction", "removal.order", "removal.repeats")  # read only by the removal experiment
-
-
 def load_data(cfg: Config, ctx: RunContext):
     """The clean data set: MNIST-1D generated, or MNIST read from ``data.directory``."""
     d = cfg.data
@@ -219,9 +216,9 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     if "noisy" in data.meta:
         marked[data.meta["noisy"]] = True
     init, order = ctx.stream_seed("init"), ctx.stream_seed("batches")
-    # the tracked runs read no removal.* key: a removal control reuses the main run's in a verify
+    # the tracked runs read nothing of removal.*: a removal control reuses the main run's in a verify
     (t1, acc_noisy), (t2, _) = ctx.shared(
-        "tracked pair", cfg, lambda: forgetting_pair(data, cfg, init, order), ignore=REMOVAL_KEYS
+        "tracked pair", cfg, lambda: forgetting_pair(data, cfg, init, order), ignore=("removal",)
     )
     s1, s2 = t1.scores().numpy(), t2.scores().numpy()
     summary = {
@@ -242,7 +239,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     if not torch.equal(data.y_train, clean.y_train):
         ri, ro = init + 2, order + 2
         (c1, acc_full), (c2, _) = ctx.shared(
-            "tracked pair, clean labels", cfg, lambda: forgetting_pair(clean, cfg, ri, ro), ignore=REMOVAL_KEYS
+            "tracked pair, clean labels", cfg, lambda: forgetting_pair(clean, cfg, ri, ro), ignore=("removal",)
         )
     else:
         c1, c2 = t1, t2
