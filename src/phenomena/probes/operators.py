@@ -11,6 +11,7 @@ the per-batch products.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -100,11 +101,11 @@ class _GradientGraph:
         # flat: the gradients of the leaves in ``live`` (those with a graph), concatenated, with their graph
         self.leaves, self.flat, self.live = leaves, flat, live
         self.values = values  # the gradient itself, detached, per leaf
-        sizes = [t.numel() for t in leaves]
-        self._all_live = len(live) == len(leaves)
-        if not self._all_live:  # where the live leaves sit in a flat vector over all of them
-            starts = [sum(sizes[:i]) for i in range(len(leaves))]
-            self._live_index = torch.cat([torch.arange(starts[i], starts[i] + sizes[i]) for i in live])
+        # where the live leaves sit in a flat vector over all of them (None: all are live, v is taken whole)
+        self._live_index = None
+        if len(live) < len(leaves):
+            starts = [0, *itertools.accumulate(t.numel() for t in leaves)]
+            self._live_index = torch.cat([torch.arange(starts[i], starts[i + 1]) for i in live])
 
     def hvp(self, v: Tensor) -> Tensor:
         """``H v`` for a flat vector over ``leaves`` (their order), flat; the graph is retained for the next
@@ -115,7 +116,7 @@ class _GradientGraph:
             hv = torch.autograd.grad(
                 self.flat,
                 self.leaves,
-                grad_outputs=v if self._all_live else v[self._live_index],
+                grad_outputs=v if self._live_index is None else v[self._live_index],
                 retain_graph=True,
                 allow_unused=True,
             )
