@@ -28,6 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from phenomena.training.packed import packed
+
 # A layer with at most this many outputs (and more inputs) computes its forward and weight gradient as the
 # transposed products (zᵀ = Wᵀ hᵀ, dWᵀ = δᵀ h): MKL's batched GEMM with 10 output columns ran at ~28 GFLOP/s on
 # 16 × (100 × 256 · 256 × 10) products against ~150 for the transposed shapes (2 threads, benchmarks/ensemble.py).
@@ -161,7 +163,8 @@ class BmmStep:
                     if la.narrow
                 },
                 "delta": [empty(m, rows, w) for w in widths[:-1]],
-                "grads": {n: torch.empty_like(t) for n, t in p.items()},
+                # packed in the order they are returned: the optimizer can update them as one buffer
+                "grads": dict(zip(self.trainable, packed([p[n] for n in self.trainable]), strict=True)),
                 "minus_one": torch.full((m, rows, 1), -1.0, dtype=dtype, device=device),
             }
         return self._buffers[key]

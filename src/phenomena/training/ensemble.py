@@ -49,6 +49,7 @@ from phenomena.training.bmm_step import BmmStep, activation_name
 from phenomena.training.functional_optim import FunctionalOptimizer, per_member
 from phenomena.training.losses import loss_function
 from phenomena.training.optim import OPTIMIZERS, warmup
+from phenomena.training.packed import packed_copy
 from phenomena.training.pruning import Mask
 from phenomena.training.trainer import History, evaluate, fit
 
@@ -550,10 +551,15 @@ def _train_vectorized(run: _Run, method: str) -> None:
     plan = _bmm_layers(models[0]) if method == "bmm" else []
     flip = {f"{op[1]}.weight" for op in plan if op[0] == "linear"}
     params, buffers, trainable = _stacked(models, flip)
+    written_out = None
+    if BmmStep.supports(plan, params, trainable, run.loss_fn):
+        # no autograd: the parameters are packed into one buffer (as the step packs its gradients), so that the
+        # optimizer updates all of them with one kernel per rule
+        params = dict(zip(trainable, packed_copy([params[k] for k in trainable]), strict=True))
+        written_out = BmmStep(plan, params, trainable)
     leaves = [params[k] for k in trainable]
     kept = _stacked_masks(run.masks, params, flip)
     opt = FunctionalOptimizer(run.optimizer, leaves, **run.hyper)
-    written_out = BmmStep(plan, params, trainable) if BmmStep.supports(plan, params, trainable, run.loss_fn) else None
     forward = _forward_fn(method, models) if written_out is None else _written_out_forward(written_out)
     # the written-out forward's buffers stay in cache in chunks of WRITTEN_OUT_EVAL_ROWS
     eval_rows = run.eval_batch_size if written_out is None else min(run.eval_batch_size, WRITTEN_OUT_EVAL_ROWS)

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import torch
 
 from phenomena.errors import UserError
+from phenomena.training.packed import mirror, span
 
 FUNCTIONAL_OPTIMIZERS = ("sgd", "adam", "adamw")
 
@@ -45,6 +46,11 @@ def _check_range(t: torch.Tensor, name: str, low: float, high: float, low_open: 
 def _b(t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """An [M] tensor reshaped to broadcast against a stacked (M, ...) tensor, in its dtype and device."""
     return t.to(dtype=like.dtype, device=like.device).view(-1, *([1] * (like.ndim - 1)))
+
+
+def _layout(tensors: list[torch.Tensor], flat: torch.Tensor) -> tuple:
+    """Where each of ``tensors`` starts in ``flat``, and the size of ``flat``."""
+    return (*(t.storage_offset() - flat.storage_offset() for t in tensors), flat.numel())
 
 
 class FunctionalOptimizer:
@@ -95,10 +101,15 @@ class FunctionalOptimizer:
         _check_range(self.beta2, "beta2", 0.0, 1.0)
         if not eps >= 0:
             raise UserError(f"eps must be >= 0; got {eps}")
-        if name == "sgd":
-            self.state = [[torch.zeros_like(p)] for p in self.params]  # momentum buffers
-        else:
-            self.state = [[torch.zeros_like(p), torch.zeros_like(p)] for p in self.params]  # 1st, 2nd moments
+        # momentum buffers (SGD) or 1st and 2nd moments (Adam), packed like the parameters where those are packed
+        self._flat = span(self.params)
+        slots = [
+            mirror(self.params, self._flat) if self._flat is not None else [torch.zeros_like(p) for p in self.params]
+            for _ in range(1 if name == "sgd" else 2)
+        ]
+        self.state = [list(s) for s in zip(*slots, strict=True)]
+        self._flat_state = [span(s) for s in slots] if self._flat is not None else None
+        self._grads_seen: tuple[list[torch.Tensor], torch.Tensor | None] = ([], None)
         # Members that share every hyper-parameter (seeds-only ensembles, the common case) take torch's foreach
         # path with Python scalars: 3-6 kernels per step for all tensors instead of 3-6 per tensor, which was
         # most of an ensemble step's overhead for small models. Otherwise the [M] tensors are reshaped to each
@@ -116,25 +127,42 @@ class FunctionalOptimizer:
         """One update of every member; ``grads`` match ``params`` and may be overwritten."""
         self.t += 1
         if self.uniform:
-            self._uniform_step(grads, self._scalars[0] * lr_scale)
+            flat_grads = self._flat_grads(grads)
+            if flat_grads is not None:  # one kernel per rule over every parameter (bitwise the same update)
+                self._uniform_step([self._flat], [flat_grads], [self._flat_state], self._scalars[0] * lr_scale)
+            else:
+                self._uniform_step(self.params, grads, self.state, self._scalars[0] * lr_scale)
         elif self.name == "sgd":
             self._sgd(grads, self.lr * lr_scale)
         else:
             self._adam(grads, self.lr * lr_scale)
 
-    def _uniform_step(self, grads: list[torch.Tensor], lr: float) -> None:
+    def _flat_grads(self, grads: list[torch.Tensor]) -> torch.Tensor | None:
+        """The flat buffer ``grads`` are packed in when the parameters are packed alike, else None; the same
+        gradient tensors as the last step's are not searched again."""
+        if self._flat is None:
+            return None
+        seen, flat = self._grads_seen
+        if len(seen) != len(grads) or any(a is not b for a, b in zip(seen, grads, strict=False)):
+            flat = span(grads)
+            if flat is not None and _layout(grads, flat) != _layout(self.params, self._flat):
+                flat = None  # packed differently from the parameters: elements would not line up
+            self._grads_seen = (list(grads), flat)
+        return flat
+
+    def _uniform_step(self, params: list, grads: list, state: list, lr: float) -> None:
         # the rules of torch.optim.SGD / Adam / AdamW with foreach=True, which torch picks by default on
         # tensors of one device and dtype; every member gets the same scalars
-        params, (_, wd, momentum, beta1, beta2) = self.params, self._scalars
+        _, wd, momentum, beta1, beta2 = self._scalars
         if self.name == "sgd":
-            bufs = [s[0] for s in self.state]
+            bufs = [s[0] for s in state]
             if wd != 0:
                 torch._foreach_add_(grads, params, alpha=wd)
             torch._foreach_mul_(bufs, momentum)
             torch._foreach_add_(bufs, grads)
             torch._foreach_add_(params, bufs, alpha=-lr)
             return
-        m1, m2 = [s[0] for s in self.state], [s[1] for s in self.state]
+        m1, m2 = [s[0] for s in state], [s[1] for s in state]
         if self.name == "adamw":
             torch._foreach_mul_(params, 1.0 - lr * wd)
         elif wd != 0:
