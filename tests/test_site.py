@@ -70,6 +70,16 @@ def test_the_index_shows_the_catalog_the_verification_and_every_run(site):
     assert index.count('href="sweeps/') == len(store.sweeps()) == 3  # the grid, and verify's entry and control
 
 
+def test_every_finished_run_page_has_its_figure_verifys_drawn_for_the_report(site):
+    from phenomena.store import Store
+
+    records = [r for r in Store(site.parent / "store").runs() if r.status == "finished"]
+    assert any(r.preset == "smoke" and r.config["seed"] == 0 and r.sweep for r in records)  # verify's runs
+    for record in records:
+        html = (site / "runs" / f"{record.id}.html").read_text(encoding="utf-8")
+        assert "<h2>Figure</h2>" in html and (site / "assets" / f"{record.id}.png").is_file()
+
+
 def test_a_run_page_shows_its_verdict_config_difference_environment_and_curves(site):
     from phenomena.store import Store
 

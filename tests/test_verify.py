@@ -94,6 +94,26 @@ def test_a_control_reuses_the_pieces_its_main_runs_computed_and_their_folder_goe
     assert SHARED_PIECES == [8]  # a new verify shares nothing with the last one
 
 
+def test_verify_leaves_figures_to_be_drawn_when_a_run_is_first_shown(fake, cli, home):
+    """Drawing a figure per run took the workers' CPU in a verify; a run's figure is drawn from its stored result
+    the first time it is shown (``phenomena show``, ``ph.figure``, the site), and kept."""
+    import phenomena as ph
+    from phenomena.store import Store
+
+    code, _, err = cli("verify", "fake-verify", "--seeds", "2", "-x", "serial")
+    assert code == 0, err
+    records = Store(home).runs()
+    assert len(records) == 4 and not list(home.glob("runs/*/figure.png"))
+    code, out, _ = cli("show", records[0].id)
+    drawn = home / "runs" / records[0].id / "figure.png"
+    assert code == 0 and f"figure: {drawn}" in out and drawn.is_file()
+    assert ph.figure(records[1].id, store=home) == home / "runs" / records[1].id / "figure.png"
+    assert ph.load(records[1].id, store=home).figure_path is not None  # found again without drawing
+    code, _, err = cli("run", "fake-verify", "-p", "smoke", "--seed", "3")
+    assert code == 0, err
+    assert len(list(home.glob("runs/*/figure.png"))) == 3  # a plain run still draws its figure as it ends
+
+
 def test_below_80_percent_fails_and_says_which_entry(fake, cli):
     # full preset: y = 0.9 (seed + 1) >= 2 holds for seeds 2, 3, 4 of 0..4: 3/5 = 60% < 80%
     code, out, _ = cli("verify", "fake-verify", "-p", "full", "--seeds", "5", "-x", "serial")

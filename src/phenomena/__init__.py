@@ -23,6 +23,7 @@ _LAZY = {
     "load_sweep": "phenomena.api",
     "SweepResult": "phenomena.api",
     "load": "phenomena.api",
+    "figure": "phenomena.api",
     "runs": "phenomena.api",
     "list_experiments": "phenomena.api",
     "config": "phenomena.api",
@@ -42,7 +43,17 @@ __all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"])
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from phenomena import analysis, catalog, data, kernels, models, probes, report, store, training  # noqa: F401
-    from phenomena.api import SweepResult, config, list_experiments, load, load_sweep, run, runs, sweep  # noqa: F401
+    from phenomena.api import (  # noqa: F401
+        SweepResult,
+        config,
+        figure,
+        list_experiments,
+        load,
+        load_sweep,
+        run,
+        runs,
+        sweep,
+    )
     from phenomena.errors import UserError  # noqa: F401
     from phenomena.experiment import Control, Entry, Reference, RunContext  # noqa: F401
     from phenomena.monitor import Monitor  # noqa: F401

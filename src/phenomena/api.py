@@ -12,10 +12,11 @@ from typing import Any
 
 from phenomena.catalog import ENTRIES, get_entry, listing
 from phenomena.config import FieldInfo, describe_fields
+from phenomena.errors import UserError
 from phenomena.result import Result
 from phenomena.runner.execute import execute as _execute
 from phenomena.runner.execute import load as _load
-from phenomena.runner.execute import record_to_result
+from phenomena.runner.execute import record_to_result, stored_figure
 from phenomena.runner.sweep import sweep as _sweep
 from phenomena.runner.sweep_result import SweepResult as SweepResult
 from phenomena.runner.sweep_result import load_sweep as _load_sweep
@@ -142,6 +143,17 @@ def verify(
 def load(run_id: str, store: StoreLike = None) -> Result:
     """A stored run by id (or unique id prefix)."""
     return _load(run_id, _store(store), get_entry)
+
+
+def figure(run_id: str, store: StoreLike = None) -> Path | None:
+    """The figure (PNG path) of a stored run by id or unique prefix, drawn now from the stored result if the run
+    was recorded without one (``phenomena verify`` leaves its runs' figures to be drawn when first shown); None
+    for a run that did not finish."""
+    s = _store(store)
+    record = s.get(run_id)
+    if record is None:
+        raise UserError(f"no stored run {run_id!r} in {s.root} (see `phenomena runs`)")
+    return stored_figure(s, record, get_entry)
 
 
 def load_sweep(sweep_id: str, store: StoreLike = None) -> SweepResult:

@@ -60,7 +60,7 @@ def overrides_text(record) -> str:
 def show_cmd(ctx, run_id: str, as_json: bool, curves: bool) -> None:
     """Verdict, summary, config (as a difference from its preset), environment and artifacts of a stored run,
     or the table and figure of a sweep (an id prefix is enough)."""
-    from phenomena.api import load, load_sweep
+    from phenomena.api import figure, load, load_sweep
     from phenomena.errors import UserError
 
     store = _store(ctx)
@@ -81,6 +81,13 @@ def show_cmd(ctx, run_id: str, as_json: bool, curves: bool) -> None:
         return
     record = runs[0]
     result = load(record.id, store)
+    unshown = None
+    try:  # a run recorded without its figure (phenomena verify's) has it drawn now
+        path = figure(record.id, store)
+        if path is not None:
+            result.artifacts = {**result.artifacts, "figure": str(path)}
+    except Exception as e:  # the stored result no longer draws (e.g. written by another version): said, not fatal
+        unshown = f"{type(e).__name__}: {e}".splitlines()[0]
     diff = overrides_text(record)
     env = record.environment or {}
     if as_json:
@@ -123,6 +130,8 @@ def show_cmd(ctx, run_id: str, as_json: bool, curves: bool) -> None:
             f"environment: phenomena {env.get('phenomena')}, torch {env.get('torch')}, python {env.get('python')}, "
             f"{env.get('threads')} threads on {env.get('host')} ({env.get('platform')})"
         )
+    if unshown:
+        click.echo(f"figure: not drawn ({unshown})")
     echo_artifacts(result, ctx.obj["home"])
 
 

@@ -16,6 +16,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from phenomena import __version__
@@ -92,17 +93,18 @@ def compute(entry: Entry, cfg: Any, ctx: RunContext) -> Result:
     return result
 
 
-def finish_run(store: Store, entry: Entry, result: Result, environment: dict | None = None) -> Result:
-    """Draw the figure of a computed run into its folder and record it as finished (one transaction).
+def finish_run(
+    store: Store, entry: Entry, result: Result, environment: dict | None = None, figure: bool = True
+) -> Result:
+    """Draw the figure of a computed run into its folder (unless ``figure`` is false: it is then drawn when first
+    shown, :func:`stored_figure`) and record the run as finished (one transaction).
 
     Runs in the process that owns the store (the sweep driver), never in a worker.
     """
-    from phenomena.report import save
-
-    figure_path = store.run_dir(result.run_id) / "figure.png"
     result.entry = entry
-    save(entry.figure(result), figure_path)
-    result.artifacts = {**result.artifacts, "figure": str(figure_path), "record": str(store.path)}
+    if figure:
+        draw_figure(store, result)
+    result.artifacts = {**result.artifacts, "record": str(store.path)}
     metrics = {k: (s.steps, s.values) for k, s in result.series.items()}
     store.finish(
         result.run_id,
@@ -113,6 +115,30 @@ def finish_run(store: Store, entry: Entry, result: Result, environment: dict | N
         environment=environment,
     )
     return result
+
+
+def draw_figure(store: Store, result: Result) -> Path:
+    """Draw the figure of ``result`` (whose ``entry`` is set) into its run folder as ``figure.png``; the path."""
+    from phenomena.report import save
+
+    path = store.run_dir(result.run_id) / "figure.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save(result.entry.figure(result), path)
+    result.artifacts = {**result.artifacts, "figure": str(path)}
+    return path
+
+
+def stored_figure(store: Store, record: RunRecord, lookup: Lookup) -> Path | None:
+    """The figure of a stored run: its ``figure.png``, drawn now from the stored result if the run was recorded
+    without one (``phenomena verify`` leaves its runs' figures to be drawn when first shown). None for a run that
+    did not finish or whose experiment is not in the catalog; the figure's own error propagates."""
+    path = store.run_dir(record.id) / "figure.png"
+    if path.is_file():
+        return path
+    if record.status != "finished":
+        return None
+    result = record_to_result(record, store, lookup)
+    return draw_figure(store, result) if result.entry is not None else None
 
 
 def execute(
@@ -212,6 +238,9 @@ def record_to_result(record: RunRecord, store: Store, lookup: Lookup) -> Result:
     config = record.config if entry is None else from_dict(entry.config, record.config)
     verdict_dict = dict(record.verdict or {})
     artifacts = verdict_dict.pop("artifacts", {})
+    drawn = store.run_dir(record.id) / "figure.png"  # drawn after the run was recorded (stored_figure)
+    if "figure" not in artifacts and drawn.is_file():
+        artifacts = {**artifacts, "figure": str(drawn)}
     series = {k: Series(s, v) for k, (s, v) in store.metrics(record.id).items()}
     summary = {k: decode_float(v) for k, v in (record.summary or {}).items()}
     return Result(

@@ -44,6 +44,9 @@ class SweepPlan:
     overrides: dict[str, Any]
     points: list[dict[str, Any]]
     jobs: list[Job]
+    # draw each run's figure as it is recorded; verify does not: its runs' figures are drawn when first shown
+    # (:func:`~phenomena.runner.execute.stored_figure`), so that drawing them does not take the workers' CPU
+    figures: bool = True
 
     @property
     def members(self) -> list[tuple[int, int, str]]:

@@ -208,7 +208,7 @@ def _record(store: Store, plan: SweepPlan, job: Job, outcome: Outcome) -> str:
     env = {**outcome.environment, "argv": sys.argv} if outcome.environment else None
     if outcome.status == "finished":
         try:
-            finish_run(store, plan.entry, outcome.result, environment=env)
+            finish_run(store, plan.entry, outcome.result, environment=env, figure=plan.figures)
             return "finished"
         except Exception as e:  # e.g. the figure raised: the run is kept as failed, with the reason
             store.finish(job.run_id, "failed", error="".join(traceback.format_exception(e)), environment=env)

@@ -244,7 +244,7 @@ def verify(
     store = store if store is not None else Store()
     planned = plan_verification(entries, preset, chosen)
     plans = [
-        p
+        dataclasses.replace(p, figures=False)
         for entry, main, controls in planned
         for p in (main, *(c for control, c in zip(entry.controls, controls, strict=True) if not control.derived))
     ]

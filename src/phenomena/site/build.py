@@ -18,9 +18,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from phenomena.catalog import listing, preset_difference
+from phenomena.catalog import get_entry, listing, preset_difference
 from phenomena.errors import StoreError
 from phenomena.result import decode_float
+from phenomena.runner.execute import stored_figure
 from phenomena.runner.sweep_result import load_sweep
 from phenomena.site.html import esc, number, page, table, verdict_cell
 from phenomena.store import RunRecord, Store
@@ -156,7 +157,7 @@ def _entry_block(store: Store, item: dict, runs: list[RunRecord], latest_verify:
     done = [r for r in runs if r.status == "finished"]
     latest = next((r for r in as_preset if r.preset == "quick"), (as_preset or done or [None])[0])
     if latest is not None:
-        src = _copy_figure(store.run_dir(latest.id), out, f"{latest.id}.png")
+        src = _run_figure(store, latest, out, f"{latest.id}.png")
         if src:
             figure = f'<a href="runs/{esc(latest.id)}.html"><img src="{src}" alt="latest figure of {esc(name)}"></a>'
     papers = "".join(f"<li>{esc(p)}</li>" for p in item["papers"])
@@ -346,7 +347,7 @@ def _run_page(store: Store, record: RunRecord, out: Path) -> str:
             for c in checks
         ]
         parts += ["<h2>Verdict</h2>", table(("check", "measured", "threshold", ""), body, numeric=(1,))]
-    src = _copy_figure(Path(store.run_dir(record.id)), out, f"{record.id}.png", prefix="../")
+    src = _run_figure(store, record, out, f"{record.id}.png", prefix="../")
     if src:
         parts += ["<h2>Figure</h2>", f'<img class="figure" src="{src}" alt="figure of run {esc(record.id)}">']
     curves = store.metrics(record.id)
@@ -427,6 +428,16 @@ def _sweep_page(store: Store, record: SweepRecord, out: Path, lookup: Callable[[
     if src:
         parts.append(f'<img class="figure" src="{src}" alt="figure of sweep {esc(record.id)}">')
     return page(f"{record.experiment} sweep {record.id}", "".join(parts), root="../")
+
+
+def _run_figure(store: Store, record: RunRecord, out: Path, name: str, prefix: str = "") -> str | None:
+    """:func:`_copy_figure` of a run's figure, drawn first if the run was recorded without one (verify's runs);
+    None if it has none or its stored result no longer draws."""
+    try:
+        source = stored_figure(store, record, get_entry)
+    except Exception:  # e.g. a run stored by another version whose series the figure no longer finds
+        return None
+    return _copy_figure(source.parent, out, name, prefix) if source is not None else None
 
 
 def _copy_figure(folder: Path, out: Path, name: str, prefix: str = "") -> str | None:
