@@ -76,6 +76,8 @@ def test_textures_differ_under_every_shift_and_glyphs_are_distinct():
             assert dist >= 6
     glyphs = shape_glyphs()
     assert len({tuple(g.flatten().tolist()) for g in glyphs}) == len(glyphs)
+    tiles.zero_()  # the tiles are drawn once per process: a caller's copy cannot change them
+    assert torch.equal(texture_tiles().abs(), torch.ones(len(tiles), PERIOD, PERIOD))
 
 
 def test_pixel_noise_has_the_requested_standard_deviation():

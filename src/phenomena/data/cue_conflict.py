@@ -3,6 +3,8 @@ for Geirhos et al.'s (2019) cue-conflict stimuli."""
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from phenomena.data.dataset import Dataset
@@ -30,6 +32,13 @@ def shape_glyphs() -> torch.Tensor:
 def texture_tiles() -> torch.Tensor:
     """The five ±1 texture tiles, (5, 4, 4): fixed zero-mean binary patterns, pairwise different under every cyclic
     shift by at least 6 of 16 pixels (drawn once from a fixed generator, so they are constants of the data set)."""
+    return _drawn_tiles().clone()
+
+
+@functools.cache
+def _drawn_tiles() -> torch.Tensor:
+    # the rejection draw compares every shift of every candidate pixel by pixel: seconds per call, so it runs once
+    # per process (every rendering needs the tiles)
     g = torch.Generator().manual_seed(20190)
     tiles: list[torch.Tensor] = []
     while len(tiles) < MAX_CLASSES:
