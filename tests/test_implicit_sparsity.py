@@ -1,7 +1,7 @@
 """Implicit sparsity: the interpolants against independent oracles (min-ℓ1 by enumerating supports, min-ℓ2 by the
-normal equations, Q_α by quadrature, the Q_α interpolant by solving its dual for λ with a root finder and by a
-tiny-step gradient flow on the diagonal network), the smoke pipeline, both controls failing their checks on
-measured values, and quick on a held-out seed (slow)."""
+normal equations, Q_α by quadrature, the Q_α interpolant by solving its dual for λ with a root finder, by a
+tiny-step gradient flow on the diagonal network and by the primal problem solved by SLSQP), the smoke pipeline,
+both controls failing their checks on measured values, and quick on a held-out seed (slow)."""
 
 import itertools
 import math
@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 from scipy.integrate import quad
-from scipy.optimize import root
+from scipy.optimize import minimize, root
 
 from phenomena.analysis.interpolants import min_l1_interpolant, min_l2_interpolant, q_interpolant, q_potential
 from phenomena.catalog.implicit_sparsity import ENTRY
@@ -100,6 +100,43 @@ def test_q_interpolant_matches_the_dual_solved_by_a_root_finder(spread):
         oracle = 2 * a2 * np.sinh(x.T @ lam)
         beta = q_interpolant(x, y, alpha * scales)
         assert np.linalg.norm(beta - oracle) <= 1e-6 * np.linalg.norm(oracle), alpha
+
+
+def _primal_slsqp(x, y, a2, start):
+    """The primal problem as it reads, min Q_α(β) subject to Xβ = y, by SLSQP with the exact gradient."""
+    scale = float(np.mean(np.log1p(1 / a2)))  # Q_α is O(ln(1/α²)‖β‖₁) at small α: keep ftol meaningful
+    done = minimize(
+        lambda b: (q_potential(b, np.sqrt(a2)) / scale, np.arcsinh(b / (2 * a2)) / scale),
+        start,
+        jac=True,
+        method="SLSQP",
+        constraints=[{"type": "eq", "fun": lambda b: x @ b - y, "jac": lambda b: x}],
+        options={"ftol": 1e-14, "maxiter": 2000},
+    )
+    assert done.success, done.message
+    return done.x
+
+
+@pytest.mark.parametrize("spread", [0.0, 2.0])
+def test_q_interpolant_matches_the_primal_solved_by_slsqp_from_a_cold_or_a_warm_start(spread):
+    rng = np.random.default_rng(6)
+    n, d = 15, 40
+    x = rng.standard_normal((n, d))
+    truth = np.zeros(d)
+    truth[[3, 17, 30]] = [1.0, -1.0, 1.0]
+    y = x @ truth
+    scales = 10 ** (spread * (rng.random(d) - 0.5))
+    previous = None
+    for alpha in [1e-3, 1e-2, 0.1, 1.0, 10.0]:
+        a2 = (alpha * scales) ** 2
+        start = min_l1_interpolant(x, y) if alpha < 1 else min_l2_interpolant(x, y)
+        oracle = _primal_slsqp(x, y, a2, start)
+        cold = q_interpolant(x, y, alpha * scales)
+        warm = q_interpolant(x, y, alpha * scales, start=previous)
+        assert np.linalg.norm(x @ cold - y) <= 1e-12 * max(np.linalg.norm(y), 1.0)
+        assert np.linalg.norm(cold - oracle) <= 1e-5 * np.linalg.norm(oracle), alpha
+        assert np.linalg.norm(warm - cold) <= 1e-9 * np.linalg.norm(cold), alpha
+        previous = cold
 
 
 def test_q_interpolant_tends_to_min_l1_at_small_alpha_and_min_l2_at_large_alpha():
