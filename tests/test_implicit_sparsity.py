@@ -84,16 +84,20 @@ def _dual_root(x, y, a2, lam0):
     return done.x
 
 
-@pytest.mark.parametrize("spread", [0.0, 1.0])
-def test_q_interpolant_matches_the_dual_solved_by_a_root_finder(spread):
-    rng = np.random.default_rng(4)
-    n, d = 10, 25
+def _three_sparse(seed: int, n: int, d: int, spread: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A Gaussian (n, d) design, targets of a ±1 truth on three coordinates, and per-coordinate init scales
+    log-uniform over ``spread`` decades."""
+    rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, d))
     truth = np.zeros(d)
-    truth[[2, 11, 19]] = [1.0, -1.0, 1.0]
-    y = x @ truth
-    scales = 10 ** (spread * (rng.random(d) - 0.5))
-    lam = np.zeros(n)
+    truth[rng.choice(d, 3, replace=False)] = [1.0, -1.0, 1.0]
+    return x, x @ truth, 10 ** (spread * (rng.random(d) - 0.5))
+
+
+@pytest.mark.parametrize("spread", [0.0, 1.0])
+def test_q_interpolant_matches_the_dual_solved_by_a_root_finder(spread):
+    x, y, scales = _three_sparse(4, 10, 25, spread)
+    lam = np.zeros(len(y))
     for alpha in [10.0, 1.0, 0.3, 0.1, 0.03, 0.01]:  # continuation: each λ starts the next (smaller) α
         a2 = (alpha * scales) ** 2
         lam = _dual_root(x, y, a2, lam)
@@ -119,13 +123,7 @@ def _primal_slsqp(x, y, a2, start):
 
 @pytest.mark.parametrize("spread", [0.0, 2.0])
 def test_q_interpolant_matches_the_primal_solved_by_slsqp_from_a_cold_or_a_warm_start(spread):
-    rng = np.random.default_rng(6)
-    n, d = 15, 40
-    x = rng.standard_normal((n, d))
-    truth = np.zeros(d)
-    truth[[3, 17, 30]] = [1.0, -1.0, 1.0]
-    y = x @ truth
-    scales = 10 ** (spread * (rng.random(d) - 0.5))
+    x, y, scales = _three_sparse(6, 15, 40, spread)
     previous = None
     for alpha in [1e-3, 1e-2, 0.1, 1.0, 10.0]:
         a2 = (alpha * scales) ** 2
