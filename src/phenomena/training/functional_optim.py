@@ -110,6 +110,7 @@ class FunctionalOptimizer:
         self.state = [list(s) for s in zip(*slots, strict=True)]
         self._flat_state = [span(s) for s in slots] if self._flat is not None else None
         self._grads_seen: tuple[list[torch.Tensor], torch.Tensor | None] = ([], None)
+        self._scratch: torch.Tensor | None = None  # per-member Adam's temporaries
         # Members that share every hyper-parameter (seeds-only ensembles, the common case) take torch's foreach
         # path with Python scalars: 3-6 kernels per step for all tensors instead of 3-6 per tensor, which was
         # most of an ensemble step's overhead for small models. Otherwise the [M] tensors are reshaped to each
@@ -136,6 +137,15 @@ class FunctionalOptimizer:
             self._sgd(grads, self.lr * lr_scale)
         else:
             self._adam(grads, self.lr * lr_scale)
+
+    def _scratch_like(self, t: torch.Tensor) -> torch.Tensor:
+        """A temporary shaped like ``t`` in storage kept between steps (a fresh one paid its page faults at every
+        step: at width 512, per-member Adam spent most of its time there)."""
+        if self._scratch is None or self._scratch.numel() < t.numel():
+            self._scratch = torch.empty(
+                max(t.numel(), *(p.numel() for p in self.params)), dtype=t.dtype, device=t.device
+            )
+        return self._scratch[: t.numel()].view(t.shape)
 
     def _flat_grads(self, grads: list[torch.Tensor]) -> torch.Tensor | None:
         """The flat buffer ``grads`` are packed in when the parameters are packed alike, else None; the same
@@ -195,11 +205,13 @@ class FunctionalOptimizer:
         step_size = lr / bc1
         shaped = self._shaped
         for i, (p, g, (m1, m2)) in enumerate(zip(self.params, grads, self.state, strict=True)):
+            # the same kernels in the same order as p -= step · m1 / (√m2 / √bc2 + eps), m2 = β2·m2 + g·g·(1−β2)
+            tmp = self._scratch_like(p)
             if self.name == "adamw":
                 p.mul_(_b(1.0 - lr * self.weight_decay, p))
             else:
-                g = g.add_(p * shaped["weight_decay"][i])
+                g = g.add_(torch.mul(p, shaped["weight_decay"][i], out=tmp))
             m1.lerp_(g, (1.0 - shaped["beta1"][i]).expand_as(m1))
-            m2.mul_(shaped["beta2"][i]).add_(g * g * (1.0 - shaped["beta2"][i]))
-            denom = (m2.sqrt() / _b(bc2_sqrt, p)).add_(self.eps)
-            p.sub_(m1 / denom * _b(step_size, p))
+            m2.mul_(shaped["beta2"][i]).add_(torch.mul(g, g, out=tmp).mul_(1.0 - shaped["beta2"][i]))
+            denom = torch.sqrt(m2, out=tmp).div_(_b(bc2_sqrt, p)).add_(self.eps)
+            p.sub_(torch.div(m1, denom, out=tmp).mul_(_b(step_size, p)))
