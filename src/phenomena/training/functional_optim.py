@@ -6,7 +6,9 @@ decay, momentum and betas, and updates every member with the rule of the matchin
 with bias correction), so member m follows the trajectory of its own ``torch.optim`` instance. Scalar
 bookkeeping (bias corrections, ``1 - lr * wd``) runs in float64 like torch's Python floats, then is cast to
 the parameter dtype as torch's kernels cast scalars. Only element-wise rules are offered: for them, stacking
-members is the same as running them apart (research notes, ecosystem §B.7).
+members is the same as running them apart (research notes, ecosystem §B.7). Parameters packed in one buffer
+(:mod:`phenomena.training.packed`), with gradients packed alike, are updated as that one buffer when the members
+share their hyper-parameters: one kernel per rule, bitwise the update of the separate tensors.
 """
 
 from __future__ import annotations
@@ -139,8 +141,8 @@ class FunctionalOptimizer:
             self._adam(grads, self.lr * lr_scale)
 
     def _scratch_like(self, t: torch.Tensor) -> torch.Tensor:
-        """A temporary shaped like ``t`` in storage kept between steps (a fresh one paid its page faults at every
-        step: at width 512, per-member Adam spent most of its time there)."""
+        """A temporary shaped like ``t`` in storage kept between steps: with a fresh allocation for each of its
+        temporaries, per-member Adam on wide members took several times as long as the same kernels here."""
         if self._scratch is None or self._scratch.numel() < t.numel():
             self._scratch = torch.empty(
                 max(t.numel(), *(p.numel() for p in self.params)), dtype=t.dtype, device=t.device
