@@ -17,16 +17,16 @@ import torch
 ALIGN = 16  # elements: 64 bytes of float32, the CPU allocator's alignment
 
 
-def packed(like: Sequence[torch.Tensor], dtype: torch.dtype | None = None) -> list[torch.Tensor]:
-    """Zero tensors shaped like ``like``, in order, as views of one flat buffer (see :func:`span`)."""
+def packed(like: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+    """Zero tensors shaped like ``like`` (its dtype and device), in order, as views of one flat buffer (see
+    :func:`span`)."""
     if not like:
         return []
     offsets, end = [], 0
     for t in like:
         offsets.append(end)
         end += -(-t.numel() // ALIGN) * ALIGN
-    dtype = dtype or like[0].dtype
-    flat = torch.zeros(end, dtype=dtype, device=like[0].device)
+    flat = torch.zeros(end, dtype=like[0].dtype, device=like[0].device)
     return [flat[o : o + t.numel()].view(t.shape) for o, t in zip(offsets, like, strict=True)]
 
 
