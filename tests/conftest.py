@@ -4,6 +4,9 @@ one thread is fastest and immune to oversubscription when other processes share 
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -60,3 +63,25 @@ def cli_json(cli):
         return json.loads(out)
 
     return invoke
+
+
+@pytest.fixture
+def killed_sweeps_folder(home):
+    """``make()`` -> a ``shared-*`` folder in ``home`` as a sweep leaves it when SIGKILL stops it: made by a
+    process that is then killed, so no ``finally`` removed it."""
+
+    def make() -> Path:
+        home.mkdir(parents=True, exist_ok=True)
+        code = (
+            "import sys, time; from phenomena.store import Store; "
+            "block = Store(sys.argv[1]).shared_folder(); print(block.__enter__(), flush=True); time.sleep(120)"
+        )
+        child = subprocess.Popen([sys.executable, "-c", code, str(home)], stdout=subprocess.PIPE, text=True)
+        folder = Path(child.stdout.readline().strip())
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        child.stdout.close()
+        assert folder.is_dir() and folder.parent == home
+        return folder
+
+    return make

@@ -518,6 +518,39 @@ def test_a_running_row_whose_process_is_gone_reads_stale(cli, cli_json, home):
     assert store.get("stale1").status == "running"  # only shown so; the record is unchanged
 
 
+# -- the shared folders of sweeps killed outright --------------------------------------------------------------------
+def test_the_shared_folder_of_a_killed_sweep_is_reported_and_collected_and_no_other(cli, home, killed_sweeps_folder):
+    import socket
+    import time
+
+    store = Store(home)
+    store.begin("keep01", "grokking", "smoke", {"seed": 0}, {})
+    store.finish("keep01", "finished")
+    killed = killed_sweeps_folder()
+    elsewhere = home / "shared-elsewhere"  # another host's sweep: its process cannot be seen from here
+    elsewhere.mkdir()
+    (elsewhere / "owner.json").write_text(json.dumps({"host": socket.gethostname() + "-other", "pid": DEAD_PID}))
+    old, young = home / "shared-old", home / "shared-young"  # no owner file (an older version's, or killed early)
+    old.mkdir(), young.mkdir()
+    day_ago = time.time() - 25 * 3600
+    os.utime(old, (day_ago, day_ago))
+    with store.shared_folder() as live:
+        assert store.leftover_shared_folders() == sorted([killed, old])
+        code, out, _ = cli("doctor")
+        assert code == 0 and "2 shared folders were left by sweeps that were killed" in out
+        code, out, _ = cli("gc", "--yes")
+        assert code == 0
+        assert out.splitlines() == [
+            *sorted(f"folder {f} (left by a killed sweep)" for f in (killed, old)),
+            "removed 0 runs and 2 folders",
+        ]
+        assert sorted(p.name for p in home.glob("shared-*")) == sorted([live.name, "shared-elsewhere", "shared-young"])
+        assert [r.id for r in store.runs()] == ["keep01"]
+    assert not live.exists()
+    code, out, _ = cli("doctor")
+    assert "shared folders" not in out
+
+
 # -- migration of the first layout ---------------------------------------------------------------------------------
 _LAYOUT_0 = """
 CREATE TABLE runs (

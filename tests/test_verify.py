@@ -78,12 +78,14 @@ def test_a_verdict_that_holds_and_a_control_that_fails_pass_verification(fake, c
     assert code == 0 and "verify: PASS" in out and "fails 4/4" in out and "4/4" in out
 
 
-def test_a_control_reuses_the_pieces_its_main_runs_computed_and_their_folder_goes(fake, home):
+def test_a_control_reuses_the_pieces_its_main_runs_computed_and_their_folder_goes(fake, home, killed_sweeps_folder):
     from phenomena.runner.verify import verify as verify_entries
     from phenomena.store import Store
 
     SHARED_PIECES.clear()
+    killed = killed_sweeps_folder()  # a verify killed by SIGKILL left its folder: this one takes it away
     result = verify_entries([ENTRY], "quick", [5, 6, 7], executor="serial", progress=False, store=Store(home))
+    assert not killed.exists()
     assert result.passed and result.entries[0].checks[0].values == (12.0, 14.0, 16.0)
     assert SHARED_PIECES == [5, 6, 7]  # once per seed: the "no gain" control runs reused them
     reused = {r.config["gain"]: r.environment.get("reused_pieces") for r in Store(home).runs()}

@@ -48,25 +48,32 @@ def rm_cmd(ctx, ids: tuple[str, ...], yes: bool) -> None:
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_context
 def gc_cmd(ctx, yes: bool) -> None:
-    """Remove failed, interrupted and stale runs, and run folders that have no record at all."""
+    """Remove failed, interrupted and stale runs, run folders that have no record at all, and the shared folders
+    left by sweeps that were killed."""
+    import shutil
+
     from phenomena.store.doctor import garbage, remove_folder
 
     store = _store(ctx)
-    runs, orphans = garbage(store)
-    if not runs and not orphans:
+    runs, orphans, shared = garbage(store)
+    if not runs and not orphans and not shared:
         click.echo(f"nothing to collect in {store.root}")
         return
     for r in runs:
         click.echo(f"run {r.id} ({r.experiment}, {r.shown_status})")
     for folder in orphans:
         click.echo(f"folder {store.run_dir(folder)} (no record)")
+    for folder in shared:
+        click.echo(f"folder {folder} (left by a killed sweep)")
     if not yes:
-        click.confirm(f"remove these {len(runs) + len(orphans)}?", abort=True)
+        click.confirm(f"remove these {len(runs) + len(orphans) + len(shared)}?", abort=True)
     for r in runs:
         store.delete(r.id)
     for folder in orphans:
         remove_folder(store, folder)
-    click.echo(f"removed {len(runs)} runs and {len(orphans)} folders")
+    for folder in shared:
+        shutil.rmtree(folder, ignore_errors=True)
+    click.echo(f"removed {len(runs)} runs and {len(orphans) + len(shared)} folders")
 
 
 @click.command("doctor")

@@ -12,12 +12,12 @@ from __future__ import annotations
 import multiprocessing
 import shutil
 import sys
-import tempfile
 import time
 import traceback
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
+from contextlib import nullcontext
 from typing import Any
 
 from tqdm.auto import tqdm
@@ -113,18 +113,18 @@ def run_plans(
         disable=not (progress and sys.stderr.isatty()),
         dynamic_ncols=True,
     )
-    # the pieces the runs share (RunContext.shared) live as long as this call, on local executors only
-    shared = tempfile.mkdtemp(prefix="shared-", dir=store.root) if pool.local else None
+    # the pieces the runs share (RunContext.shared) live as long as this call, on local executors only; the
+    # folders of sweeps that were killed outright (no finally ran) go first
+    for folder in store.leftover_shared_folders():
+        shutil.rmtree(folder, ignore_errors=True)
     try:
-        with bar, pool:
-            counts = _run_all(todo, pool, store, bar, shared)
+        # the folder outlives the pool: its workers are done with it before it goes
+        with store.shared_folder() if pool.local else nullcontext() as shared, bar, pool:
+            counts = _run_all(todo, pool, store, bar, str(shared) if shared else None)
     except BaseException:
         for plan in plans:
             store.finish_sweep(plan.id, "interrupted")
         raise
-    finally:
-        if shared is not None:
-            shutil.rmtree(shared, ignore_errors=True)
     statuses = {**{rid: r.status for rid, r in records.items()}, **counts}
     final = {}
     for plan in plans:

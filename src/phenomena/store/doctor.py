@@ -24,7 +24,8 @@ from phenomena.store.sqlite import RunRecord, Store
 class Checkup:
     """What :func:`check` found: SQLite's integrity verdict, run folders the index does not know (``orphans``),
     indexed runs whose folder is gone (``missing_folders``), finished runs that could be restored from their
-    ``record.json`` (``recoverable``), and ``running`` rows whose process is gone (``stale``)."""
+    ``record.json`` (``recoverable``), ``running`` rows whose process is gone (``stale``), and the shared folders
+    of sweeps killed outright (``leftover_shared``; ``phenomena gc`` removes both)."""
 
     path: Path
     database: str  # "ok", "absent", "empty" or SQLite's message (damaged)
@@ -33,6 +34,7 @@ class Checkup:
     missing_folders: list[str] = field(default_factory=list)
     recoverable: list[str] = field(default_factory=list)
     stale: list[str] = field(default_factory=list)
+    leftover_shared: list[Path] = field(default_factory=list)
 
     @property
     def healthy(self) -> bool:
@@ -51,6 +53,11 @@ class Checkup:
             out.append(f"{len(self.missing_folders)} indexed runs have no folder (their figures are gone)")
         if self.stale:
             out.append(f"{len(self.stale)} runs are marked running but their process is gone (stale)")
+        if self.leftover_shared:
+            out.append(
+                f"{len(self.leftover_shared)} shared folders were left by sweeps that were killed "
+                "(the next sweep or phenomena gc removes them)"
+            )
         return out
 
 
@@ -83,6 +90,7 @@ def check(store: Store) -> Checkup:
         missing_folders=[r.id for r in records if r.status == "finished" and not store.run_dir(r.id).is_dir()],
         recoverable=_with_record(store, orphans),
         stale=[r.id for r in records if r.stale],
+        leftover_shared=store.leftover_shared_folders(),
     )
 
 
@@ -116,13 +124,14 @@ def rebuild(store: Store) -> int:
     return restored
 
 
-def garbage(store: Store) -> tuple[list[RunRecord], list[str]]:
-    """What ``phenomena gc`` removes: failed, interrupted and stale runs, and run folders with no record at all
-    (neither in the index nor a ``record.json``)."""
+def garbage(store: Store) -> tuple[list[RunRecord], list[str], list[Path]]:
+    """What ``phenomena gc`` removes: failed, interrupted and stale runs, run folders with no record at all
+    (neither in the index nor a ``record.json``), and the shared folders of sweeps that were killed outright
+    (:meth:`Store.leftover_shared_folders`)."""
     runs = [r for r in store.runs() if r.status in ("failed", "interrupted") or r.stale]
     known = {r.id for r in store.runs()}
     orphans = [f for f in _run_folders(store) if f not in known and not (store.run_dir(f) / "record.json").is_file()]
-    return runs, orphans
+    return runs, orphans, store.leftover_shared_folders()
 
 
 def remove_folder(store: Store, run_id: str) -> None:

@@ -44,6 +44,8 @@ SCHEMA_VERSION = 1  # PRAGMA user_version; 0 is the first layout (no interrupted
 # owner's pid says it directly). The driving process beats every HEARTBEAT_SECONDS.
 HEARTBEAT_SECONDS = 30.0
 STALE_AFTER_SECONDS = 10 * HEARTBEAT_SECONDS
+SHARED_OWNER = "owner.json"  # in a sweep's shared folder: {"host", "pid"} of the sweep's process
+ORPHAN_SHARED_SECONDS = 24 * 3600.0  # a shared folder with no readable owner is left over once this old
 
 _RUNS_TABLE = """
 CREATE TABLE runs (
@@ -348,6 +350,29 @@ class Store:
         except OSError as e:
             raise StoreError(f"cannot create the cache folder {path}: {e.strerror or e}") from None
         return path
+
+    @contextmanager
+    def shared_folder(self) -> Iterator[Path]:
+        """A fresh folder in the store root (``shared-*``) for the pieces one sweep's runs share
+        (``RunContext.shared``), removed when the block ends. It names its owner (this host and process), so a
+        folder left by a sweep that was killed outright (SIGKILL, a lost machine) is found by
+        :meth:`leftover_shared_folders` and removed by the next sweep or ``phenomena gc``."""
+        folder = Path(tempfile.mkdtemp(prefix="shared-", dir=self.root))
+        try:
+            (folder / SHARED_OWNER).write_text(json.dumps({"host": socket.gethostname(), "pid": os.getpid()}))
+            yield folder
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def leftover_shared_folders(self) -> list[Path]:
+        """The ``shared-*`` folders whose sweep is gone: its process on this host has exited. A folder of another
+        host is never taken (this host cannot see its processes); one without an owner file (its sweep was killed
+        before it wrote one, or an older version made it) is taken once it is older than a day."""
+        try:
+            folders = sorted(p for p in self.root.glob("shared-*") if p.is_dir())
+        except OSError:
+            return []
+        return [f for f in folders if _left_over(f)]
 
     # -- writes --------------------------------------------------------------------------------------------
     def begin(
@@ -752,6 +777,18 @@ def write_record_file(folder: Path, record: dict) -> None:
     tmp = folder / "record.json.tmp"
     tmp.write_text(json.dumps(record))
     os.replace(tmp, folder / "record.json")
+
+
+def _left_over(folder: Path) -> bool:
+    """Whether a ``shared-*`` folder's owner is gone (:meth:`Store.leftover_shared_folders`)."""
+    try:
+        owner = json.loads((folder / SHARED_OWNER).read_text())
+        return owner["host"] == socket.gethostname() and not _alive(int(owner["pid"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        try:
+            return time.time() - folder.stat().st_mtime > ORPHAN_SHARED_SECONDS
+        except OSError:
+            return False
 
 
 def _alive(pid: int) -> bool:
