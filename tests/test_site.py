@@ -80,6 +80,27 @@ def test_every_finished_run_page_has_its_figure_verifys_drawn_for_the_report(sit
         assert "<h2>Figure</h2>" in html and (site / "assets" / f"{record.id}.png").is_file()
 
 
+def test_a_figure_that_no_longer_draws_is_said_on_its_page_and_by_the_command(cli, home, tmp_path):
+    """A run stored by another version may lack a series its figure reads: the report says so (the run page and
+    one line on stderr) instead of leaving the figure out without a word."""
+    import sqlite3
+
+    from phenomena.store import Store
+
+    code, _, err = cli("run", "grokking", *FAST, "-q")
+    assert code == 0, err
+    (record,) = Store(home).runs()
+    (home / "runs" / record.id / "figure.png").unlink()
+    with sqlite3.connect(Store(home).path) as db:
+        db.execute("DELETE FROM metrics WHERE run = ? AND name = 'weight_norm'", (record.id,))
+    code, out, err = cli("report", "--out", str(tmp_path / "site"))
+    assert code == 0 and out.strip() == f"report: {tmp_path / 'site' / 'index.html'}"
+    (line,) = err.splitlines()
+    assert line.startswith(f"report: the figure of run {record.id} (grokking) was not drawn: KeyError")
+    html = (tmp_path / "site" / "runs" / f"{record.id}.html").read_text(encoding="utf-8")
+    assert "not drawn from the stored result: KeyError" in html and "weight_norm" in html
+
+
 def test_a_run_page_shows_its_verdict_config_difference_environment_and_curves(site):
     from phenomena.store import Store
 

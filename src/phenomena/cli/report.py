@@ -7,6 +7,8 @@ import sys
 import click
 from tqdm.auto import tqdm
 
+MAX_WARNINGS = 5  # figures that could not be drawn, named one per line; the rest are counted
+
 
 @click.command("report")
 @click.option("--out", "-o", default="phenomena-report", show_default=True, help="Folder to write the site into.")
@@ -24,8 +26,15 @@ def report_cmd(ctx, out: str, open_browser: bool) -> None:
     if not store.exists:
         click.echo(f"no store in {store.root} yet; run something first (phenomena run grokking)", err=True)
     pages = len(store.runs()) + len(store.sweeps())
+    unshown: list[str] = []
     with tqdm(total=pages, desc="report", unit="page", file=sys.stderr, disable=not sys.stderr.isatty()) as bar:
-        index = build_site(store, out, get_entry, progress=lambda _: bar.update(1))
+        index = build_site(store, out, get_entry, progress=lambda _: bar.update(1), warn=unshown.append)
+    for line in unshown[:MAX_WARNINGS]:
+        click.echo(f"report: {line}", err=True)
+    if len(unshown) > MAX_WARNINGS:
+        click.echo(
+            f"report: and {len(unshown) - MAX_WARNINGS} more figures not drawn (their run pages say why)", err=True
+        )
     click.echo(f"report: {index}")
     if open_browser:
         import webbrowser

@@ -32,10 +32,16 @@ BENCHMARKS = "benchmarks.json"  # written into the store home by benchmarks/run_
 
 
 def build_site(
-    store: Store, out: str | Path, lookup: Callable[[str], Any], progress: Callable[[str], None] | None = None
+    store: Store,
+    out: str | Path,
+    lookup: Callable[[str], Any],
+    progress: Callable[[str], None] | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> Path:
     """Write the site of ``store`` into ``out`` (created; pages it wrote before are replaced) and return the
-    path of ``index.html``. ``lookup`` finds an entry by name (to load sweeps); ``progress`` is told each page."""
+    path of ``index.html``. ``lookup`` finds an entry by name (to load sweeps); ``progress`` is told each page;
+    ``warn`` is told, one line per run, each finished run whose figure could not be drawn from its stored result
+    (its page says why)."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise StoreError(f"the report folder {out} is a file; choose another --out")
@@ -47,7 +53,8 @@ def build_site(
     note = progress or (lambda _: None)
     for record in runs:
         note(f"run {record.id}")
-        (out / "runs" / f"{record.id}.html").write_text(_run_page(store, record, out), encoding="utf-8")
+        html = _run_page(store, record, out, warn or (lambda _: None))
+        (out / "runs" / f"{record.id}.html").write_text(html, encoding="utf-8")
     for sweep in sweeps:
         note(f"sweep {sweep.id}")
         (out / "sweeps" / f"{sweep.id}.html").write_text(_sweep_page(store, sweep, out, lookup), encoding="utf-8")
@@ -157,7 +164,7 @@ def _entry_block(store: Store, item: dict, runs: list[RunRecord], latest_verify:
     done = [r for r in runs if r.status == "finished"]
     latest = next((r for r in as_preset if r.preset == "quick"), (as_preset or done or [None])[0])
     if latest is not None:
-        src = _run_figure(store, latest, out, f"{latest.id}.png")
+        src, _ = _run_figure(store, latest, out, f"{latest.id}.png")  # why not: said on the run's page
         if src:
             figure = f'<a href="runs/{esc(latest.id)}.html"><img src="{src}" alt="latest figure of {esc(name)}"></a>'
     papers = "".join(f"<li>{esc(p)}</li>" for p in item["papers"])
@@ -330,7 +337,7 @@ def _peak(value: Any) -> str:
 
 
 # -- run pages -------------------------------------------------------------------------------------------------
-def _run_page(store: Store, record: RunRecord, out: Path) -> str:
+def _run_page(store: Store, record: RunRecord, out: Path, warn: Callable[[str], None]) -> str:
     parts = [
         f"<h1>{esc(record.experiment)} <code>{esc(record.id)}</code></h1>",
         f'<p class="muted">preset {esc(record.preset)} · seed {esc(record.config.get("seed"))} · '
@@ -347,9 +354,12 @@ def _run_page(store: Store, record: RunRecord, out: Path) -> str:
             for c in checks
         ]
         parts += ["<h2>Verdict</h2>", table(("check", "measured", "threshold", ""), body, numeric=(1,))]
-    src = _run_figure(store, record, out, f"{record.id}.png", prefix="../")
+    src, unshown = _run_figure(store, record, out, f"{record.id}.png", prefix="../")
     if src:
         parts += ["<h2>Figure</h2>", f'<img class="figure" src="{src}" alt="figure of run {esc(record.id)}">']
+    elif unshown:
+        parts += ["<h2>Figure</h2>", f'<p class="fail">not drawn from the stored result: {esc(unshown)}</p>']
+        warn(f"the figure of run {record.id} ({record.experiment}) was not drawn: {unshown}")
     curves = store.metrics(record.id)
     if curves:
         name = _curves_figure(curves, out / "assets" / f"{record.id}-curves.png")
@@ -430,14 +440,17 @@ def _sweep_page(store: Store, record: SweepRecord, out: Path, lookup: Callable[[
     return page(f"{record.experiment} sweep {record.id}", "".join(parts), root="../")
 
 
-def _run_figure(store: Store, record: RunRecord, out: Path, name: str, prefix: str = "") -> str | None:
-    """:func:`_copy_figure` of a run's figure, drawn first if the run was recorded without one (verify's runs);
-    None if it has none or its stored result no longer draws."""
+def _run_figure(
+    store: Store, record: RunRecord, out: Path, name: str, prefix: str = ""
+) -> tuple[str | None, str | None]:
+    """(:func:`_copy_figure` of a run's figure, drawn first if the run was recorded without one (verify's runs),
+    None); (None, None) if the run has none (not finished, not a catalog entry); (None, why in one line) if its
+    stored result no longer draws."""
     try:
         source = stored_figure(store, record, get_entry)
-    except Exception:  # e.g. a run stored by another version whose series the figure no longer finds
-        return None
-    return _copy_figure(source.parent, out, name, prefix) if source is not None else None
+    except Exception as e:  # e.g. a run stored by another version whose series the figure no longer finds
+        return None, f"{type(e).__name__}: {e}".splitlines()[0]
+    return (_copy_figure(source.parent, out, name, prefix) if source is not None else None), None
 
 
 def _copy_figure(folder: Path, out: Path, name: str, prefix: str = "") -> str | None:
