@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 
 import click
-from tqdm.auto import tqdm
 
 MAX_WARNINGS = 5  # figures that could not be drawn, named one per line; the rest are counted
 
@@ -18,6 +17,8 @@ def report_cmd(ctx, out: str, open_browser: bool) -> None:
     """Write a static, self-contained HTML site of the store: the catalog with each entry's latest verdicts,
     verification pass rates, references and figure; a page per run (verdict, figure, config difference from its
     preset, environment, curves) and per sweep (table, figure). No network, no script: open it anywhere."""
+    from tqdm.auto import tqdm  # here, not at the top: importing it costs every command ~0.1 s
+
     from phenomena.catalog import get_entry
     from phenomena.site import build_site
     from phenomena.store import Store
