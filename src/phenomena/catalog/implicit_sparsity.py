@@ -200,30 +200,38 @@ def train(
     lam_max = float(np.linalg.eigvalsh(x.T @ x / n)[-1])
     linear = cfg.model.parameterization == "linear"
     u, v = scales.copy(), scales.copy()
-    beta = np.zeros_like(scales) if linear else u * u - v * v
+    uu, vv = u * u, v * v  # kept from one step to the next: β and the step bound both read them
+    beta = np.zeros_like(scales) if linear else uu - vv
     steps = np.zeros(len(scales), dtype=int)
     mse = np.full(len(scales), math.inf)
+    # at these sizes a step costs numpy's per-call overhead, not arithmetic: each quantity is computed once
+    # and updated in place where the rounding is the same
     for step in range(t.max_steps + 1):
-        residual = beta @ x.T - y
+        residual = beta @ x.T
+        residual -= y
         mse = (residual * residual).mean(1)
         active = mse >= t.tol
         if not active.any() or step == t.max_steps:
             break
-        grad = residual @ x / n  # ∇_β L, (A, d)
+        grad = residual @ x  # ∇_β L, (A, d)
+        grad /= n
         if linear:
             eta = np.full(len(scales), t.stability / lam_max)
         else:
             # while the weights are small, GD's stability allows huge steps but the multiplicative update
             # u ← u(1 − 2η∇) must stay close to the flow: the first bound; once they are large, the second
-            eta = np.minimum(t.accuracy / np.abs(grad).max(1), t.stability / (4 * lam_max * (u * u + v * v).max(1)))
-        eta = np.where(active, eta, 0.0)[:, None]
+            eta = np.minimum(t.accuracy / np.abs(grad).max(1), t.stability / (4 * lam_max * (uu + vv).max(1)))
+        eta[~active] = 0.0
         steps += active
         if linear:
-            beta = beta - eta * grad
+            beta = beta - eta[:, None] * grad
         else:
-            u *= 1 - 2 * eta * grad
-            v *= 1 + 2 * eta * grad
-            beta = u * u - v * v
+            change = 2 * eta[:, None] * grad
+            u *= 1 - change
+            v *= 1 + change
+            np.multiply(u, u, out=uu)
+            np.multiply(v, v, out=vv)
+            beta = uu - vv
         if progress is not None and step % 1000 == 999:
             progress.update(1000)
     return beta, mse, steps
