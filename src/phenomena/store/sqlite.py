@@ -355,7 +355,7 @@ class Store:
     def shared_folder(self) -> Iterator[Path]:
         """A fresh folder in the store root (``shared-*``) for the pieces one sweep's runs share
         (``RunContext.shared``), removed when the block ends. It names its owner (this host and process), so a
-        folder left by a sweep that was killed outright (SIGKILL, a lost machine) is found by
+        folder left by a sweep that was killed outright (SIGKILL, the out-of-memory killer) is found by
         :meth:`leftover_shared_folders` and removed by the next sweep or ``phenomena gc``."""
         folder = Path(tempfile.mkdtemp(prefix="shared-", dir=self.root))
         try:
