@@ -129,20 +129,20 @@ def q_interpolant(
         lam = np.linalg.lstsq(x.T, np.arcsinh(np.asarray(start, dtype=float) / two_a2), rcond=None)[0]
     goal = tol * max(float(np.linalg.norm(y)), 1.0)
 
-    def dual(lam: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, float]:
-        """D(λ), Xᵀλ, β(λ) and the residual's norm; a trial step too long for sinh gives non-finite values,
-        which the line search refuses."""
+    def dual(lam: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, float]:
+        """D(λ), Xᵀλ, β(λ), the residual y − Xβ (D's gradient) and its norm; a trial step too long for sinh gives
+        non-finite values, which the line search refuses."""
         s = x.T @ lam
         with np.errstate(over="ignore", invalid="ignore"):
             # cosh(s) - 1 as 2 sinh²(s/2): at large α, s is ~1e-5 and the difference would keep five digits
             value, beta = float(lam @ y - two_a2 @ (2 * np.sinh(s / 2) ** 2)), two_a2 * np.sinh(s)
-            return value, s, beta, float(np.linalg.norm(y - x @ beta))
+            residual = y - x @ beta
+            return value, s, beta, residual, float(np.linalg.norm(residual))
 
-    value, s, beta, size = dual(lam)
+    value, s, beta, residual, size = dual(lam)
     for _ in range(NEWTON_STEPS):
         if size <= goal:
             return beta
-        residual = y - x @ beta
         hessian = (x * (two_a2 * np.cosh(s))) @ x.T
         step = np.linalg.lstsq(hessian, residual, rcond=None)[0]  # lstsq: the Hessian's condition can be 1e12
         slope, t = float(residual @ step), 1.0
@@ -151,11 +151,11 @@ def q_interpolant(
             # below its rounding) that shrinks the residual, the gradient Newton zeroes
             trial = dual(lam + t * step)
             rises = trial[0] >= value + 1e-4 * t * slope
-            if np.isfinite(trial[0]) and np.isfinite(trial[3]) and (rises or trial[3] <= (1 - 1e-4 * t) * size):
+            if np.isfinite(trial[0]) and np.isfinite(trial[4]) and (rises or trial[4] <= (1 - 1e-4 * t) * size):
                 break
             t /= 2
             if t < 1e-12:
                 raise UserError("q_interpolant: the Newton step found no ascent of the dual (a rank-deficient X?)")
         lam = lam + t * step
-        value, s, beta, size = trial
+        value, s, beta, residual, size = trial
     raise UserError(f"q_interpolant: Newton did not reach the constraint set in {NEWTON_STEPS} steps")
