@@ -37,8 +37,8 @@ def texture_tiles() -> torch.Tensor:
 
 @functools.cache
 def _drawn_tiles() -> torch.Tensor:
-    # the rejection draw compares every shift of every candidate pixel by pixel: seconds per call, so it runs once
-    # per process (every rendering needs the tiles)
+    # the rejection draw compares every cyclic shift of every candidate pixel by pixel, and every rendering needs
+    # the tiles: drawn once per process
     g = torch.Generator().manual_seed(20190)
     tiles: list[torch.Tensor] = []
     while len(tiles) < MAX_CLASSES:
