@@ -140,14 +140,13 @@ class FunctionalOptimizer:
         else:
             self._adam(grads, self.lr * lr_scale)
 
-    def _scratch_like(self, t: torch.Tensor) -> torch.Tensor:
-        """A temporary shaped like ``t`` in storage kept between steps: with a fresh allocation for each of its
-        temporaries, per-member Adam on wide members took several times as long as the same kernels here."""
-        if self._scratch is None or self._scratch.numel() < t.numel():
-            self._scratch = torch.empty(
-                max(t.numel(), *(p.numel() for p in self.params)), dtype=t.dtype, device=t.device
-            )
-        return self._scratch[: t.numel()].view(t.shape)
+    def _scratch_like(self, p: torch.Tensor) -> torch.Tensor:
+        """A temporary shaped like the parameter ``p``, in one buffer sized to the largest parameter and kept between
+        steps: with a fresh allocation for each of its temporaries, per-member Adam on wide members took several
+        times as long as the same kernels here."""
+        if self._scratch is None:
+            self._scratch = torch.empty(max(q.numel() for q in self.params), dtype=p.dtype, device=p.device)
+        return self._scratch[: p.numel()].view(p.shape)
 
     def _flat_grads(self, grads: list[torch.Tensor]) -> torch.Tensor | None:
         """The flat buffer ``grads`` are packed in when the parameters are packed alike, else None; the same
