@@ -1,4 +1,6 @@
 import copy
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -6,9 +8,20 @@ import torch.nn.functional as F
 from torch import nn
 
 from phenomena.data import Dataset
-from phenomena.errors import DivergedError
+from phenomena.errors import DivergedError, UserError
 from phenomena.models import MLP
-from phenomena.training import LogMetrics, StopWhen, evaluate, fit, loss_function, make_optimizer
+from phenomena.training import (
+    SGD,
+    Adam,
+    AdamW,
+    LogMetrics,
+    StopWhen,
+    evaluate,
+    fit,
+    loss_function,
+    make_optimizer,
+    warmup,
+)
 
 
 def _data(n=64):
@@ -99,3 +112,66 @@ def test_foreach_optimizers_are_bitwise_the_single_tensor_ones(name, kwargs):
             opt.step()
         finals.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
     assert torch.equal(finals[0], finals[1])
+
+
+@pytest.mark.parametrize(
+    "ours, theirs, kwargs",
+    [
+        (SGD, torch.optim.SGD, dict(lr=0.1, momentum=0.9, weight_decay=1e-3)),
+        (Adam, torch.optim.Adam, dict(lr=4e-3, weight_decay=1e-3, betas=(0.9, 0.98))),
+        (AdamW, torch.optim.AdamW, dict(lr=1e-2, weight_decay=0.5, betas=(0.9, 0.98))),
+    ],
+)
+@pytest.mark.parametrize("foreach", [False, True])
+def test_eager_optimizers_update_bitwise_as_torch_optim(ours, theirs, kwargs, foreach):
+    # with a warm-up schedule, zero_grad between steps, and the state moved through state_dict/load_state_dict
+    # into a fresh optimizer half-way, as a checkpoint would
+    net = nn.Sequential(nn.Linear(12, 10), nn.Tanh(), nn.Linear(10, 7), nn.Tanh(), nn.Linear(7, 2))
+    x, y = torch.randn(256, 12, generator=torch.Generator().manual_seed(0)), torch.arange(256) % 2
+    finals = []
+    for cls in (theirs, ours):
+        model = copy.deepcopy(net)
+        opt = cls(model.parameters(), foreach=foreach, **kwargs)
+        assert isinstance(opt, theirs)
+        schedule = warmup(opt, 20)
+        for i in range(120):
+            if i == 60:
+                state = opt.state_dict()
+                opt = cls(model.parameters(), foreach=foreach, **kwargs)
+                opt.load_state_dict(state)
+            rows = torch.randint(0, 256, (32,), generator=torch.Generator().manual_seed(i))
+            opt.zero_grad()
+            F.cross_entropy(model(x[rows]), y[rows]).backward()
+            opt.step()
+            if i < 60:
+                schedule.step()
+        finals.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
+    assert torch.equal(finals[0], finals[1])
+    assert not torch.equal(finals[0], torch.cat([p.detach().flatten() for p in net.parameters()]))
+
+
+def test_eager_optimizers_do_not_import_dynamo_and_refuse_to_be_differentiable():
+    # nor does SAM around one; the probe sees the import: stepping torch.optim's own class after ours makes it
+    probe = (
+        "import sys, torch\n"
+        "from phenomena.training import SAM, fit, make_optimizer, warmup, loss_function\n"
+        "from phenomena.data import Dataset\n"
+        "from phenomena.models import MLP\n"
+        "x = torch.randn(64, 5); y = (x[:, 0] > 0).long()\n"
+        "data = Dataset(x, y, x[:16], y[:16], {'num_classes': 2})\n"
+        "for name in ('sgd', 'adam', 'adamw', 'sam'):\n"
+        "    m = MLP(5, 2, width=8, depth=1, seed=0)\n"
+        "    opt = make_optimizer(name.replace('sam', 'sgd'), m.parameters(), 0.1)\n"
+        "    opt = SAM(opt, 0.05) if name == 'sam' else opt\n"
+        "    fit(m, data, loss_function('ce'), opt, steps=3, batch_size=16, scheduler=warmup(opt, 2))\n"
+        "    opt.load_state_dict(opt.state_dict())\n"
+        "assert 'torch._dynamo' not in sys.modules\n"
+        "m = MLP(5, 2, width=8, depth=1, seed=0)\n"
+        "fit(m, data, loss_function('ce'), torch.optim.SGD(m.parameters(), lr=0.1), steps=1, batch_size=16)\n"
+        "print('torch._dynamo' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True"
+    with pytest.raises(UserError, match="not differentiable"):
+        AdamW(nn.Linear(2, 2).parameters(), differentiable=True)

@@ -86,6 +86,7 @@ from phenomena.probes.gradient_noise import gradient_noise_scale
 from phenomena.report import PALETTE, subplots
 from phenomena.result import Check, Result, Series, Verdict
 from phenomena.training.ensemble import train_ensemble
+from phenomena.training.optim import SGD
 
 # Fixed before calibration (not tuned); calibration values (seeds 100-104) in ENTRY.calibration.
 SLOPE_BAND = 0.3  # |small-batch slope + 1|
@@ -255,7 +256,7 @@ def _noise_run(data, cfg: Config, init_seed: int, order_seed: int, lr: float, re
     """Train one model at ``noise.batch`` with plain SGD and measure B_simple along the way until the target."""
     nz = cfg.noise
     model = MLP(40, 10, width=cfg.model.width, depth=cfg.model.depth, seed=init_seed)
-    opt = torch.optim.SGD(model.parameters(), lr=lr * nz.lr_scale, foreach=True)
+    opt = SGD(model.parameters(), lr=lr * nz.lr_scale, foreach=True)
     if nz.lr_scale > 0:  # SGD's progress per step is ∝ lr: the run needs 1/lr_scale as many steps as at lr
         reference = reference / nz.lr_scale
     x, y = data.x_train, data.y_train

@@ -66,6 +66,7 @@ from phenomena.experiment import Calibration, Control, Entry, RunContext
 from phenomena.models.mlp import MLP
 from phenomena.report import PALETTE, subplots
 from phenomena.result import Check, Result, Series, Verdict
+from phenomena.training.optim import Adam
 
 # Set on calibration seeds 100-104 (quick, ~40-60 s a run on the shared 2-core machine; see ENTRY.calibration).
 MAX_EM_ERROR = 0.08  # max |EM − p̄^5| over widths: preset 0.021-0.039 (twice the largest, rounded)
@@ -207,7 +208,7 @@ def _train_width(cfg: Config, x_train, y_train, x_test, width: int, init_seed: i
     """Train one width on one-hot inputs; return its (N_test, L) predicted digits."""
     L = cfg.data.digits
     model = MLP(2 * L * 10, L * 10, width=width, depth=cfg.model.depth, seed=init_seed)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.train.lr, foreach=True)
+    opt = Adam(model.parameters(), lr=cfg.train.lr, foreach=True)
     g = torch.Generator().manual_seed(order_seed)
     n = len(x_train)
     for _ in range(cfg.train.steps):

@@ -81,6 +81,7 @@ from phenomena.models import MLP
 from phenomena.probes.forgetting import ForgettingTracker, rank_by_forgetting
 from phenomena.report import PALETTE, subplots
 from phenomena.result import Check, Result, Series, Verdict
+from phenomena.training.optim import SGD
 
 # Set on calibration seeds 100-104 (quick; see ENTRY.calibration), between the preset's and the controls' values;
 # seeds 105-109, added later, fall on the same sides (no threshold changed).
@@ -181,7 +182,7 @@ def train_run(data, keep: torch.Tensor, cfg: Config, init_seed: int, batch_seed:
     With ``track``, every minibatch's forward-pass logits (before the SGD step) go to a ForgettingTracker."""
     t = cfg.train
     model = MLP(data.x_train.shape[1], data.num_classes, width=t.width, depth=t.depth, seed=init_seed)
-    opt = torch.optim.SGD(model.parameters(), lr=t.lr, momentum=t.momentum, foreach=True)
+    opt = SGD(model.parameters(), lr=t.lr, momentum=t.momentum, foreach=True)
     g = torch.Generator().manual_seed(batch_seed)
     tracker = ForgettingTracker(data.n_train) if track else None
     x, y = data.x_train, data.y_train

@@ -76,6 +76,7 @@ from phenomena.probes.gradient_subspace import (
 from phenomena.probes.hessian import hessian_eigenvalues
 from phenomena.report import PALETTE, subplots
 from phenomena.result import Check, Result, Series, Verdict
+from phenomena.training.optim import SGD
 from phenomena.training.trainer import Every, LogMetrics, fit
 
 SUBSPACES = ("hessian", "random")
@@ -202,7 +203,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
             "test_acc": (net(data.x_test).argmax(-1) == data.y_test).float().mean().item(),
         }
 
-    opt = torch.optim.SGD(model.parameters(), lr=t.lr, foreach=True)
+    opt = SGD(model.parameters(), lr=t.lr, foreach=True)
     with ctx.progress(t.steps, desc="gradient subspace") as bar:
         history, _ = fit(
             model,

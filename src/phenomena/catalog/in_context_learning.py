@@ -58,6 +58,7 @@ from phenomena.experiment import Calibration, Control, Entry, RunContext
 from phenomena.models.icl_transformer import ICLTransformer
 from phenomena.report import PALETTE, subplots
 from phenomena.result import Check, Result, Series, Verdict
+from phenomena.training.optim import Adam
 
 # Set on calibration seeds 100-104 (quick, one thread; ENTRY.calibration), rounded down from the geometric midpoint
 # of the preset's worst value and the no-attention control's best.
@@ -135,7 +136,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         attention=cfg.model.attention,
         seed=ctx.stream_seed("init"),
     )
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.train.lr, foreach=True)
+    opt = Adam(model.parameters(), lr=cfg.train.lr, foreach=True)
     g = ctx.generator("prompts")
     monitor = linear_regression_prompts(256, n, d, ctx.generator("monitor"), noise=noise)
     logged: dict[int, list[float]] = {}

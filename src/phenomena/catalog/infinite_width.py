@@ -58,6 +58,7 @@ from phenomena.models import MLP
 from phenomena.models.layers import ACTIVATIONS
 from phenomena.report import PALETTE, subplots
 from phenomena.result import Check, Result, Series, Verdict
+from phenomena.training.optim import SGD
 
 MAX_SLOPE = -0.3  # log-log slope of the gap vs width (theory -0.5; calibration -0.45 to -0.42)
 MAX_WIDEST_GAP = 0.06  # gap at the widest width: about twice the largest calibration value (0.032)
@@ -167,7 +168,7 @@ def build_model(model: Model, width: int, d_in: int, d_out: int, seed: int, dtyp
 
 def train_gd(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, lr: float, steps: int, log_every: int):
     """Full-batch GD on ``F.mse_loss`` (mean over examples and outputs); returns {step: train loss}."""
-    opt = torch.optim.SGD(net.parameters(), lr=lr, foreach=True)
+    opt = SGD(net.parameters(), lr=lr, foreach=True)
     losses = {}
     for step in range(steps + 1):
         opt.zero_grad(set_to_none=True)

@@ -62,6 +62,7 @@ from phenomena.experiment import Calibration, Control, Entry, RunContext
 from phenomena.report import PALETTE, subplots
 from phenomena.result import Check, Result, Series, Verdict
 from phenomena.training import IMPRound, evaluate, fit, imp, train_ensemble
+from phenomena.training.optim import Adam
 
 MAX_REMAINING = 0.2  # the claim is about tickets with at most this fraction of the prunable weights
 # The anchors' margins (anchors-repros §4), supported on calibration seeds 100-104 (ENTRY.calibration): the
@@ -203,7 +204,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
             order = ctx.stream_seed("batches") + i
 
             def train_fn(model: nn.Module, rnd: IMPRound, order=order) -> dict[str, float]:
-                optimizer = torch.optim.Adam(model.parameters(), lr=t.lr, foreach=True)
+                optimizer = Adam(model.parameters(), lr=t.lr, foreach=True)
                 fit(
                     model,
                     data,

@@ -72,6 +72,7 @@ from phenomena.experiment import Calibration, Control, Entry, RunContext
 from phenomena.models.mlp import MLP
 from phenomena.report import PALETTE, subplots
 from phenomena.result import Check, Result, Series, Verdict
+from phenomena.training.optim import SGD
 from phenomena.training.trainer import LogMetrics, StopWhen, fit
 
 FIT_ACC = 0.99  # "fits": training accuracy at least this (the time to fit is the first step it is reached)
@@ -162,9 +163,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
             noisy = data.y_train != base.y_train  # the labels that changed (a redraw can keep the right one)
             model = MLP(40, 10, width=cfg.model.width, depth=cfg.model.depth, seed=init_seed)
             t = cfg.train
-            opt = torch.optim.SGD(
-                model.parameters(), lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay, foreach=True
-            )
+            opt = SGD(model.parameters(), lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay, foreach=True)
 
             def measure(m, data=data, noisy=noisy):
                 right = m(data.x_train).argmax(-1) == data.y_train

@@ -57,6 +57,7 @@ from phenomena.experiment import Calibration, Control, Entry, RunContext
 from phenomena.report import PALETTE, subplots
 from phenomena.result import Check, Result, Series, Verdict
 from phenomena.training import Progress, TrainState, fit
+from phenomena.training.optim import Adam
 
 # Set on calibration seeds 100-104 (quick; see ENTRY.calibration), between the preset's smallest value and the
 # Fourier-feature control's largest; seeds 105-109 (preset τ >= 0.60, ratio >= 25.7; control τ <= 0.2, ratio <= 1.25)
@@ -190,7 +191,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
             net,
             grid,
             recording_mse,
-            torch.optim.Adam(net.parameters(), lr=cfg.train.lr, foreach=True),
+            Adam(net.parameters(), lr=cfg.train.lr, foreach=True),
             steps,
             callbacks=[after_last_step, Progress(bar, every=100)],
         )

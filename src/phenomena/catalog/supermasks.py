@@ -59,6 +59,7 @@ from phenomena.models.mlp import MLP
 from phenomena.report import PALETTE, subplots
 from phenomena.result import Check, Result, Series, Verdict
 from phenomena.training.edge_popup import WEIGHT_INITS, EdgePopupMLP, train_edge_popup
+from phenomena.training.optim import SGD
 from phenomena.training.trainer import fit
 
 CLASSES = 10
@@ -152,7 +153,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         )
         bar.update(1)
         dense = MLP(sizes[0], CLASSES, width=m.width, depth=m.depth, seed=ctx.stream_seed("dense"))
-        opt = torch.optim.SGD(dense.parameters(), lr=t.dense_lr, momentum=t.momentum, foreach=True)
+        opt = SGD(dense.parameters(), lr=t.dense_lr, momentum=t.momentum, foreach=True)
         fit(
             dense,
             data,

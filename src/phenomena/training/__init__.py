@@ -22,6 +22,9 @@ from phenomena.training.losses import LOSSES as LOSSES
 from phenomena.training.losses import accuracy as accuracy
 from phenomena.training.losses import loss_function as loss_function
 from phenomena.training.optim import OPTIMIZERS as OPTIMIZERS
+from phenomena.training.optim import SGD as SGD
+from phenomena.training.optim import Adam as Adam
+from phenomena.training.optim import AdamW as AdamW
 from phenomena.training.optim import make_optimizer as make_optimizer
 from phenomena.training.optim import warmup as warmup
 from phenomena.training.pruning import CONTROLS as CONTROLS

@@ -36,6 +36,7 @@ from torch import Tensor, nn
 
 from phenomena.data.dataset import Dataset
 from phenomena.errors import UserError
+from phenomena.training.optim import SGD
 
 WEIGHT_INITS = ("signed_constant", "kaiming_normal")
 
@@ -255,7 +256,7 @@ def train_edge_popup(
     bs = n if batch_size is None or batch_size >= n else batch_size
     g = generator if generator is not None else torch.Generator().manual_seed(0)
     params = [p for name, p in model.named_parameters() if name.endswith("scores")]
-    opt = torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay, foreach=True)
+    opt = SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay, foreach=True)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(steps, 1))
     logged: list[int] = []
     train_acc, test_acc, losses = [], [], []

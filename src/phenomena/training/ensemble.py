@@ -48,7 +48,7 @@ from phenomena.models.mlp import MLP
 from phenomena.training.bmm_step import BmmStep, activation_name
 from phenomena.training.functional_optim import FunctionalOptimizer, per_member
 from phenomena.training.losses import loss_function
-from phenomena.training.optim import OPTIMIZERS, warmup
+from phenomena.training.optim import OPTIMIZERS, SGD, warmup
 from phenomena.training.packed import packed_copy
 from phenomena.training.pruning import Mask
 from phenomena.training.trainer import History, evaluate, fit
@@ -374,7 +374,7 @@ def _train_loop(run: _Run) -> None:
         params = [p for p in model.parameters() if p.requires_grad]
         lr, wd, betas = float(h["lr"][m]), float(h["weight_decay"][m]), tuple(float(b[m]) for b in h["betas"])
         if run.optimizer == "sgd":
-            opt = torch.optim.SGD(params, lr=lr, momentum=float(h["momentum"][m]), weight_decay=wd, foreach=True)
+            opt = SGD(params, lr=lr, momentum=float(h["momentum"][m]), weight_decay=wd, foreach=True)
         else:
             cls = torch.optim.Adam if run.optimizer == "adam" else torch.optim.AdamW
             opt = cls(params, lr=lr, betas=betas, eps=h["eps"], weight_decay=wd, foreach=True)

@@ -1,12 +1,62 @@
-"""Optimizers by name, with an optional linear warm-up."""
+"""Optimizers by name, with an optional linear warm-up.
+
+:class:`SGD`, :class:`Adam` and :class:`AdamW` are ``torch.optim``'s classes, updating with torch's own code, less the
+guards torch wraps around their public methods for ``torch.compile``: each guard imports ``torch._dynamo`` the first
+time it runs, an import that takes longer on a laptop CPU than the whole training of the showcase, in every process
+that steps an optimizer. The guards only act inside a compiled region (``step``'s are graph breaks): these classes
+are for eager training, which is all the package does. Their updates are torch's, bit for bit (tested).
+"""
 
 from __future__ import annotations
+
+import inspect
 
 import torch
 
 from phenomena.errors import UserError
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
+
+# the methods of torch.optim.Optimizer that torch wraps in a lazy ``torch._dynamo.disable``
+_GUARDED = ("add_param_group", "zero_grad", "state_dict", "load_state_dict")
+
+
+def without_compile_guards(cls: type[torch.optim.Optimizer]) -> type[torch.optim.Optimizer]:
+    """Class decorator for a ``torch.optim.Optimizer`` subclass: the methods torch wraps in a lazy
+    ``torch._dynamo.disable`` (``add_param_group``, ``zero_grad``, ``state_dict``, ``load_state_dict``) replaced by
+    the functions it wrapped (``inspect.unwrap``), so that using the optimizer does not import ``torch._dynamo``."""
+    for name in _GUARDED:
+        setattr(cls, name, inspect.unwrap(getattr(cls, name)))
+    return cls
+
+
+def _eager(base: type[torch.optim.Optimizer]) -> type[torch.optim.Optimizer]:
+    """``base`` :func:`without_compile_guards`, with a ``step`` that does what torch's wrapper does for an optimizer
+    that is not ``differentiable``: run torch's update under ``torch.no_grad()``."""
+    update = inspect.unwrap(base.step)
+
+    def __init__(self, *args, **kwargs):
+        if kwargs.get("differentiable"):
+            raise UserError(f"phenomena's {base.__name__} is not differentiable; use torch.optim.{base.__name__}")
+        base.__init__(self, *args, **kwargs)
+
+    def step(self, closure=None):
+        with torch.no_grad():
+            return update(self, closure)
+
+    step.__doc__ = update.__doc__
+    doc = (
+        f"``torch.optim.{base.__name__}``, updating with torch's code, without the ``torch._dynamo`` import its "
+        "compile guards cost (module docstring): for eager training only."
+    )
+    cls = type(base.__name__, (base,), {"__init__": __init__, "step": step, "__doc__": doc, "__module__": __name__})
+    cls.__qualname__ = base.__name__
+    return without_compile_guards(cls)
+
+
+SGD = _eager(torch.optim.SGD)
+Adam = _eager(torch.optim.Adam)
+AdamW = _eager(torch.optim.AdamW)
 
 
 def make_optimizer(
@@ -24,11 +74,11 @@ def make_optimizer(
     if weight_decay < 0:
         raise UserError(f"weight decay must be >= 0; got {weight_decay}")
     if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay, foreach=True)
+        return SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay, foreach=True)
     if name == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=weight_decay, foreach=True)
+        return Adam(params, lr=lr, betas=betas, weight_decay=weight_decay, foreach=True)
     if name == "adamw":
-        return torch.optim.AdamW(params, lr=lr, betas=betas, weight_decay=weight_decay, foreach=True)
+        return AdamW(params, lr=lr, betas=betas, weight_decay=weight_decay, foreach=True)
     raise UserError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
 
 

@@ -10,7 +10,9 @@ The wrapper speaks the ordinary ``torch.optim`` protocol: ``step(closure)`` wher
 gradients, recomputes the loss on the current minibatch, calls ``backward`` and returns the loss (the closure
 that ``torch.optim.LBFGS`` also takes). SAM calls it twice per step (at ``w`` and at ``w + e``), so one SAM
 step costs two forward-backward passes. ``phenomena.training.fit`` hands such a closure to every optimizer, so
-``fit(model, data, loss_fn, SAM(base, rho), steps)`` trains with SAM like with any other optimizer.
+``fit(model, data, loss_fn, SAM(base, rho), steps)`` trains with SAM like with any other optimizer. Like the
+package's SGD and Adam (:mod:`phenomena.training.optim`), it is for eager training: it does without the compile
+guards whose first use imports ``torch._dynamo``.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from collections.abc import Callable
 import torch
 
 from phenomena.errors import UserError
+from phenomena.training.optim import without_compile_guards
 
 
+@without_compile_guards
 class SAM(torch.optim.Optimizer):
     """Sharpness-Aware Minimization around any base optimizer (Foret et al. 2021, Algorithm 1).
 
