@@ -20,6 +20,12 @@ shared machine the peak moves by tens of percent within minutes, and a peak caug
 every fraction measured against it. The target is >= 60% of peak at width >= 256. Timings are the minimum over
 ``--repeats`` rounds, each method timed back to back.
 
+The peak is that of large square products; a training step is made of small batched ones (16 × 100 × w · w × w and
+thinner), which the BLAS runs at a lower rate. So each width also prints the rate of the step's products alone: the
+same batched products, shapes and transpositions as the written-out step (:mod:`phenomena.training.bmm_step`), into
+preallocated buffers, in a tight loop (:func:`step_products_rate`). It bounds what any trainer built on these
+products can reach here; the trainer's rate over it is the share of the time spent in them.
+
     python benchmarks/ensemble.py [--widths 64,128,256,512] [--members 16] [--steps 500] [--threads 2]
 """
 
@@ -36,6 +42,7 @@ from common import add_json_argument, gemm_fields, gemm_peak, row, write_summary
 from phenomena.data.mnist1d import mnist1d
 from phenomena.models import MLP
 from phenomena.training import LogMetrics, evaluate, fit, loss_function
+from phenomena.training.bmm_step import SKINNY
 from phenomena.training.ensemble import train_ensemble
 
 
@@ -51,6 +58,48 @@ def training_flops(width: int, members: int, steps: int, batch: int, n_eval: int
     per_row = sum(a * b for a, b in layers)
     step = 2 * batch * (per_row + per_row + sum(a * b for a, b in layers[1:]))  # forward, dW, dX (not for x)
     return members * (steps * step + logs * 2 * n_eval * per_row)
+
+
+def step_products(width: int, members: int, batch: int) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], float]:
+    """The batched products of one written-out step of M MLPs 40-w-w-10, as (left, right) operand pairs of random
+    values, and their flops: forward, weight gradient and (above the first layer) input gradient of every layer,
+    in the step's layouts (a layer with few outputs runs its forward and weight gradient transposed, as
+    ``bmm_step.SKINNY`` decides)."""
+    gen = torch.Generator().manual_seed(0)
+    dims = [40, width, width, 10]
+    ops, flops = [], 0.0
+    for i, (a, b) in enumerate(zip(dims[:-1], dims[1:], strict=True)):
+        h, w, d = (torch.randn(members, *s, generator=gen) for s in ((batch, a), (a, b), (batch, b)))
+        if b <= SKINNY < a:  # zᵀ = Wᵀ hᵀ and dWᵀ = δᵀ h
+            ops += [(w.transpose(1, 2), h.transpose(1, 2)), (d.transpose(1, 2), h)]
+        else:
+            ops += [(h, w), (h.transpose(1, 2), d)]
+        if i > 0:
+            ops.append((d, w.transpose(1, 2)))
+        flops += members * 2 * batch * a * b * (3 if i > 0 else 2)
+    return ops, flops
+
+
+def step_products_rate(width: int, members: int, batch: int, threads: int, repeats: int = 5) -> float:
+    """GFLOP/s of :func:`step_products` at ``threads`` threads, into preallocated outputs: the best of ``repeats``
+    timings of 20 steps' worth, after a warm-up round."""
+    ops, flops = step_products(width, members, batch)
+    outs = [torch.empty(x.shape[0], x.shape[1], y.shape[2]) for x, y in ops]
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    best = 0.0
+    try:
+        for rep in range(repeats + 1):
+            start = time.perf_counter()
+            for _ in range(20):
+                for (x, y), out in zip(ops, outs, strict=True):
+                    torch.bmm(x, y, out=out)
+            elapsed = time.perf_counter() - start
+            if rep > 0:  # the first round warms the pool and the caches
+                best = max(best, 20 * flops / elapsed / 1e9)
+    finally:
+        torch.set_num_threads(before)
+    return best
 
 
 def sequential(data, seeds, steps, batch_size, lr, momentum, log_every, dtype=torch.float32, width=128):
@@ -116,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     logs = len({*range(0, args.steps + 1, args.log_every), args.steps})
     n_eval = data.x_train.shape[0] + data.x_test.shape[0]
     timed: dict[int, tuple[dict[str, list[float]], dict]] = {}
+    products: dict[int, float] = {}
     for width in widths:
         times: dict[str, list[float]] = {k: [] for k in ["loop of fit", *methods]}
         results = {}
@@ -129,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
                 times[method].append(time.perf_counter() - t0)
                 results[method] = res.models
         timed[width] = times, results
+        products[width] = step_products_rate(width, args.members, args.batch_size, args.threads)
         peaks.append(gemm_peak(args.threads))
     peak = max(peaks)
     print(
@@ -153,6 +204,11 @@ def main(argv: list[str] | None = None) -> int:
         }
         for method in methods:
             gap = (acc[method] - acc["loop of fit"]).abs().max().item()
+            rate = products[width]
+            print(
+                f"      the step's products alone: {rate:.1f} GFLOP/s ({rate / peak:.0%} of peak); {method} reaches "
+                f"{gemm_fields(flops, min(times[method]), peak)['gflops'] / rate:.0%} of that"
+            )
             print(
                 f"      final test accuracy, {method}: mean {acc[method].mean():.4f} (loop "
                 f"{acc['loop of fit'].mean():.4f}), max per-member gap {gap:.4f}"
@@ -171,6 +227,8 @@ def main(argv: list[str] | None = None) -> int:
                     **gemm,
                     **target,
                     **met,
+                    products_alone_gflops=rate,
+                    note=f"the step's batched products alone run at {rate:.0f} GFLOP/s ({rate / peak:.0%} of peak)",
                 )
             )
     write_summary(args.json, "ensemble", rows, threads=args.threads)

@@ -158,3 +158,39 @@ def test_an_unknown_only_name_is_one_line_and_exit_2(tmp_path):
     assert done.stderr.strip().splitlines() == [done.stderr.strip()]
     assert "unknown benchmark nope" in done.stderr and "ntk" in done.stderr
     assert done.stdout == "" and not out.exists()
+
+
+def test_the_ensemble_step_products_are_the_written_out_steps(bench):
+    # the benchmark's bound on the trainer is only meaningful if it times the products the trainer does: the same
+    # flops as its count of a step, and the operand shapes of every batched product BmmStep makes in a step
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    from phenomena.models import MLP
+    from phenomena.training.bmm_step import BmmStep
+    from phenomena.training.ensemble import _bmm_layers
+
+    class Products(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.shapes = []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if func.overloadpacket in (torch.ops.aten.bmm, torch.ops.aten.baddbmm):
+                left, right = args[:2] if func.overloadpacket is torch.ops.aten.bmm else args[1:3]
+                self.shapes.append((tuple(left.shape), tuple(right.shape)))
+            return func(*args, **(kwargs or {}))
+
+    ensemble = importlib.import_module("ensemble")
+    for width in (8, 64):  # at width 8 the first layer is the narrow one
+        ops, flops = ensemble.step_products(width, members=3, batch=5)
+        assert flops == ensemble.training_flops(width, members=3, steps=1, batch=5, n_eval=0, logs=0)
+        plan = _bmm_layers(MLP(40, 10, width=width, depth=2, seed=0))
+        dims = [(40, width), (width, width), (width, 10)]
+        linears = [op[1] for op in plan if op[0] == "linear"]
+        params = {f"{n}.weight": torch.randn(3, *d) for n, d in zip(linears, dims, strict=True)}
+        params |= {f"{n}.bias": torch.zeros(3, d[1]) for n, d in zip(linears, dims, strict=True)}
+        step = BmmStep(plan, params, list(params))
+        with Products() as seen:
+            step(torch.randn(3, 5, 40), torch.zeros(3, 5, dtype=torch.long), batched=True)
+        assert sorted(seen.shapes) == sorted((tuple(x.shape), tuple(y.shape)) for x, y in ops)
