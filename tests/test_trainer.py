@@ -1,4 +1,5 @@
 import copy
+import math
 import subprocess
 import sys
 
@@ -16,10 +17,12 @@ from phenomena.training import (
     AdamW,
     LogMetrics,
     StopWhen,
+    accuracy,
     evaluate,
     fit,
     loss_function,
     make_optimizer,
+    predictions,
     warmup,
 )
 
@@ -175,3 +178,20 @@ def test_eager_optimizers_do_not_import_dynamo_and_refuse_to_be_differentiable()
     assert done.stdout.strip() == "True"
     with pytest.raises(UserError, match="not differentiable"):
         AdamW(nn.Linear(2, 2).parameters(), differentiable=True)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_predictions_are_argmax_with_ties_nans_and_strided_layouts(dtype):
+    g = torch.Generator().manual_seed(0)
+    values = torch.randint(0, 3, (6, 10, 500), generator=g).to(dtype)  # many tied maxima
+    values[0, 3, 5] = values[1, :, 7] = math.nan
+    values[2, :4, 9] = math.inf
+    values[3, 4, 11] = -math.inf
+    values[4] = torch.randn(10, 500, generator=g, dtype=dtype)
+    for x in (values, values.transpose(1, 2), values.permute(2, 0, 1)):
+        for dim in (0, 1, -1):
+            assert torch.equal(predictions(x, dim), x.argmax(dim))
+    logits = values.transpose(1, 2)
+    assert torch.equal(predictions(logits), logits.argmax(-1))
+    labels = logits[..., 0].long().clamp(0, 9)
+    assert accuracy(logits, labels) == (logits.argmax(-1) == labels).float().mean().item()

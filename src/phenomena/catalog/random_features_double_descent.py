@@ -48,6 +48,7 @@ from phenomena.errors import UserError
 from phenomena.experiment import Calibration, Control, Entry, RunContext
 from phenomena.report import error_and_norm_figure
 from phenomena.result import Check, Result, Series, Verdict
+from phenomena.training.losses import predictions
 
 MAX_PEAK_FOLD = 1.2  # the test-error and norm peaks lie within this factor of N = n (one step of the 33-size grid)
 MIN_EXCESS_PP = 3.0  # the peak exceeds each side by this many percentage points
@@ -136,8 +137,8 @@ def run(cfg: Config, ctx: RunContext) -> Result:
                 else:
                     # (classes, test) from the contiguous leading rows: the transposed slice's product was 4x slower
                     logits = (beta.T @ act_test[:n_feat]) * scale
-                    err[j, d] = logits.argmax(0).ne(yt).double().mean().item()
-                    train_err[j, d] = (phi @ beta).argmax(1).ne(y).double().mean().item()
+                    err[j, d] = predictions(logits, 0).ne(yt).double().mean().item()
+                    train_err[j, d] = predictions(phi @ beta, 1).ne(y).double().mean().item()
                 bar.update(1)
     test, nrm = err.mean(1), norm.mean(1)
     k, left, right = bump(test)  # None / nan if any value is not finite

@@ -21,6 +21,7 @@ from phenomena.training.functional_optim import per_member as per_member
 from phenomena.training.losses import LOSSES as LOSSES
 from phenomena.training.losses import accuracy as accuracy
 from phenomena.training.losses import loss_function as loss_function
+from phenomena.training.losses import predictions as predictions
 from phenomena.training.optim import OPTIMIZERS as OPTIMIZERS
 from phenomena.training.optim import SGD as SGD
 from phenomena.training.optim import Adam as Adam

@@ -47,7 +47,7 @@ from phenomena.models.layers import Activation, ScaledLinear
 from phenomena.models.mlp import MLP
 from phenomena.training.bmm_step import BmmStep, activation_name
 from phenomena.training.functional_optim import FunctionalOptimizer, per_member
-from phenomena.training.losses import loss_function
+from phenomena.training.losses import loss_function, predictions
 from phenomena.training.optim import OPTIMIZERS, SGD, warmup
 from phenomena.training.packed import packed_copy
 from phenomena.training.pruning import Mask
@@ -530,7 +530,7 @@ def _evaluate(run: _Run, forward, params, buffers, x, y, batched: bool, size: in
         out = forward(params, buffers, xs, batched)
         total += _member_loss(run.loss_fn, out, ys, batched).double().cpu() * ys.shape[1 if batched else 0]
         if not ys.is_floating_point():
-            correct += (out.argmax(-1) == ys).sum(-1).double().cpu()
+            correct += (predictions(out) == ys).sum(-1).double().cpu()
     n = max(n, 1)
     return total / n, torch.full((m,), math.nan).double() if y.is_floating_point() else correct / n
 

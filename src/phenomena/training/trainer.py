@@ -19,6 +19,7 @@ from torch import nn
 from phenomena.data.dataset import Dataset
 from phenomena.errors import DivergedError
 from phenomena.result import Series
+from phenomena.training.losses import predictions
 
 
 @dataclasses.dataclass
@@ -206,6 +207,6 @@ def evaluate(
         yb = y[i : i + batch_size]
         total_loss += loss_fn(out, yb).item() * len(yb)
         if not yb.is_floating_point():
-            correct += (out.argmax(-1) == yb).sum().item()
+            correct += (predictions(out) == yb).sum().item()
     n = max(len(x), 1)
     return total_loss / n, (math.nan if y.is_floating_point() else correct / n)
