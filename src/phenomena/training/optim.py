@@ -22,11 +22,15 @@ _GUARDED = ("add_param_group", "zero_grad", "state_dict", "load_state_dict")
 
 
 def without_compile_guards(cls: type[torch.optim.Optimizer]) -> type[torch.optim.Optimizer]:
-    """Class decorator for a ``torch.optim.Optimizer`` subclass: the methods torch wraps in a lazy
-    ``torch._dynamo.disable`` (``add_param_group``, ``zero_grad``, ``state_dict``, ``load_state_dict``) replaced by
-    the functions it wrapped (``inspect.unwrap``), so that using the optimizer does not import ``torch._dynamo``."""
+    """Class decorator for a ``torch.optim.Optimizer`` subclass: the methods it inherits from ``Optimizer`` that
+    torch wraps in a lazy ``torch._dynamo.disable`` (``add_param_group``, ``zero_grad``, ``state_dict``,
+    ``load_state_dict``) replaced by the functions torch wrapped (``inspect.unwrap``), so that using the optimizer
+    does not import ``torch._dynamo``. Methods the class (or a base between it and ``Optimizer``) defines itself
+    are left as they are."""
     for name in _GUARDED:
-        setattr(cls, name, inspect.unwrap(getattr(cls, name)))
+        inherited = getattr(torch.optim.Optimizer, name)
+        if getattr(cls, name) is inherited:
+            setattr(cls, name, inspect.unwrap(inherited))
     return cls
 
 
