@@ -34,33 +34,39 @@ def without_compile_guards(cls: type[torch.optim.Optimizer]) -> type[torch.optim
     return cls
 
 
-def _eager(base: type[torch.optim.Optimizer]) -> type[torch.optim.Optimizer]:
-    """``base`` :func:`without_compile_guards`, with a ``step`` that does what torch's wrapper does for an optimizer
-    that is not ``differentiable``: run torch's update under ``torch.no_grad()``."""
-    update = inspect.unwrap(base.step)
+class _Eager:
+    """Mixin before a ``torch.optim`` class: its ``step`` runs the class's own update (the function torch's
+    wrappers wrap, ``inspect.unwrap``) under ``torch.no_grad()``, which is what torch's wrapper does for an
+    optimizer that is not ``differentiable``, less the ``torch._dynamo`` import."""
 
     def __init__(self, *args, **kwargs):
         if kwargs.get("differentiable"):
-            raise UserError(f"phenomena's {base.__name__} is not differentiable; use torch.optim.{base.__name__}")
-        base.__init__(self, *args, **kwargs)
+            name = type(self).__name__
+            raise UserError(f"phenomena's {name} is not differentiable; use torch.optim.{name}")
+        super().__init__(*args, **kwargs)
 
     def step(self, closure=None):
+        """One update of every parameter group (``closure``: re-evaluates the loss, as in ``torch.optim``)."""
         with torch.no_grad():
-            return update(self, closure)
-
-    step.__doc__ = update.__doc__
-    doc = (
-        f"``torch.optim.{base.__name__}``, updating with torch's code, without the ``torch._dynamo`` import its "
-        "compile guards cost (module docstring): for eager training only."
-    )
-    cls = type(base.__name__, (base,), {"__init__": __init__, "step": step, "__doc__": doc, "__module__": __name__})
-    cls.__qualname__ = base.__name__
-    return without_compile_guards(cls)
+            return inspect.unwrap(super().step)(self, closure)
 
 
-SGD = _eager(torch.optim.SGD)
-Adam = _eager(torch.optim.Adam)
-AdamW = _eager(torch.optim.AdamW)
+@without_compile_guards
+class SGD(_Eager, torch.optim.SGD):
+    """``torch.optim.SGD``, updating with torch's code, without the ``torch._dynamo`` import of its compile guards
+    (see :mod:`phenomena.training.optim`): for eager training, with the same arguments."""
+
+
+@without_compile_guards
+class Adam(_Eager, torch.optim.Adam):
+    """``torch.optim.Adam``, updating with torch's code, without the ``torch._dynamo`` import of its compile guards
+    (see :mod:`phenomena.training.optim`): for eager training, with the same arguments."""
+
+
+@without_compile_guards
+class AdamW(_Eager, torch.optim.AdamW):
+    """``torch.optim.AdamW``, updating with torch's code, without the ``torch._dynamo`` import of its compile guards
+    (see :mod:`phenomena.training.optim`): for eager training, with the same arguments."""
 
 
 def make_optimizer(
