@@ -204,10 +204,10 @@ def main(argv: list[str] | None = None) -> int:
         }
         for method in methods:
             gap = (acc[method] - acc["loop of fit"]).abs().max().item()
-            rate = products[width]
+            rate, gemm = products[width], gemm_fields(flops, min(times[method]), peak)
             print(
                 f"      the step's products alone: {rate:.1f} GFLOP/s ({rate / peak:.0%} of peak); {method} reaches "
-                f"{gemm_fields(flops, min(times[method]), peak)['gflops'] / rate:.0%} of that"
+                f"{gemm['gflops'] / rate:.0%} of that"
             )
             print(
                 f"      final test accuracy, {method}: mean {acc[method].mean():.4f} (loop "
@@ -215,7 +215,6 @@ def main(argv: list[str] | None = None) -> int:
             )
             ok = ok and gap < 0.05
             target = {"target": "peak_fraction >= 0.6"} if width >= 256 else {}
-            gemm = gemm_fields(flops, min(times[method]), peak)
             met = {"met": gemm["peak_fraction"] >= 0.6} if target else {}
             rows.append(
                 row(

@@ -48,7 +48,7 @@ from phenomena.models.mlp import MLP
 from phenomena.training.bmm_step import BmmStep, activation_name
 from phenomena.training.functional_optim import FunctionalOptimizer, per_member
 from phenomena.training.losses import loss_function, predictions
-from phenomena.training.optim import OPTIMIZERS, SGD, warmup
+from phenomena.training.optim import OPTIMIZERS, SGD, Adam, AdamW, warmup
 from phenomena.training.packed import packed_copy
 from phenomena.training.pruning import Mask
 from phenomena.training.trainer import History, evaluate, fit
@@ -376,7 +376,7 @@ def _train_loop(run: _Run) -> None:
         if run.optimizer == "sgd":
             opt = SGD(params, lr=lr, momentum=float(h["momentum"][m]), weight_decay=wd, foreach=True)
         else:
-            cls = torch.optim.Adam if run.optimizer == "adam" else torch.optim.AdamW
+            cls = Adam if run.optimizer == "adam" else AdamW
             opt = cls(params, lr=lr, betas=betas, eps=h["eps"], weight_decay=wd, foreach=True)
         last = [p.detach().clone() for p in params]
         done = [0]

@@ -35,9 +35,16 @@ def without_compile_guards(cls: type[torch.optim.Optimizer]) -> type[torch.optim
 
 
 class _Eager:
-    """Mixin before a ``torch.optim`` class: its ``step`` runs the class's own update (the function torch's
-    wrappers wrap, ``inspect.unwrap``) under ``torch.no_grad()``, which is what torch's wrapper does for an
-    optimizer that is not ``differentiable``, less the ``torch._dynamo`` import."""
+    """Mixin before a ``torch.optim`` class: the subclass is :func:`without_compile_guards`, and its ``step`` runs
+    the class's own update (the function torch's wrappers wrap, ``inspect.unwrap``, found once per class) under
+    ``torch.no_grad()``, which is what torch's wrapper does for an optimizer that is not ``differentiable``, less
+    the ``torch._dynamo`` import."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        base = cls.__mro__[cls.__mro__.index(_Eager) + 1]
+        cls._update = staticmethod(inspect.unwrap(base.step))
+        without_compile_guards(cls)
 
     def __init__(self, *args, **kwargs):
         if kwargs.get("differentiable"):
@@ -48,22 +55,19 @@ class _Eager:
     def step(self, closure=None):
         """One update of every parameter group (``closure``: re-evaluates the loss, as in ``torch.optim``)."""
         with torch.no_grad():
-            return inspect.unwrap(super().step)(self, closure)
+            return self._update(self, closure)
 
 
-@without_compile_guards
 class SGD(_Eager, torch.optim.SGD):
     """``torch.optim.SGD``, updating with torch's code, without the ``torch._dynamo`` import of its compile guards
     (see :mod:`phenomena.training.optim`): for eager training, with the same arguments."""
 
 
-@without_compile_guards
 class Adam(_Eager, torch.optim.Adam):
     """``torch.optim.Adam``, updating with torch's code, without the ``torch._dynamo`` import of its compile guards
     (see :mod:`phenomena.training.optim`): for eager training, with the same arguments."""
 
 
-@without_compile_guards
 class AdamW(_Eager, torch.optim.AdamW):
     """``torch.optim.AdamW``, updating with torch's code, without the ``torch._dynamo`` import of its compile guards
     (see :mod:`phenomena.training.optim`): for eager training, with the same arguments."""
