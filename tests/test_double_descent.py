@@ -198,5 +198,8 @@ def test_quick_preset_on_a_held_out_seed_peaks_near_the_threshold_and_the_no_noi
 def test_the_width_grid_of_quick_is_the_notebooks():
     widths = ENTRY.presets["quick"].model.widths
     notebook = np.unique(np.geomspace(2, 300, 20, dtype=int)).tolist()
-    assert list(widths) == [w for w in notebook if 12 <= w <= 230]
+    assert list(widths) == [w for w in notebook if 12 <= w <= 177]
+    # the grid ends one notebook step past the largest interpolation threshold the calibration seeds reached
+    largest_h_star = max(ENTRY.calibration.observed["h_star"])
+    assert widths[-2] == largest_h_star and widths[-1] > largest_h_star
     assert dataclasses.replace(ENTRY.presets["paper"], seed=0).model.widths == tuple(notebook)
