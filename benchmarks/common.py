@@ -21,6 +21,28 @@ from pathlib import Path
 from typing import Any
 
 
+def best_rate(work, flops: float, threads: int, repeats: int = 3) -> float:
+    """Best GFLOP/s of ``work()`` (which does ``flops`` flops) over ``repeats`` timings at ``threads`` torch threads,
+    after one untimed call that warms the thread pool, the BLAS's packing buffers and the caches. The process's torch
+    thread count is restored afterwards."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    best = 0.0
+    try:
+        work()
+        for _ in range(repeats):
+            start = time.perf_counter()
+            work()
+            elapsed = time.perf_counter() - start
+            if elapsed > 0:
+                best = max(best, flops / elapsed / 1e9)
+    finally:
+        torch.set_num_threads(before)
+    return best
+
+
 def gemm_peak(threads: int, sizes=(1024, 2048), repeats: int = 3, dtype=None) -> float:
     """Best float32 ``torch.mm`` GFLOP/s over square sizes (2n³ flops), at ``threads`` torch threads, measured now.
 
@@ -29,24 +51,13 @@ def gemm_peak(threads: int, sizes=(1024, 2048), repeats: int = 3, dtype=None) ->
     import torch
 
     dtype = torch.float32 if dtype is None else dtype
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
+    gen = torch.Generator().manual_seed(0)
     best = 0.0
-    try:
-        gen = torch.Generator().manual_seed(0)
-        for n in sizes:
-            a = torch.randn(n, n, generator=gen, dtype=dtype)
-            b = torch.randn(n, n, generator=gen, dtype=dtype)
-            out = torch.empty(n, n, dtype=dtype)
-            torch.mm(a, b, out=out)  # warm-up: thread pool, packing buffers
-            for _ in range(repeats):
-                start = time.perf_counter()
-                torch.mm(a, b, out=out)
-                elapsed = time.perf_counter() - start
-                if elapsed > 0:
-                    best = max(best, 2.0 * n**3 / elapsed / 1e9)
-    finally:
-        torch.set_num_threads(before)
+    for n in sizes:
+        a = torch.randn(n, n, generator=gen, dtype=dtype)
+        b = torch.randn(n, n, generator=gen, dtype=dtype)
+        out = torch.empty(n, n, dtype=dtype)
+        best = max(best, best_rate(lambda a=a, b=b, out=out: torch.mm(a, b, out=out), 2.0 * n**3, threads, repeats))
     return best
 
 

@@ -37,7 +37,7 @@ import sys
 import time
 
 import torch
-from common import add_json_argument, gemm_fields, gemm_peak, row, write_summary
+from common import add_json_argument, best_rate, gemm_fields, gemm_peak, row, write_summary
 
 from phenomena.data.mnist1d import mnist1d
 from phenomena.models import MLP
@@ -85,21 +85,13 @@ def step_products_rate(width: int, members: int, batch: int, threads: int, repea
     timings of 20 steps' worth, after a warm-up round."""
     ops, flops = step_products(width, members, batch)
     outs = [torch.empty(x.shape[0], x.shape[1], y.shape[2]) for x, y in ops]
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    best = 0.0
-    try:
-        for rep in range(repeats + 1):
-            start = time.perf_counter()
-            for _ in range(20):
-                for (x, y), out in zip(ops, outs, strict=True):
-                    torch.bmm(x, y, out=out)
-            elapsed = time.perf_counter() - start
-            if rep > 0:  # the first round warms the pool and the caches
-                best = max(best, 20 * flops / elapsed / 1e9)
-    finally:
-        torch.set_num_threads(before)
-    return best
+
+    def twenty_steps():
+        for _ in range(20):
+            for (x, y), out in zip(ops, outs, strict=True):
+                torch.bmm(x, y, out=out)
+
+    return best_rate(twenty_steps, 20 * flops, threads, repeats)
 
 
 def sequential(data, seeds, steps, batch_size, lr, momentum, log_every, dtype=torch.float32, width=128):

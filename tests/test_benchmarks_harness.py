@@ -9,6 +9,7 @@ import json
 import math
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -65,6 +66,30 @@ def test_gemm_peak_is_a_positive_finite_rate_and_restores_the_thread_count(bench
     peak = common.gemm_peak(1, sizes=(32, 64), repeats=1)
     assert math.isfinite(peak) and peak > 0
     assert math.isfinite(common.gemm_peak(2, sizes=(32,), repeats=1, dtype=torch.float64))
+    assert torch.get_num_threads() == before
+
+
+def test_best_rate_warms_up_once_times_each_repeat_at_the_asked_threads_and_restores_them(bench):
+    import torch
+
+    common, _ = bench
+    before = torch.get_num_threads()
+    seen = []
+
+    def work():
+        seen.append(torch.get_num_threads())
+        time.sleep(0.01)
+
+    rate = common.best_rate(work, flops=1e7, threads=1, repeats=3)
+    assert seen == [1] * 4  # one warm-up call, then the three timed ones
+    assert 0 < rate <= 1e7 / 0.01 / 1e9  # no call took less than its 10 ms sleep
+    assert torch.get_num_threads() == before
+
+    def fails():
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        common.best_rate(fails, flops=1.0, threads=1)
     assert torch.get_num_threads() == before
 
 
