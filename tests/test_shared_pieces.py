@@ -66,3 +66,18 @@ def test_a_control_that_reuses_pieces_equals_the_control_alone(entry, control, t
         mine = reusing.series[key]
         assert mine.steps == series.steps, key
         assert all(_same(a, b) for a, b in zip(mine.values, series.values, strict=True)), key
+
+
+def test_every_pair_of_children_spawned_at_a_common_step_is_shared(tmp_path):
+    # mode-connectivity with two pairs per spawn step: the one-shared-step control reuses both pairs at k = 0
+    entry = next(e for e in SHARING if e.name == "mode-connectivity")
+    control = next(c for c in entry.controls if c.name == "one shared step")
+    overrides = {**control.overrides, "spawn.pairs": 2}
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    _run(entry, {"spawn.pairs": 2}, tmp_path, "main", shared)
+    reusing, reused = _run(entry, overrides, tmp_path, "control", shared)
+    alone, _ = _run(entry, overrides, tmp_path, "alone", None)
+    assert len(reused) == 2, reused
+    differ = [k for k in alone.summary if not _same(reusing.summary[k], alone.summary[k])]
+    assert not differ, differ
