@@ -462,9 +462,10 @@ ENTRY = Entry(
             "3.4-6.5 pp and the largest width by 8.0-10.0 pp (3 pp kept); the in-run no-noise bump is 0-0.01 of the "
             "noisy one (< 0.5). Declared control data.noise=0 on the same seeds: its bump over the smaller widths is "
             "-0.43 to +0.04 pp, failing 5/5 (the ratio check is 1 by construction there and fails too). Re-run when "
-            "width 230 left quick (issue 19), with the present trainer: the values recorded before came from an "
-            "earlier state of the ensemble trainer (seed 104's bump over the smaller widths, which width 230 cannot "
-            "change, was recorded as 3.96 pp; it is 3.43 now). Earlier values: the 4-seed quick with width 230, "
+            "width 230 left quick (issue 19), on a CPU with AVX2 kernels (AMD Zen 3); the values recorded before were "
+            "measured with AVX-512 kernels, which round differently and re-draw the trajectories: seed 104's bump over "
+            "the smaller widths, which width 230 cannot change, was recorded as 3.96 pp and is 3.43 pp here, also with "
+            "the code of the commit that recorded it. Earlier values (AVX-512): the 4-seed quick with width 230, "
             "bump over the smaller widths 4.0-6.4 pp, over 230 9.0-10.9 pp; the 2-seed quick, 4.8-6.7 pp, fold "
             "1.70-2.21"
         ),
