@@ -168,29 +168,31 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     summary: dict[str, float] = {}
     series: dict[str, Series] = {}
     barriers = []
+
+    def spawn(k: int, names: tuple[str, str]):
+        """Two children of the parent's state at step ``k``, trained to the end on the minibatch orders ``names``,
+        and the barrier between them."""
+        children = []
+        for name in names:  # same θ_k and optimizer state, different minibatch orders
+            child = copy.deepcopy(parent)
+            weights, moments = copy.deepcopy(snapshots[k])
+            child.load_state_dict(weights)
+            opt = make_optimizer(t.optimizer, child.parameters(), t.lr, 0.0, momentum=momentum)
+            opt.load_state_dict(moments)
+            fit(
+                child,
+                data,
+                F.cross_entropy,
+                opt,
+                t.steps - k,
+                batch_size=t.batch_size,
+                generator=ctx.generator(f"batches {name}"),
+            )
+            children.append(child)
+        return interpolation_barrier(*children, F.cross_entropy, test, points=cfg.spawn.points, metric_fn=error)
+
     with ctx.progress(len(ks) * cfg.spawn.pairs, desc="mode-connectivity") as bar:
         for k in ks:
-
-            def spawn(k=k, names=("A", "B")):
-                children = []
-                for name in names:  # same θ_k and optimizer state, different minibatch orders
-                    child = copy.deepcopy(parent)
-                    weights, moments = copy.deepcopy(snapshots[k])
-                    child.load_state_dict(weights)
-                    opt = make_optimizer(t.optimizer, child.parameters(), t.lr, 0.0, momentum=momentum)
-                    opt.load_state_dict(moments)
-                    fit(
-                        child,
-                        data,
-                        F.cross_entropy,
-                        opt,
-                        t.steps - k,
-                        batch_size=t.batch_size,
-                        generator=ctx.generator(f"batches {name}"),
-                    )
-                    children.append(child)
-                return interpolation_barrier(*children, F.cross_entropy, test, points=cfg.spawn.points, metric_fn=error)
-
             paths = []
             for j in range(cfg.spawn.pairs):
                 # pair 0 keeps the names it had when a run trained one pair, so its children are the same; the
