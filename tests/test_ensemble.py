@@ -7,6 +7,7 @@ agree to ~1e-15; the tolerance 1e-10 leaves room for that rounding only.
 
 from __future__ import annotations
 
+import copy
 import math
 import warnings
 
@@ -472,3 +473,88 @@ def test_masks_are_checked_against_the_members():
     name, p = next(iter(_mlp(0).named_parameters()))
     with pytest.raises(UserError, match="has shape"):
         train_ensemble(_mlp, SEEDS, data, steps=1, masks=[{name: torch.ones(p.shape[0], dtype=torch.bool)}, None, None])
+
+
+def _parent(optimizer: str, steps: int = 7):
+    """A model trained ``steps`` steps by a solo torch optimizer: its weights and the optimizer's state_dict()."""
+    model, data = _mlp(0), _data()
+    if optimizer == "sgd":
+        opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    else:
+        opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    fit(model, data, loss_function("ce"), opt, steps, 16, generator=torch.Generator().manual_seed(1))
+    return model.state_dict(), opt.state_dict()
+
+
+@pytest.mark.parametrize("method", ["bmm", "vmap", "loop"])
+@pytest.mark.parametrize(
+    ("optimizer", "lrs"), [("adam", 1e-2), ("adam", [1e-2, 3e-3, 2e-2]), ("sgd", [0.05, 0.1, 0.02])]
+)
+def test_members_resumed_from_a_solo_optimizer_match_solo_runs_that_load_it(method, optimizer, lrs):
+    # children of one parent's state (weights and moments), each on its own minibatch order, as mode-connectivity
+    weights, state = _parent(optimizer)
+    data, orders = _data(), [11, 12, 13]
+
+    def child(_seed: int) -> nn.Module:
+        model = _mlp(0)
+        model.load_state_dict(weights)
+        return model
+
+    res = train_ensemble(
+        child,
+        range(3),
+        data,
+        optimizer=optimizer,
+        lr=lrs,
+        momentum=0.9 if optimizer == "sgd" else 0.0,
+        steps=20,
+        batch_size=16,
+        order_seeds=orders,
+        method=method,
+        resume=[state] * 3,
+    )
+    assert res.method == method
+    for i, order in enumerate(orders):
+        solo, lr = child(0), lrs if isinstance(lrs, float) else lrs[i]
+        if optimizer == "sgd":
+            opt = torch.optim.SGD(solo.parameters(), lr=lr, momentum=0.9)
+        else:
+            opt = torch.optim.Adam(solo.parameters(), lr=lr)
+        moments = copy.deepcopy(state["state"])  # load_state_dict keeps these tensors, and training changes them
+        opt.load_state_dict({"state": moments, "param_groups": opt.state_dict()["param_groups"]})
+        fit(solo, data, loss_function("ce"), opt, 20, 16, generator=torch.Generator().manual_seed(order))
+        assert _max_diff(res.models[i], solo) < TOL
+    fresh = train_ensemble(child, range(3), data, optimizer=optimizer, lr=lrs, steps=20, batch_size=16, method=method)
+    assert _max_diff(res.models[0], fresh.models[0]) > 1e-3  # the moments and step count did change the updates
+    assert all(torch.equal(a, b) for a, b in zip(_flat_state(state), _flat_state(_parent(optimizer)[1]), strict=True))
+
+
+def _flat_state(state_dict: dict) -> list[torch.Tensor]:
+    return [torch.as_tensor(v) for st in state_dict["state"].values() for v in st.values() if v is not None]
+
+
+def test_resuming_from_an_optimizer_that_has_not_stepped_is_a_fresh_start():
+    model, data = _mlp(0), _data()
+    state = torch.optim.Adam(model.parameters(), lr=1e-2).state_dict()
+    kw = dict(optimizer="adam", lr=1e-2, steps=10, batch_size=16)
+    a = train_ensemble(_mlp, SEEDS, data, resume=[state] * 3, **kw)
+    b = train_ensemble(_mlp, SEEDS, data, **kw)
+    assert all(_max_diff(x, y) == 0.0 for x, y in zip(a.models, b.models, strict=True))
+
+
+def test_resume_states_are_checked():
+    data = _data()
+    _, adam5 = _parent("adam", 5)
+    _, adam7 = _parent("adam", 7)
+    _, sgd = _parent("sgd")
+    kw = dict(optimizer="adam", lr=1e-2, steps=2)
+    with pytest.raises(UserError, match="one optimizer state per member"):
+        train_ensemble(_mlp, SEEDS, data, resume=[adam5] * 2, **kw)
+    with pytest.raises(UserError, match="same step"):
+        train_ensemble(_mlp, SEEDS, data, resume=[adam5, adam7, adam7], **kw)
+    with pytest.raises(UserError, match="no exp_avg"):
+        train_ensemble(_mlp, SEEDS, data, resume=[sgd] * 3, **kw)
+    with pytest.raises(UserError, match="has shape"):
+        train_ensemble(lambda s: MLP(5, 3, width=6, depth=2, seed=s).double(), SEEDS, data, resume=[adam5] * 3, **kw)
+    with pytest.raises(UserError, match="not a torch.optim state_dict"):
+        train_ensemble(_mlp, SEEDS, data, resume=[{}] * 3, **kw)

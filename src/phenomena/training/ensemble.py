@@ -46,7 +46,7 @@ from phenomena.errors import DivergedError, UserError
 from phenomena.models.layers import Activation, ScaledLinear
 from phenomena.models.mlp import MLP
 from phenomena.training.bmm_step import BmmStep, activation_name
-from phenomena.training.functional_optim import FunctionalOptimizer, per_member
+from phenomena.training.functional_optim import FunctionalOptimizer, check_states, per_member
 from phenomena.training.losses import loss_function, predictions
 from phenomena.training.optim import OPTIMIZERS, SGD, Adam, AdamW, warmup
 from phenomena.training.packed import packed_copy
@@ -116,6 +116,7 @@ def train_ensemble(
     stop_train_loss: float | None = None,
     masks: Sequence[Mapping[str, torch.Tensor] | None] | None = None,
     evaluate: Sequence[str] = ("train", "test"),
+    resume: Sequence[dict] | None = None,
 ) -> EnsembleResult:
     """Train ``len(seeds)`` models of one architecture at once; member m matches a solo :func:`fit` run.
 
@@ -144,6 +145,10 @@ def train_ensemble(
         evaluate: the splits evaluated at each logged step, of "train" and "test"; a split left out keeps NaN
             curves and costs nothing (a run that reads only when the training loss reaches a target needs
             only "train"; ``stop_train_loss`` needs it).
+        resume: per member, the ``state_dict()`` of a solo ``torch.optim`` optimizer of ``optimizer``'s rule over
+            its trainable parameters (in ``model.parameters()`` order), to train on from there as ``fit`` with that
+            optimizer loaded would: its moments and step count (the same for every Adam member); the
+            hyper-parameters stay those given here. Continues runs, e.g. children spawned from a parent at step k.
 
     Returns:
         An :class:`EnsembleResult`.
@@ -190,6 +195,9 @@ def train_ensemble(
     FunctionalOptimizer(optimizer, [torch.zeros(m)], **hyper)  # validates the hyper-parameters up front
     models = [build_model(s) for s in seeds]
     _check_same_shapes(models)
+    if resume is not None:
+        shapes = [p.shape for p in models[0].parameters() if p.requires_grad]
+        check_states(optimizer, list(resume), shapes, m)
     member_masks = _member_masks(masks, models)
     log_steps = sorted({*range(0, steps + 1, log_every), steps})
     run = _Run(
@@ -208,6 +216,7 @@ def train_ensemble(
         stop_train_loss,
         member_masks,
         evaluate,
+        None if resume is None else list(resume),
     )
     chosen = _choose_method(method, models, datas[0], loss_fn)
     _train_loop(run) if chosen == "loop" else _train_vectorized(run, chosen)
@@ -236,6 +245,7 @@ class _Run:
     stop_train_loss: float | None
     masks: list[Mask]  # per member (empty: nothing pruned)
     evaluate: tuple[str, ...]  # the splits evaluated at each logged step
+    resume: list[dict] | None  # per member, a solo optimizer's state_dict() to start from
 
     def __post_init__(self):
         shape = (len(self.models), len(self.log_steps))
@@ -378,6 +388,10 @@ def _train_loop(run: _Run) -> None:
         else:
             cls = Adam if run.optimizer == "adam" else AdamW
             opt = cls(params, lr=lr, betas=betas, eps=h["eps"], weight_decay=wd, foreach=True)
+        if run.resume is not None:  # its moments and step count, with this run's hyper-parameters; copied, as
+            # load_state_dict keeps the given tensors, which training would then change in the caller's state
+            state = copy.deepcopy(run.resume[m]["state"])
+            opt.load_state_dict({"state": state, "param_groups": opt.state_dict()["param_groups"]})
         last = [p.detach().clone() for p in params]
         done = [0]
 
@@ -560,6 +574,8 @@ def _train_vectorized(run: _Run, method: str) -> None:
     leaves = [params[k] for k in trainable]
     kept = _stacked_masks(run.masks, params, flip)
     opt = FunctionalOptimizer(run.optimizer, leaves, **run.hyper)
+    if run.resume is not None:
+        opt.resume(run.resume, [k in flip for k in trainable])
     forward = _forward_fn(method, models) if written_out is None else _written_out_forward(written_out)
     # the written-out forward's buffers stay in cache in chunks of WRITTEN_OUT_EVAL_ROWS
     eval_rows = run.eval_batch_size if written_out is None else min(run.eval_batch_size, WRITTEN_OUT_EVAL_ROWS)

@@ -55,6 +55,38 @@ def _layout(tensors: list[torch.Tensor], flat: torch.Tensor) -> tuple:
     return (*(t.storage_offset() - flat.storage_offset() for t in tensors), flat.numel())
 
 
+# the per-parameter state torch.optim keeps for each rule, in the order of FunctionalOptimizer's slots
+STATE_KEYS = {"sgd": ("momentum_buffer",), "adam": ("exp_avg", "exp_avg_sq"), "adamw": ("exp_avg", "exp_avg_sq")}
+
+
+def check_states(name: str, states: Sequence[dict], shapes: Sequence[torch.Size], m: int) -> int:
+    """Check that ``states`` are ``m`` ``state_dict()`` values of solo ``torch.optim`` optimizers of rule ``name`` over
+    parameters of ``shapes``, each either not stepped (no entries) or with every parameter's moments; return their
+    common step count (Adam's bias corrections share one; 0 for SGD, whose rule has none). Raises UserError."""
+    if len(states) != m:
+        raise UserError(f"resume needs one optimizer state per member ({m}); got {len(states)}")
+    counts = set()
+    for j, sd in enumerate(states):
+        st = sd.get("state") if isinstance(sd, dict) else None
+        if not isinstance(st, dict):
+            raise UserError(f"member {j}'s optimizer state is not a torch.optim state_dict() (no 'state' mapping)")
+        if st and sorted(st) != list(range(len(shapes))):
+            raise UserError(f"member {j}'s optimizer state covers parameters {sorted(st)}, not 0..{len(shapes) - 1}")
+        for i, shape in enumerate(shapes if st else ()):
+            for key in STATE_KEYS[name]:
+                value = st[i].get(key)
+                if value is None and name != "sgd":
+                    raise UserError(f"member {j}'s state of parameter {i} has no {key}: not a {name} optimizer's")
+                if value is not None and tuple(value.shape) != tuple(shape):
+                    raise UserError(
+                        f"member {j}'s {key} of parameter {i} has shape {tuple(value.shape)}; expected {tuple(shape)}"
+                    )
+        counts.add(int(st[0]["step"]) if st and name != "sgd" else 0)
+    if len(counts) > 1:
+        raise UserError(f"every member must resume from the same step; the states have taken {sorted(counts)}")
+    return counts.pop()
+
+
 class FunctionalOptimizer:
     """Per-member SGD / Adam / AdamW on a list of stacked (M, ...) parameters, updated in place.
 
@@ -124,6 +156,26 @@ class FunctionalOptimizer:
             key: [_b(getattr(self, key), p) for p in self.params]
             for key in ("weight_decay", "momentum", "beta1", "beta2")
         }
+
+    @torch.no_grad()
+    def resume(self, states: Sequence[dict], transposed: Sequence[bool] = ()) -> None:
+        """Start from where M solo ``torch.optim`` optimizers of this rule stopped: ``states[m]`` is member m's
+        ``optimizer.state_dict()``, its parameters in the order of ``params`` (their member slices, transposed
+        where ``transposed[i]``). The moments (momentum buffers; Adam's first and second moments) and the step count
+        are taken; the hyper-parameters stay those given here. Adam's members must have taken the same number of
+        steps (bias corrections share one count); a state with no entries is an optimizer that has not stepped."""
+        flips = list(transposed) or [False] * len(self.params)
+        solo = [p.shape[1:][::-1] if f else p.shape[1:] for p, f in zip(self.params, flips, strict=True)]
+        self.t = check_states(self.name, states, solo, self.params[0].shape[0])
+        for j, sd in enumerate(states):
+            st = sd.get("state", {})
+            for i, slots in enumerate(self.state):
+                for slot, key in zip(slots, STATE_KEYS[self.name], strict=True):
+                    value = st[i].get(key) if st else None
+                    if value is None:  # not stepped (or SGD without momentum): torch starts from zeros too
+                        slot[j].zero_()
+                    else:
+                        slot[j].copy_(value.T if flips[i] else value)
 
     @torch.no_grad()
     def step(self, grads: list[torch.Tensor], lr_scale: float = 1.0) -> None:
