@@ -41,10 +41,17 @@ def _assert_fails_its_checks(res: dict, control) -> None:
 def test_a_network_stable_from_initialization_has_no_instability_to_lose(cli_json):
     # plain SGD at a small learning rate: children spawned at k = 0 already end linearly connected
     control = _control("stable from initialization")
-    assert control.overrides == {"train.optimizer": "sgd", "train.lr": 0.05}
+    assert control.overrides == {"train.optimizer": "sgd", "train.lr": 0.05, "spawn.steps": (0, 1)}
     res = cli_json("run", "mode-connectivity", "--preset", "smoke", *_sets(control.overrides))
     _assert_fails_its_checks(res, control)
     assert res["summary"]["barrier_first"] < 0.03
+    # the control spawns at k = 0 and 1 only: the children at k = 0, all its check reads, are those of the preset's
+    # spawn steps, bit for bit
+    sgd = {k: v for k, v in control.overrides.items() if k != "spawn.steps"}
+    preset = cli_json("run", "mode-connectivity", "--preset", "smoke", *_sets(sgd))["summary"]
+    assert ENTRY.presets["smoke"].spawn.steps != (0, 1)
+    assert preset["error_barrier.k0"] == res["summary"]["error_barrier.k0"]
+    assert preset["loss_barrier.k0"] == res["summary"]["loss_barrier.k0"]
 
 
 def test_children_that_share_one_step_are_still_unstable(cli_json):
