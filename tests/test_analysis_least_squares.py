@@ -1,9 +1,10 @@
 """Closed-form least squares against independent oracles: the min-norm fit against the pseudo-inverse, ridge
-against the normal equations, the closed-form GD trajectory against iterated GD and against train_ensemble, the
-size grid and the random ReLU features."""
+against the normal equations (its Cholesky path against its SVD path), the closed-form GD trajectory against
+iterated GD and against train_ensemble, the size grid and the random ReLU features."""
 
 import math
 
+import pytest
 import torch
 from torch import nn
 
@@ -14,7 +15,9 @@ from phenomena.analysis import (
     relu_feature_weights,
     relu_features,
     ridge_fit,
+    ridge_fit_svd,
 )
+from phenomena.analysis.least_squares import GRAM_ERROR
 from phenomena.data.dataset import Dataset
 from phenomena.training.ensemble import train_ensemble
 
@@ -47,6 +50,29 @@ def test_ridge_fit_matches_the_normal_equations_and_tends_to_min_norm():
             assert torch.allclose(ridge_fit(phi, y, lam), normal, atol=1e-10, rtol=1e-9)
         assert torch.allclose(ridge_fit(phi, y, 1e-10), min_norm_fit(phi, y), atol=1e-6)
         assert torch.equal(ridge_fit(phi, y, 0.0), min_norm_fit(phi, y))
+
+
+@pytest.mark.parametrize(("n", "p"), [(300, 40), (40, 300), (120, 120)])
+def test_ridge_fit_from_the_gram_matrix_matches_the_svd_where_the_penalty_bounds_its_conditioning(n, p):
+    g = torch.Generator().manual_seed(3)
+    phi = torch.randn(n, p, generator=g, dtype=torch.float64) * torch.logspace(0, -6, p, dtype=torch.float64)
+    y = torch.randn(n, 4, generator=g, dtype=torch.float64)
+    frob = float(phi.square().sum())
+    eps = torch.finfo(torch.float64).eps
+    for lam in (1e-2, 1.0, 10.0):  # κ·eps = (‖Φ‖² + λ)/λ·eps <= GRAM_ERROR: the Cholesky path, within κ·eps
+        bound = (frob + lam) / lam * eps
+        assert bound <= GRAM_ERROR
+        gram, svd = ridge_fit(phi, y, lam), ridge_fit_svd(phi, y, lam)
+        assert not torch.equal(gram, svd)  # two computations
+        assert (gram - svd).norm() <= bound * svd.norm()
+    # a penalty too small to bound the conditioning (here κ ~ 1e17): the SVD, bit for bit
+    assert (frob + 1e-15) / 1e-15 * eps > GRAM_ERROR
+    assert torch.equal(ridge_fit(phi, y, 1e-15), ridge_fit_svd(phi, y, 1e-15))
+    assert torch.equal(ridge_fit(phi.float(), y.float(), 1.0), ridge_fit_svd(phi.float(), y.float(), 1.0))
+    batched = torch.stack([phi, 2 * phi])  # leading axes: one penalty check, on the largest ‖Φ‖, over the batch
+    bound = (4 * frob + 1.0) / 1.0 * eps
+    gram, svd = ridge_fit(batched, y, 1.0)[1], ridge_fit_svd(2 * phi, y, 1.0)
+    assert (gram - svd).norm() <= bound * svd.norm()
 
 
 def test_gd_least_squares_matches_iterated_gradient_descent():

@@ -5,10 +5,10 @@
   first drops below a level), :func:`fold` (how many times apart two sizes are) and :func:`log_steps`
   (log-spaced read-out steps, 0 first). A curve holding a non-finite value (a diverged run) has no peak, bump
   or crossing: they return None / nan rather than read the rest of the curve.
-- :mod:`least_squares` - minimum-norm and ridge least squares (:func:`min_norm_fit`, :func:`ridge_fit`), the
-  exact trajectory of gradient descent on least squares (:func:`gd_least_squares`), random ReLU features
-  (:func:`relu_feature_weights`, :func:`relu_features`) and the geometric grid of sizes around a threshold
-  (:func:`feature_counts`).
+- :mod:`least_squares` - minimum-norm and ridge least squares (:func:`min_norm_fit`, :func:`ridge_fit`,
+  :func:`ridge_fit_svd`), the exact trajectory of gradient descent on least squares (:func:`gd_least_squares`),
+  random ReLU features (:func:`relu_feature_weights`, :func:`relu_features`) and the geometric grid of sizes
+  around a threshold (:func:`feature_counts`).
 
 The implicit-bias theory, each tested against an independent computation:
 
@@ -79,6 +79,7 @@ from phenomena.analysis.least_squares import (
     relu_feature_weights,
     relu_features,
     ridge_fit,
+    ridge_fit_svd,
 )
 from phenomena.analysis.lr_transfer import optimal_log_lr, optimum_drift, optimum_spread
 from phenomena.analysis.matrix_completion import (
@@ -164,6 +165,7 @@ __all__ = [
     "relu_features",
     "resampled_tau",
     "ridge_fit",
+    "ridge_fit_svd",
     "ridge_predictions",
     "sign_error",
     "singular_value_threshold",
