@@ -92,6 +92,16 @@ def test_a_barrier_that_falls_and_rises_back_is_not_monotone():
     assert math.isnan(largest_rise([0.05, math.nan, 0.01]))  # unmeasured, not dropped
 
 
+def test_children_that_diverge_make_a_diverged_run(cli):
+    # the parent takes one step at k = 1; the children spawned at k = 0 diverge in their ensemble, which freezes
+    # them: the run must still end as diverged, as fit's divergence ends it
+    code, _, err = cli(
+        "run", "mode-connectivity", "--preset", "smoke", *_sets({"train.optimizer": "sgd", "train.lr": 1e4}),
+        "-s", "spawn.steps=0,1",
+    )  # fmt: skip
+    assert code == 2 and "training diverged at step" in err and "recorded as a diverged run" in err
+
+
 def test_a_spawn_step_past_the_end_is_refused(cli):
     code, _, err = cli("run", "mode-connectivity", "--preset", "smoke", "-s", "spawn.steps=0,300")
     assert code != 0 and "spawn.steps must lie below train.steps" in err
