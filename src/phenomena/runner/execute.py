@@ -24,6 +24,7 @@ from phenomena.config import from_dict, to_dict
 from phenomena.errors import DivergedError, UserError
 from phenomena.experiment import Entry, RunContext
 from phenomena.result import Result, Series, Verdict, decode_float
+from phenomena.runner.collect import collect_only_new
 from phenomena.store import RunRecord, Store
 from phenomena.store.sqlite import HEARTBEAT_SECONDS
 
@@ -82,10 +83,12 @@ def compute(entry: Entry, cfg: Any, ctx: RunContext) -> Result:
     """Train and judge one run (``run(cfg, ctx)`` then ``verdict``); touches neither the store nor the figure.
 
     The one place a run is timed (``summary["wall_seconds"]``). This is the part of a run that a sweep worker
-    executes; exceptions (DivergedError included) propagate.
+    executes; exceptions (DivergedError included) propagate. While the entry runs, the garbage collector skips
+    the objects that existed before it (:func:`~phenomena.runner.collect.collect_only_new`).
     """
     start = time.perf_counter()
-    result = entry.run(cfg, ctx)
+    with collect_only_new():
+        result = entry.run(cfg, ctx)
     result.run_id = ctx.run_id
     result.summary["wall_seconds"] = time.perf_counter() - start
     result.verdict = entry.judge(result)
