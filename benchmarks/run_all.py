@@ -39,8 +39,8 @@ HERE = Path(__file__).resolve().parent
 # script -> its arguments here, scaled down from its defaults where those take long (see each docstring); [] = defaults
 SCRIPTS: dict[str, list[str]] = {
     "grokking": ["--threads", "2"],
-    # best of 3, as the GEMM peak it is divided by is the best of its measurements: one run's interference (the
-    # other core, the page cache) moved the fraction at width 256 between 57% and 63% on unchanged code
+    # best of 3, as the GEMM peak it is divided by is the best of its measurements: a single run's fraction of
+    # peak varies from run to run on unchanged code
     "ensemble": ["--members", "16", "--steps", "200", "--repeats", "3", "--methods", "bmm"],
     "double_descent": ["--epochs", "10"],
     "ntk": [],  # N = 256, about 40 s
