@@ -4,6 +4,7 @@ control fail rates, the 80% rule, the exit code, resumption, and the calibration
 import dataclasses
 import json
 import math
+import sys
 
 import pytest
 
@@ -11,6 +12,7 @@ from phenomena import catalog
 from phenomena.experiment import Calibration, Control, Entry
 from phenomena.result import Check, Series, Verdict
 from phenomena.runner.verify import PASS_RATE, Verification, control_failed
+from phenomena.store import Store
 
 
 @dataclasses.dataclass(frozen=True)
@@ -194,3 +196,26 @@ def _ctx(entry, seed):
     from phenomena.experiment import RunContext
 
     return RunContext("r", seed, Path("."), Path("."), show_progress=False, experiment=entry.name)
+
+
+def test_the_calibration_recheck_judges_its_seeds_and_compares_what_was_recorded(fake, cli, home, monkeypatch):
+    recorded = Calibration(seeds=(100, 101), observed={"y": (202.0, 203.0), "control_y": (0.0, 0.0)})
+    monkeypatch.setattr(sys.modules[__name__], "ENTRY", dataclasses.replace(ENTRY, calibration=recorded))
+    code, out, err = cli("verify", "fake-verify", "--calibration", "-x", "serial")
+    assert code == 0, err
+    assert "on the calibration seeds (not a verification)" in out and "seeds 100-101" in out
+    assert "fails 2/2" in out  # the control, run on the same seeds
+    assert "y: recorded 202 to 203; now 202 to 204  (202, 204)" in out  # y = 2 (seed + 1): the second one moved
+    assert "control_y: recorded 0; not a summary key of the preset's runs" in out
+    assert Store(home).verifications() == []
+
+
+def test_the_calibration_recheck_fails_like_verify_and_needs_calibration_seeds(fake, cli, home, monkeypatch):
+    weak = dataclasses.replace(ENTRY, presets={**PRESETS, "quick": Config(gain=0.001)})
+    monkeypatch.setattr(sys.modules[__name__], "ENTRY", weak)
+    code, out, _ = cli("verify", "fake-verify", "--calibration", "-x", "serial")
+    assert code == 1 and "verify: FAIL" in out
+    monkeypatch.setattr(sys.modules[__name__], "ENTRY", dataclasses.replace(ENTRY, calibration=None))
+    code, _, err = cli("--home", str(home / "other"), "verify", "fake-verify", "--calibration", "-x", "serial")
+    assert code == 2 and "no calibration seeds recorded for fake-verify" in err
+    assert not (home / "other").exists()

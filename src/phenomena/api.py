@@ -1,4 +1,5 @@
-"""The Python API: ``run``, ``sweep``, ``load``, ``load_sweep``, ``runs``, ``list_experiments``, ``config``.
+"""The Python API: ``run``, ``sweep``, ``verify``, ``recheck_calibration``, ``load``, ``load_sweep``, ``runs``,
+``list_experiments``, ``config``.
 
 Each call resolves an experiment's name to its catalog :class:`~phenomena.experiment.Entry` and hands the Entry
 to the runner (which never imports the catalog).
@@ -14,6 +15,8 @@ from phenomena.catalog import ENTRIES, get_entry, listing
 from phenomena.config import FieldInfo, describe_fields
 from phenomena.errors import UserError
 from phenomena.result import Result
+from phenomena.runner.calibration import Recheck as Recheck
+from phenomena.runner.calibration import recheck_calibration as _recheck_calibration
 from phenomena.runner.execute import execute as _execute
 from phenomena.runner.execute import load as _load
 from phenomena.runner.execute import record_to_result, stored_figure
@@ -137,6 +140,35 @@ def verify(
         store=_store(store),
         progress=progress,
         on_start=on_start,
+    )
+
+
+def recheck_calibration(
+    names: Sequence[str] | None = None,
+    preset: str = "quick",
+    executor: str = "process",
+    workers: int | None = None,
+    force: bool = False,
+    store: StoreLike = None,
+    progress: bool = True,
+    ray_address: str | None = None,
+) -> list[Recheck]:
+    """For maintainers, after a change that re-draws an entry's runs: each named entry (default: the whole
+    catalog) at ``preset`` with its controls on its own calibration seeds, judged as :func:`verify` judges, and
+    its recorded ``Calibration.observed`` values against today's; one :class:`Recheck` (``.passed``,
+    ``.table()``) per set of calibration seeds. Not a verification (those seeds chose the thresholds): nothing
+    is stored as one.
+    """
+    entries = [get_entry(n) for n in (names or list(ENTRIES))]
+    return _recheck_calibration(
+        entries,
+        preset,
+        executor=executor,
+        workers=workers,
+        ray_address=ray_address,
+        force=force,
+        store=_store(store),
+        progress=progress,
     )
 
 

@@ -352,15 +352,42 @@ def sweep_cmd(ctx, name, preset, grid, overrides, seeds, executor, workers, ray_
 )
 @_many_runs_options
 @click.option("--json", "as_json", is_flag=True, help="Print the verification as one JSON object.")
+@click.option(
+    "--calibration",
+    is_flag=True,
+    help="Maintainers: run each entry on its own calibration seeds instead (--seeds is not read) and compare the "
+    "values its Calibration recorded; not a verification, and not stored as one.",
+)
 @click.pass_context
-def verify_cmd(ctx, names, preset, seeds, executor, workers, ray_address, force, quiet, as_json) -> None:
+def verify_cmd(ctx, names, preset, seeds, executor, workers, ray_address, force, quiet, as_json, calibration) -> None:
     """Verify NAMES (default: the whole catalog): each preset on held-out seeds, each declared control on the
     same seeds, one table of pass rates, spreads and control fail rates.
 
     Exit code 0 only when every entry's verdict passes on >= 80% of the seeds and every control fails its
     checks on >= 80%; 1 otherwise. Finished runs are reused; rerun the same command to resume.
+
+    With --calibration (after a change that re-draws an entry's runs), the same judgement on the seeds the
+    thresholds were chosen on, and per entry its recorded Calibration.observed values against today's.
     """
-    from phenomena.api import verify
+    from phenomena.api import recheck_calibration, verify
+
+    if calibration:
+        if as_json:
+            raise click.UsageError("--calibration prints tables only; leave out --json")
+        rechecks = recheck_calibration(
+            list(names) or None,
+            preset,
+            executor=executor,
+            workers=workers,
+            force=force,
+            store=ctx.obj["home"],
+            progress=not quiet,
+            ray_address=ray_address,
+        )
+        click.echo("\n\n".join(r.table() for r in rechecks))
+        if not all(r.passed for r in rechecks):
+            sys.exit(1)
+        return
 
     def announce(plan, to_run, pool):
         if not as_json:

@@ -210,15 +210,24 @@ def plan_verification(
 ) -> list[tuple[Entry, SweepPlan, list[SweepPlan]]]:
     """Per entry: the plan of its preset over ``seeds`` and one plan per control; raises UserError for a preset
     an entry lacks or seeds it was calibrated on."""
+    for entry in entries:
+        used = sorted(set(seeds) & set(entry.calibration.seeds if entry.calibration else ()))
+        if used:
+            raise UserError(f"{entry.name}'s thresholds were chosen on seeds {used}: verify on other seeds")
+    return plan_entries(entries, preset, seeds)
+
+
+def plan_entries(
+    entries: Sequence[Entry], preset: str, seeds: list[int]
+) -> list[tuple[Entry, SweepPlan, list[SweepPlan]]]:
+    """Per entry: the plan of its preset over ``seeds`` and one plan per control (any seeds); raises UserError
+    for a preset an entry lacks."""
     planned = []
     for entry in entries:
         if preset not in entry.presets:
             raise UserError(
                 f"experiment {entry.name!r} has no preset {preset!r}; choose one of {', '.join(entry.presets)}"
             )
-        used = sorted(set(seeds) & set(entry.calibration.seeds if entry.calibration else ()))
-        if used:
-            raise UserError(f"{entry.name}'s thresholds were chosen on seeds {used}: verify on other seeds")
         main = plan_sweep(entry, {}, seeds, preset, {}, require_grid=False)
         controls = [plan_sweep(entry, {}, seeds, preset, dict(c.overrides), require_grid=False) for c in entry.controls]
         planned.append((entry, main, controls))
@@ -243,18 +252,25 @@ def verify(
     chosen = seed_list(seeds)
     store = store if store is not None else Store()
     planned = plan_verification(entries, preset, chosen)
-    plans = [
-        dataclasses.replace(p, figures=False)
-        for entry, main, controls in planned
-        for p in (main, *(c for control, c in zip(entry.controls, controls, strict=True) if not control.derived))
-    ]
     start = time.perf_counter()
-    run_plans(plans, executor, workers, ray_address, force, store, progress, f"verify [{preset}]", on_start)
-    stats = [_entry_stats(store, entry, main, controls) for entry, main, controls in planned]
+    run_plans(
+        trained_plans(planned), executor, workers, ray_address, force, store, progress, f"verify [{preset}]", on_start
+    )
+    stats = [entry_stats(store, entry, main, controls) for entry, main, controls in planned]
     names = [e.name for e in entries]
     result = Verification(verification_id(names, preset, chosen), preset, chosen, stats, time.perf_counter() - start)
     store.save_verification(result.id, preset, chosen, names, result.passed, result.to_dict())
     return result
+
+
+def trained_plans(planned: list[tuple[Entry, SweepPlan, list[SweepPlan]]]) -> list[SweepPlan]:
+    """The plans that train: each entry's main plan and those of its controls that are not derived (figures are
+    left to be drawn when a run is first shown)."""
+    return [
+        dataclasses.replace(p, figures=False)
+        for entry, main, controls in planned
+        for p in (main, *(c for control, c in zip(entry.controls, controls, strict=True) if not control.derived))
+    ]
 
 
 def _verdicts(store: Store, plan: SweepPlan) -> tuple[list[str], list[Verdict | None], float]:
@@ -286,7 +302,8 @@ def _derived_verdicts(store: Store, entry: Entry, main: SweepPlan, plan: SweepPl
     return verdicts
 
 
-def _entry_stats(store: Store, entry: Entry, main: SweepPlan, controls: list[SweepPlan]) -> EntryStats:
+def entry_stats(store: Store, entry: Entry, main: SweepPlan, controls: list[SweepPlan]) -> EntryStats:
+    """Judge one entry's finished runs: its verdicts and checks over the seeds, and its controls' failures."""
     statuses, verdicts, wall = _verdicts(store, main)
     control_stats = []
     for control, plan in zip(entry.controls, controls, strict=True):
