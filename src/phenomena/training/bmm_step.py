@@ -103,12 +103,17 @@ class BmmStep:
         m, rows = h.shape[0], h.shape[1]
         buf = self._buffers_for(rows, h.dtype)
         p = self.params
-        labels = (y if batched else y.expand(m, -1)).unsqueeze(-1)
-        log_p = torch.log_softmax(h, -1)
-        losses = -log_p.gather(-1, labels).squeeze(-1).mean(1)
-        delta = log_p.exp_()  # d(mean cross-entropy)/d logits = (softmax - onehot) / B
-        delta.scatter_add_(-1, labels, buf["minus_one"])
-        delta.div_(rows)
+        labels = (y if batched else y.expand(m, -1)).unsqueeze(1)
+        # the loss over classes on the (M, classes, B) layout: the narrow last layer writes it (h is its transposed
+        # view), and log_softmax over a middle dimension vectorizes over the rows, where over a last dimension of
+        # ~10 classes it cannot fill a vector register
+        scores = h.transpose(1, 2)
+        log_p = torch.log_softmax(scores if scores.is_contiguous() else scores.contiguous(), 1)
+        losses = -log_p.gather(1, labels).squeeze(1).mean(1)
+        delta_t = log_p.exp_()  # d(mean cross-entropy)/d logits = (softmax - onehot) / B, as (M, classes, B)
+        delta_t.scatter_add_(1, labels, buf["minus_one"])
+        delta_t.div_(rows)
+        delta = delta_t.transpose(1, 2)
         grads = buf["grads"]
         for i in reversed(range(len(self.layers))):
             layer = self.layers[i]
@@ -165,7 +170,7 @@ class BmmStep:
                 "delta": [empty(m, rows, w) for w in widths[:-1]],
                 # packed in the order they are returned: the optimizer can update them as one buffer
                 "grads": dict(zip(self.trainable, packed([p[n] for n in self.trainable]), strict=True)),
-                "minus_one": torch.full((m, rows, 1), -1.0, dtype=dtype, device=device),
+                "minus_one": torch.full((m, 1, rows), -1.0, dtype=dtype, device=device),
             }
         return self._buffers[key]
 
