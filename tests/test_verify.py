@@ -199,15 +199,24 @@ def _ctx(entry, seed):
 
 
 def test_the_calibration_recheck_judges_its_seeds_and_compares_what_was_recorded(fake, cli, home, monkeypatch):
-    recorded = Calibration(seeds=(100, 101), observed={"y": (202.0, 203.0), "control_y": (0.0, 0.0)})
+    observed = {"y": (202.0, 203.0), "no_gain_y": (0.0, 0.0), "z": (1.0, 1.0)}
+    recorded = Calibration(seeds=(100, 101), observed=observed)
     monkeypatch.setattr(sys.modules[__name__], "ENTRY", dataclasses.replace(ENTRY, calibration=recorded))
     code, out, err = cli("verify", "fake-verify", "--calibration", "-x", "serial")
     assert code == 0, err
     assert "on the calibration seeds (not a verification)" in out and "seeds 100-101" in out
     assert "fails 2/2" in out  # the control, run on the same seeds
     assert "y: recorded 202 to 203; now 202 to 204  (202, 204)" in out  # y = 2 (seed + 1): the second one moved
-    assert "control_y: recorded 0; not a summary key of the preset's runs" in out
+    assert "no_gain_y: recorded 0; now 0  (0, 0) [control 'no gain': y]" in out  # read from the control's runs
+    assert "z: recorded 1; not matched (see the checks above)" in out
     assert Store(home).verifications() == []
+    # a derived control trains nothing: the main runs' y is the preset's value, never read as the control's
+    derived = Control("no gain", {"gain": 0.0}, must_fail=("y reaches 2",), why="y = 0", derived=True)
+    monkeypatch.setattr(
+        sys.modules[__name__], "ENTRY", dataclasses.replace(ENTRY, calibration=recorded, controls=(derived,))
+    )
+    code, out, err = cli("verify", "fake-verify", "--calibration", "-x", "serial")
+    assert "no_gain_y: recorded 0; not matched (see the checks above)" in out
 
 
 def test_the_calibration_recheck_fails_like_verify_and_needs_calibration_seeds(fake, cli, home, monkeypatch):

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from phenomena.errors import UserError
 from phenomena.experiment import Entry
 from phenomena.result import decode_float
+from phenomena.runner.grid import SweepPlan
 from phenomena.runner.sweep import run_plans
 from phenomena.runner.verify import Verification, entry_stats, plan_entries, trained_plans
 from phenomena.store import Store
@@ -27,19 +28,24 @@ from phenomena.store import Store
 
 @dataclasses.dataclass(frozen=True)
 class Observed:
-    """One key of an entry's ``Calibration.observed``: the values recorded, and those measured now by the main
-    runs on the same seeds (None when the key is not in their summaries: a control's value, recorded under a
-    name of the entry's choosing, which the checks of the control rows show instead)."""
+    """One key of an entry's ``Calibration.observed``: the values recorded, and those measured now on the same
+    seeds. ``source`` says where they were read: the preset's runs when the key is one of their summary keys;
+    else a trained control's runs, whose summary key the recorded name ends with (an entry records a control's
+    value under a name of its choosing, e.g. ``early_stopped_neural_slope`` for the ``neural_slope`` of its
+    early-stopped control: the longest such key is read, and named). ``measured`` is None when neither has it
+    (e.g. a derived control's value, which its runs store under a name only the entry's verdict knows)."""
 
     key: str
     recorded: tuple[float, ...]
     measured: tuple[float, ...] | None
+    source: str | None = None
 
     def row(self) -> str:
         if self.measured is None:
-            return f"  {self.key}: recorded {_span(self.recorded)}; not a summary key of the preset's runs"
+            return f"  {self.key}: recorded {_span(self.recorded)}; not matched (see the checks above)"
         values = ", ".join(_short(v) for v in self.measured)
-        return f"  {self.key}: recorded {_span(self.recorded)}; now {_span(self.measured)}  ({values})"
+        where = f" [{self.source}]" if self.source else ""
+        return f"  {self.key}: recorded {_span(self.recorded)}; now {_span(self.measured)}  ({values}){where}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,22 +100,53 @@ def recheck_calibration(
     for seeds, group in planned.items():
         stats = [entry_stats(store, entry, main, controls) for entry, main, controls in group]
         verification = Verification("calibration", preset, list(seeds), stats, wall)
-        out.append(Recheck(verification, {entry.name: _observed(store, entry, main) for entry, main, _ in group}))
+        out.append(
+            Recheck(
+                verification, {entry.name: _observed(store, entry, main, controls) for entry, main, controls in group}
+            )
+        )
     return out
 
 
-def _observed(store: Store, entry: Entry, main) -> tuple[Observed, ...]:
-    records = store.records(j.run_id for j in main.jobs)
-    summaries = [
-        (records[j.run_id].summary or {}) if j.run_id in records and records[j.run_id].status == "finished" else {}
-        for j in main.jobs
+def _observed(store: Store, entry: Entry, main: SweepPlan, controls: list[SweepPlan]) -> tuple[Observed, ...]:
+    main_runs = _summaries(store, main)
+    # a derived control's runs are the main ones, whose keys hold the preset's values, not the control's
+    control_runs = [
+        (control.name, _summaries(store, plan))
+        for control, plan in zip(entry.controls, controls, strict=True)
+        if not control.derived
     ]
     rows = []
     for key, recorded in entry.calibration.observed.items():
-        known = any(key in s for s in summaries)
-        measured = tuple(float(decode_float(s.get(key, math.nan))) for s in summaries) if known else None
-        rows.append(Observed(key, tuple(recorded), measured))
+        if any(key in s for s in main_runs):
+            rows.append(Observed(key, tuple(recorded), _values(main_runs, key)))
+            continue
+        matches = [
+            (len(k), name, k, runs)
+            for name, runs in control_runs
+            for k in {k for s in runs for k in s}
+            if key.endswith(k) and key != k
+        ]
+        if not matches:
+            rows.append(Observed(key, tuple(recorded), None))
+            continue
+        _, name, k, runs = max(matches, key=lambda m: m[0])
+        rows.append(Observed(key, tuple(recorded), _values(runs, k), f"control {name!r}: {k}"))
     return tuple(rows)
+
+
+def _summaries(store: Store, plan: SweepPlan) -> list[dict]:
+    """Per seed of a one-point plan: the summary of its finished run ({} otherwise)."""
+    records = store.records(j.run_id for j in plan.jobs)
+    out = []
+    for job in plan.jobs:
+        record = records.get(job.run_id)
+        out.append((record.summary or {}) if record is not None and record.status == "finished" else {})
+    return out
+
+
+def _values(summaries: list[dict], key: str) -> tuple[float, ...]:
+    return tuple(float(decode_float(s.get(key, math.nan))) for s in summaries)
 
 
 def _short(value: float) -> str:
