@@ -180,14 +180,14 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     rows, ok = [], True
-    print(f"\n{'width':>5} {'method':<12}{'best s':>8}{'all runs s':>18}{'vs loop':>9}{'GFLOP/s':>9}{'of peak':>9}")
+    print(f"\n{'width':>5} {'method':<12}{'best s':>8}{'all runs s':>20}{'vs loop':>9}{'GFLOP/s':>9}{'of peak':>9}")
     for width, (times, results) in timed.items():
         flops = training_flops(width, args.members, args.steps, args.batch_size, n_eval, logs)
         base = min(times["loop of fit"])
         for name, ts in times.items():
             gemm = gemm_fields(flops, min(ts), peak)
             print(
-                f"{width:>5} {name:<12}{min(ts):>8.2f}{', '.join(f'{t:.2f}' for t in ts):>18}"
+                f"{width:>5} {name:<12}{min(ts):>8.2f}  {', '.join(f'{t:.2f}' for t in ts):>18}"
                 f"{base / min(ts):>8.2f}x{gemm['gflops']:>9.1f}{gemm['peak_fraction']:>9.0%}"
             )
         loss = loss_function("ce")
