@@ -11,6 +11,7 @@ import pytest
 from phenomena import catalog
 from phenomena.experiment import Calibration, Control, Entry
 from phenomena.result import Check, Series, Verdict
+from phenomena.runner.calibration import _control_key
 from phenomena.runner.verify import PASS_RATE, Verification, control_failed
 from phenomena.store import Store
 
@@ -228,3 +229,15 @@ def test_the_calibration_recheck_fails_like_verify_and_needs_calibration_seeds(f
     code, _, err = cli("--home", str(home / "other"), "verify", "fake-verify", "--calibration", "-x", "serial")
     assert code == 2 and "no calibration seeds recorded for fake-verify" in err
     assert not (home / "other").exists()
+
+
+def test_a_controls_recorded_value_is_found_by_its_key_and_its_name_or_left_unmatched():
+    runs = [
+        ("tiny data", [{"width_drop": 1.0, "exact_alpha": 1.5}]),
+        ("ridge", [{"width_drop": math.nan, "exact_alpha": 0.9}]),
+    ]
+    assert _control_key("control_tiny_width_drop", runs) == ("tiny data", "width_drop")
+    assert _control_key("control_ridge_exact_alpha", runs) == ("ridge", "exact_alpha")
+    assert _control_key("old_design_width_drop", runs) == (None, "")  # both controls have it, neither is named
+    assert _control_key("early_width_drop", runs[:1]) == ("tiny data", "width_drop")  # the only one that has it
+    assert _control_key("width_drop", runs) == (None, "")  # a key is a control's only under a prefix

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import time
 from collections.abc import Callable, Sequence
 
@@ -32,8 +33,9 @@ class Observed:
     seeds. ``source`` says where they were read: the preset's runs when the key is one of their summary keys;
     else a trained control's runs, whose summary key the recorded name ends with (an entry records a control's
     value under a name of its choosing, e.g. ``early_stopped_neural_slope`` for the ``neural_slope`` of its
-    early-stopped control: the longest such key is read, and named). ``measured`` is None when neither has it
-    (e.g. a derived control's value, which its runs store under a name only the entry's verdict knows)."""
+    control ``early-stopped``: see :func:`_control_key`; the key read is named). ``measured`` is None when
+    neither has it or the name is ambiguous (e.g. a derived control's value, which its runs store under a name
+    only the entry's verdict knows, or a historical value no run computes any more)."""
 
     key: str
     recorded: tuple[float, ...]
@@ -121,18 +123,32 @@ def _observed(store: Store, entry: Entry, main: SweepPlan, controls: list[SweepP
         if any(key in s for s in main_runs):
             rows.append(Observed(key, tuple(recorded), _values(main_runs, key)))
             continue
-        matches = [
-            (len(k), name, k, runs)
-            for name, runs in control_runs
-            for k in {k for s in runs for k in s}
-            if key.endswith(k) and key != k
-        ]
-        if not matches:
+        control, k = _control_key(key, control_runs)
+        if control is None:
             rows.append(Observed(key, tuple(recorded), None))
             continue
-        _, name, k, runs = max(matches, key=lambda m: m[0])
-        rows.append(Observed(key, tuple(recorded), _values(runs, k), f"control {name!r}: {k}"))
+        rows.append(
+            Observed(key, tuple(recorded), _values(dict(control_runs)[control], k), f"control {control!r}: {k}")
+        )
     return tuple(rows)
+
+
+def _control_key(key: str, control_runs: list[tuple[str, list[dict]]]) -> tuple[str | None, str]:
+    """The trained control and its summary key that ``key`` records: the keys ``key`` ends with (after a prefix),
+    narrowed to controls with a word of their name in that prefix when some have one; (None, "") unless that
+    leaves a single control (two controls with the key and no name to choose: the recorded name is ambiguous)."""
+    matches = [
+        (name, k) for name, runs in control_runs for k in {k for s in runs for k in s} if key.endswith(k) and key != k
+    ]
+
+    def named(name: str, k: str) -> bool:
+        prefix = set(re.split(r"[^a-z0-9]+", key[: -len(k)].lower()))
+        return any(len(w) > 2 and w in prefix for w in re.split(r"[^a-z0-9]+", name.lower()))
+
+    matches = [m for m in matches if named(*m)] or matches
+    if len({name for name, _ in matches}) != 1:
+        return None, ""
+    return max(matches, key=lambda m: len(m[1]))
 
 
 def _summaries(store: Store, plan: SweepPlan) -> list[dict]:
