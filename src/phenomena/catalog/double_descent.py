@@ -39,6 +39,9 @@ Calibration (seeds 100-104, quick with 4 seeds; details in ``ENTRY.calibration``
 and the peak at 47 or 61, a factor 1.70-2.21 below it (MAX_PEAK_FOLD = 2.9 was set on the 2-seed quick, as the
 largest factor then, 2.21, times one grid step, 1.30); the bump clears the smaller widths by 3.4-6.5 pp and the
 largest (177) by 8.0-10.0 pp; without noise it clears the smaller widths by -0.43 to +0.04 pp (5/5 fail).
+Issue 19's re-check on the same seeds (the ensemble step's cross-entropy on another memory layout, a rounding
+change) moved seed 100's h* to 135 with its peak still at 47: a factor 2.87, 0.03 under MAX_PEAK_FOLD (kept).
+All five pass; the re-checked values are in ``Calibration``.
 
 References (judged on runs of the ``paper`` preset, which takes ~8 min at one thread and is not run by the
 tests): the notebook's printed noisy curve (mnist1d commit 9129ceb) has h* = 61 and its bump at h = 47 with a
@@ -88,7 +91,7 @@ from phenomena.training.ensemble import train_ensemble
 FIT_ERROR = 0.01  # "interpolates": mean training error below 1%
 # the test-error peak lies within this factor of h*: on seeds 100-104 it sat a factor 1.70-2.21 below h*; 2.9 is
 # the largest of them times one step of the notebook's width grid (x1.30), so a held-out seed may peak one width
-# further from h* than any calibration seed did
+# further from h* than any calibration seed did (since issue 19's rounding change, seed 100 sits at 2.87)
 MAX_PEAK_FOLD = 2.9
 MIN_EXCESS_PP = 3.0  # the peak exceeds each side by this many percentage points
 MAX_CONTROL_RATIO = 0.5  # the no-noise bump is less than half the noisy one
@@ -468,18 +471,24 @@ ENTRY = Entry(
             "the code of the commit that recorded it. Earlier values (AVX-512): the 4-seed quick with width 230, "
             "bump over the smaller widths 4.0-6.4 pp, over 230 9.0-10.9 pp; the 2-seed quick, 4.8-6.7 pp, fold "
             "1.70-2.21"
+            " Re-checked (issue 19) after the ensemble trainer's written-out step took its cross-entropy on the (M, "
+            "classes, B) layout, which rounds differently and re-draws the members it trains (`phenomena verify "
+            "double-descent --calibration`, AVX-512 kernels): all 5 pass and the control fails 5/5. Seed 100 now "
+            "interpolates at h* = 135 with its peak still at 47: a fold of 2.87, 0.03 under MAX_PEAK_FOLD (kept), the "
+            "largest any calibration seed has reached. The bump clears the smaller widths by 4.0-6.7 pp and the "
+            "largest by 8.4-10.2 pp; without noise -0.53 to +0.27 pp. `observed` holds these values."
         ),
         observed={
-            "h_star": (104.0, 104.0, 104.0, 104.0, 135.0),
-            "peak_width": (47.0, 47.0, 61.0, 61.0, 61.0),
-            "peak_fold": (2.2128, 2.2128, 1.7049, 1.7049, 2.2131),
-            "peak_test_error": (0.5621, 0.5565, 0.5474, 0.5496, 0.5435),
-            "peak_excess_left_pp": (6.4521, 5.9979, 4.75, 4.3167, 3.4292),
-            "peak_excess_right_pp": (10.0333, 9.6146, 8.6979, 8.9854, 7.9979),
+            "h_star": (135.0, 104.0, 104.0, 104.0, 104.0),
+            "peak_width": (47.0, 47.0, 61.0, 61.0, 47.0),
+            "peak_fold": (2.8723, 2.2128, 1.7049, 1.7049, 2.2128),
+            "peak_test_error": (0.5629, 0.5537, 0.5477, 0.5549, 0.5481),
+            "peak_excess_left_pp": (6.6979, 5.8479, 4.9104, 5.025, 4.0),
+            "peak_excess_right_pp": (10.1625, 9.5583, 8.8854, 9.7313, 8.4104),
             "min_train_error": (0.0, 0.0, 0.0, 0.0, 0.0),
-            "control_bump_ratio": (0.0058, 0.0, 0.0, 0.0092, 0.0),
-            "no_noise_peak_excess_left_pp": (0.0375, -0.1812, -0.4292, 0.0396, -0.1771),
-            "no_noise_peak_fold": (2.2131, 2.2131, 2.2131, 2.2131, 1.3115),
+            "control_bump_ratio": (0.0398, 0.015, 0.0, 0.0124, 0.0),
+            "no_noise_peak_excess_left_pp": (0.2667, 0.0875, -0.525, 0.0625, -0.1938),
+            "no_noise_peak_fold": (2.2131, 2.2131, 2.2593, 2.2131, 2.2131),
         },
     ),
     unused=unused,

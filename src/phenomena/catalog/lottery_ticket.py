@@ -34,8 +34,10 @@ declared control, the random mask of the same per-layer sparsity judged as the t
 points against dense and -2.6 to -4.6 against reinit (fails both on 5/5). With each arm trained by its own
 ``fit`` (before the rounds became one ensemble) the same seeds gave +0.08 to +1.65, +5.4 to +8.3, and the
 control -7.9 to -10.4 and -2.8 to -3.9: the rounding change re-draws the trajectories, and the closest margin
-(ticket - dense on seed 103) moved from 0.58 to 0.23 points above the threshold, which was kept. Judged on
-held-out seeds 0-2. Every run trains the random-mask arm and records it judged as the ticket
+(ticket - dense on seed 103) moved from 0.58 to 0.23 points above the threshold, which was kept. Issue 19's
+re-check (the ensemble step's cross-entropy on another memory layout, again only rounding) moved it to 0.28
+points below: that check now holds on 4 of the 5 calibration seeds (``Calibration.note``); the threshold was
+kept. Judged on held-out seeds 0-2. Every run trains the random-mask arm and records it judged as the ticket
 (``as_ticket.random_mask.*``), so ``phenomena verify`` judges the control on the main runs (a derived control)
 instead of training the same arms again.
 
@@ -65,8 +67,9 @@ from phenomena.training import IMPRound, evaluate, fit, imp, train_ensemble
 from phenomena.training.optim import Adam
 
 MAX_REMAINING = 0.2  # the claim is about tickets with at most this fraction of the prunable weights
-# The anchors' margins (anchors-repros §4), supported on calibration seeds 100-104 (ENTRY.calibration): the
-# smallest ticket - dense was -0.27 points, the smallest ticket - reinit +5.6 points.
+# The anchors' margins (anchors-repros §4), checked on calibration seeds 100-104 (ENTRY.calibration): the
+# smallest ticket - dense was -0.27 points (-0.78 on seed 103 since issue 19's rounding change: 4/5 hold), the
+# smallest ticket - reinit +5.6 points.
 DENSE_MARGIN = 0.005  # ticket accuracy >= dense - 0.5 points
 REINIT_MARGIN = 0.02  # ticket accuracy >= random reinit + 2 points
 
@@ -411,15 +414,21 @@ ENTRY = Entry(
         seeds=(100, 101, 102, 103, 104),
         note="quick at one thread, each round's arms trained as one masked ensemble; the thresholds are the "
         "anchors' (-0.5 and +2 points), supported on 5/5 (closest: ticket - dense -0.0027 on seed 103). The "
-        "random-mask control is judged on the same runs (as_ticket.random_mask.*): it fails both checks on 5/5.",
+        "random-mask control is judged on the same runs (as_ticket.random_mask.*): it fails both checks on 5/5."
+        " Re-checked (issue 19) after the ensemble trainer's written-out step took its cross-entropy on the (M, "
+        "classes, B) layout, which rounds differently and re-draws the members it trains (`phenomena verify "
+        "lottery-ticket --calibration`, AVX-512 kernels): 4 of 5 pass. Seed 103's ticket − dense is −0.0078, below the"
+        " −0.005 it must reach (the five seeds now −0.0078 to 0.0213, recorded before as −0.0027 to 0.0267); ticket − "
+        "random reinit is 0.054-0.080 (5/5) and the random-mask control fails 5/5. The threshold stays. `observed` "
+        "holds these values.",
         observed={
             "dense_test_acc": (0.651, 0.6405, 0.6585, 0.655, 0.6555),
-            "ticket_minus_dense": (0.0178, 0.0267, 0.0098, -0.0027, 0.004),
-            "ticket_minus_reinit": (0.076, 0.0717, 0.0788, 0.0562, 0.0688),
-            "ticket_minus_random_mask": (0.1128, 0.1045, 0.107, 0.1017, 0.0952),
-            "ticket_minus_reinit_worst_seed": (0.0693, 0.0693, 0.0693, 0.056, 0.065),
-            "as_ticket.random_mask.minus_dense": (-0.095, -0.0778, -0.0972, -0.1043, -0.0912),
-            "as_ticket.random_mask.minus_reinit": (-0.0368, -0.0328, -0.0282, -0.0455, -0.0263),
+            "ticket_minus_dense": (0.0203, 0.0213, -0.0022, -0.0078, -0.001),
+            "ticket_minus_reinit": (0.0747, 0.0703, 0.0803, 0.0535, 0.0648),
+            "ticket_minus_random_mask": (0.1155, 0.0998, 0.093, 0.0968, 0.0928),
+            "ticket_minus_reinit_worst_seed": (0.0747, 0.0587, 0.074, 0.0477, 0.0627),
+            "as_ticket.random_mask.minus_dense": (-0.0952, -0.0785, -0.0952, -0.1047, -0.0938),
+            "as_ticket.random_mask.minus_reinit": (-0.0408, -0.0295, -0.0127, -0.0433, -0.028),
         },
     ),
 )
