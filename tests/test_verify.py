@@ -229,6 +229,9 @@ def test_the_calibration_recheck_fails_like_verify_and_needs_calibration_seeds(f
     code, _, err = cli("--home", str(home / "other"), "verify", "fake-verify", "--calibration", "-x", "serial")
     assert code == 2 and "no calibration seeds recorded for fake-verify" in err
     assert not (home / "other").exists()
+    code, _, err = cli("--home", str(home / "other"), "verify", "fake-verify", "--calibration", "--json")
+    assert code == 2 and "--calibration prints tables only" in err and "\n" not in err.strip()
+    assert not (home / "other").exists()
 
 
 def test_a_controls_recorded_value_is_found_by_its_key_and_its_name_or_left_unmatched():
