@@ -21,7 +21,9 @@ def test_packed_views_are_aligned_zeros_of_one_buffer():
     assert [tuple(v.shape) for v in views] == SHAPES
     assert all(v.storage_offset() % ALIGN == 0 and bool((v == 0).all()) for v in views)
     flat = span(views)
-    assert flat is not None and flat.numel() == views[-1].storage_offset() + views[-1].numel()
+    end = views[-1].storage_offset() + views[-1].numel()
+    assert flat is not None and flat.numel() == -(-end // ALIGN) * ALIGN  # with the padding after the last view
+    assert flat.numel() % ALIGN == 0 and end % ALIGN != 0  # (the shapes leave some)
     flat.fill_(2.0)  # the span is the buffer itself: writing it writes every view
     assert all(bool((v == 2).all()) for v in views)
 
@@ -45,23 +47,40 @@ def test_span_refuses_what_is_not_one_ordered_buffer():
     assert span([views[0], views[0]]) is None  # overlapping
     assert span([views[0], packed(_tensors(0))[1]]) is None  # two buffers
     assert span([views[0].transpose(1, 2)]) is None  # not contiguous
-    assert span(views[2:4]) is not None  # a run of consecutive views is a span of its own
+    run = span(views[2:4])  # a run of consecutive views is a span of its own, without the gap after it
+    assert run is not None and run.numel() == views[3].storage_offset() + views[3].numel() - views[2].storage_offset()
 
 
 @pytest.mark.parametrize(
-    "name,hyper",
-    [("sgd", {"momentum": 0.9, "weight_decay": 1e-3}), ("adam", {"weight_decay": 1e-3}), ("adamw", {})],
+    "name,hyper,dtype",
+    [
+        ("sgd", {"momentum": 0.9, "weight_decay": 1e-3}, torch.float32),
+        ("sgd", {}, torch.float32),
+        ("sgd", {"momentum": 0.5}, torch.float64),
+        ("adam", {"weight_decay": 1e-3}, torch.float32),
+        ("adamw", {}, torch.float32),
+    ],
 )
-def test_packed_step_is_bitwise_the_per_tensor_step(name, hyper):
-    """The flat update touches the same elements with the same kernels: every bit of the result agrees, with
-    the gradients packed like the parameters, packed differently, or not packed at all."""
-    apart, flat, mixed = _tensors(2), packed_copy(_tensors(2)), packed_copy(_tensors(2))
+def test_packed_step_is_bitwise_the_per_tensor_step(name, hyper, dtype, monkeypatch):
+    """The flat update gives the per-tensor update's bits (SGD's by torch's fused kernel over the whole padded
+    buffer, Adam's by the same foreach kernels), with the gradients packed like the parameters, packed
+    differently, or not packed at all."""
+    apart, flat, mixed = ([t.to(dtype) for t in ts] for ts in (_tensors(2), packed_copy(_tensors(2)), _tensors(2)))
+    flat, mixed = packed_copy(flat), packed_copy(mixed)
+    fused_calls, fused = [], torch._fused_sgd_
+
+    def counted(params, *args, **kwargs):
+        assert len(params) == 1 and params[0].numel() % ALIGN == 0
+        fused_calls[:] = [fused_calls[0] + 1] if fused_calls else [1]
+        return fused(params, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "_fused_sgd_", counted)
     opts = [FunctionalOptimizer(name, ps, lr=3e-3, **hyper) for ps in (apart, flat, mixed)]
     grad_buffers = packed(apart)
     spaced = packed([apart[0], torch.empty(40), *apart[1:]])  # packed, with a wider gap after the first
     other_layout = [spaced[0], *spaced[2:]]
     for step in range(25):
-        grads = _tensors(100 + step)
+        grads = [g.to(dtype) for g in _tensors(100 + step)]
         for g, buf in zip(grads, grad_buffers, strict=True):
             buf.copy_(g)
         opts[0].step([g.clone() for g in grads])
@@ -70,6 +89,7 @@ def test_packed_step_is_bitwise_the_per_tensor_step(name, hyper):
             buf.copy_(g)
         opts[2].step(other_layout)
     assert opts[1]._flat_grads(grad_buffers) is not None  # the flat path ran
+    assert fused_calls == ([25] if name == "sgd" else [])  # the flat SGD steps went through the fused kernel
     assert opts[2]._flat_grads(other_layout) is None  # elements would not line up: the per-tensor path ran
     for a, b, c in zip(apart, flat, mixed, strict=True):
         assert torch.equal(a, b) and torch.equal(a, c)

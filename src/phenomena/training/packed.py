@@ -48,7 +48,9 @@ def packed_copy(tensors: Sequence[torch.Tensor]) -> list[torch.Tensor]:
 def span(tensors: Sequence[torch.Tensor]) -> torch.Tensor | None:
     """The 1-D slice of one flat buffer that ``tensors`` lie in, in order and without overlap, or None if they
     are not contiguous views of one such buffer. Element-wise work on the slice also touches the gaps between
-    the tensors, which belong to none of them."""
+    the tensors, which belong to none of them; when the last one ends less than :data:`ALIGN` elements before the
+    buffer does (the padding :func:`packed` leaves), the slice runs to the buffer's end, so that a packed buffer's
+    span is a whole number of vectors (see :class:`~phenomena.training.functional_optim.FunctionalOptimizer`)."""
     if not tensors:
         return None
     base = tensors[0]._base
@@ -60,4 +62,7 @@ def span(tensors: Sequence[torch.Tensor]) -> torch.Tensor | None:
             return None
         end = t.storage_offset() + t.numel()
     first = start - base.storage_offset()
-    return base[first : first + end - start]
+    last = first + end - start
+    if base.numel() - last < ALIGN:
+        last = base.numel()
+    return base[first:last]
