@@ -153,6 +153,7 @@ class FunctionalOptimizer:
         self._flat_state = [span(s) for s in slots] if self._flat is not None else None
         self._grads_seen: tuple[list[torch.Tensor], torch.Tensor | None] = ([], None)
         self._scratch: torch.Tensor | None = None  # per-member Adam's temporaries
+        self._denom: torch.Tensor | None = None  # uniform Adam's denominator over a packed buffer
         # Members that share every hyper-parameter (seeds-only ensembles, the common case) take torch's foreach
         # path with Python scalars: 3-6 kernels per step for all tensors instead of 3-6 per tensor, which was
         # most of an ensemble step's overhead for small models. Otherwise the [M] tensors are reshaped to each
@@ -258,7 +259,13 @@ class FunctionalOptimizer:
         torch._foreach_mul_(m2, beta2)
         torch._foreach_addcmul_(m2, grads, grads, 1.0 - beta2)
         step_size = lr / (1.0 - beta1**self.t)
-        denom = torch._foreach_sqrt(m2)
+        if len(m2) == 1:  # one packed buffer: the same kernel into a buffer kept between steps, without a fresh
+            # allocation (and its page faults) the size of every parameter at each step
+            if self._denom is None or self._denom.shape != m2[0].shape:
+                self._denom = torch.empty_like(m2[0])
+            denom = [torch.sqrt(m2[0], out=self._denom)]
+        else:
+            denom = torch._foreach_sqrt(m2)
         torch._foreach_div_(denom, math.sqrt(1.0 - beta2**self.t))
         torch._foreach_add_(denom, self.eps)
         torch._foreach_addcdiv_(params, m1, denom, -step_size)
