@@ -152,8 +152,7 @@ class FunctionalOptimizer:
         self.state = [list(s) for s in zip(*slots, strict=True)]
         self._flat_state = [span(s) for s in slots] if self._flat is not None else None
         self._grads_seen: tuple[list[torch.Tensor], torch.Tensor | None] = ([], None)
-        self._scratch: torch.Tensor | None = None  # per-member Adam's temporaries
-        self._denom: torch.Tensor | None = None  # uniform Adam's denominator over a packed buffer
+        self._scratch: torch.Tensor | None = None  # Adam's temporaries (see _scratch_like)
         # Members that share every hyper-parameter (seeds-only ensembles, the common case) take torch's foreach
         # path with Python scalars: 3-6 kernels per step for all tensors instead of 3-6 per tensor, which was
         # most of an ensemble step's overhead for small models. Otherwise the [M] tensors are reshaped to each
@@ -202,11 +201,11 @@ class FunctionalOptimizer:
             self._adam(grads, self.lr * lr_scale)
 
     def _scratch_like(self, p: torch.Tensor) -> torch.Tensor:
-        """A temporary shaped like the parameter ``p``, in one buffer sized to the largest parameter and kept between
-        steps: with a fresh allocation for each of its temporaries, per-member Adam on wide members took several
-        times as long as the same kernels here."""
-        if self._scratch is None:
-            self._scratch = torch.empty(max(q.numel() for q in self.params), dtype=p.dtype, device=p.device)
+        """A temporary shaped like ``p`` (a parameter, or the packed buffer of all of them), in one buffer kept
+        between steps and grown to the largest size asked for: with a fresh allocation for each of its temporaries,
+        per-member Adam on wide members took several times as long as the same kernels here."""
+        if self._scratch is None or self._scratch.numel() < p.numel():
+            self._scratch = torch.empty(p.numel(), dtype=p.dtype, device=p.device)
         return self._scratch[: p.numel()].view(p.shape)
 
     def _flat_grads(self, grads: list[torch.Tensor]) -> torch.Tensor | None:
@@ -259,13 +258,10 @@ class FunctionalOptimizer:
         torch._foreach_mul_(m2, beta2)
         torch._foreach_addcmul_(m2, grads, grads, 1.0 - beta2)
         step_size = lr / (1.0 - beta1**self.t)
-        if len(m2) == 1:  # one packed buffer: the same kernel into a buffer kept between steps, without a fresh
-            # allocation (and its page faults) the size of every parameter at each step
-            if self._denom is None or self._denom.shape != m2[0].shape:
-                self._denom = torch.empty_like(m2[0])
-            denom = [torch.sqrt(m2[0], out=self._denom)]
-        else:
-            denom = torch._foreach_sqrt(m2)
+        # one packed buffer: the same kernel into the kept scratch, without a fresh allocation (and its page faults)
+        # the size of every parameter at each step
+        one = len(m2) == 1
+        denom = [torch.sqrt(m2[0], out=self._scratch_like(m2[0]))] if one else torch._foreach_sqrt(m2)
         torch._foreach_div_(denom, math.sqrt(1.0 - beta2**self.t))
         torch._foreach_add_(denom, self.eps)
         torch._foreach_addcdiv_(params, m1, denom, -step_size)
