@@ -207,6 +207,7 @@ def run_case(name, label, pyhessian, repeats):
         + ", ".join(f"{v:.6g}" for v in ref.values)
     )
     rows, summary = [], []
+    their_model = copy.deepcopy(model)  # copied once, outside the timings: ``run`` leaves it as it found it
     for k in (1, 5):
         ours_at = {}
         for tol in OUR_TOLS:
@@ -231,15 +232,13 @@ def run_case(name, label, pyhessian, repeats):
         )
         theirs = None
         for tol in THEIR_TOLS:
-            seconds, (values, hvps) = timed(
-                lambda k=k, tol=tol: pyhessian(copy.deepcopy(model), x, y, k, tol, 1000, seed=1), 1
-            )
+            seconds, (values, hvps) = timed(lambda k=k, tol=tol: pyhessian(their_model, x, y, k, tol, 1000, seed=1), 1)
             err = rel_error(values, ref.values)
             rows.append((f"{label}, tol={tol:g}", k, seconds, hvps, err))
             if err <= TARGET:
                 if repeats > 1:
                     seconds, (values, hvps) = timed(
-                        lambda k=k, tol=tol: pyhessian(copy.deepcopy(model), x, y, k, tol, 1000, seed=1), repeats
+                        lambda k=k, tol=tol: pyhessian(their_model, x, y, k, tol, 1000, seed=1), repeats
                     )
                 theirs = (tol, seconds, hvps, err)
                 break

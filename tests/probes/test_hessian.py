@@ -498,3 +498,30 @@ def test_parameters_without_a_gradient_graph_have_zero_hessian_rows_on_the_cache
     for i in dead:
         assert dense[starts[i] : starts[i + 1]].abs().max() == 0
     assert torch.allclose(CurvatureOperator(model, loss, (x, y), cache_graph=False).to_dense(), exact, atol=1e-12)
+
+
+def test_a_non_finite_product_is_a_clear_error_not_an_eigenvalue():
+    """A model whose loss is not finite (a NaN weight) has no Hessian: Lanczos stops at its first product with an
+    error that says so, instead of passing NaN to the tridiagonal solver."""
+    model = tiny()
+    with torch.no_grad():
+        model[0].weight[0, 0] = math.nan
+    x, y = data()
+    for k in (1, 3):
+        with pytest.raises(UserError, match="not finite"):
+            hessian_eigenvalues(model, F.cross_entropy, (x, y), k=k, generator=torch.Generator().manual_seed(0))
+
+
+def test_the_tridiagonal_solver_is_scipys():
+    """Lanczos' Ritz pairs come from LAPACK's dstevd called directly: the same bits as
+    ``scipy.linalg.eigh_tridiagonal`` (which calls it after checking its input), at every size Lanczos meets."""
+    from scipy.linalg import eigh_tridiagonal
+
+    from phenomena.probes.hessian import _eigh_tridiagonal
+
+    rng = np.random.default_rng(0)
+    for m in range(1, 25):
+        d, e = rng.standard_normal(m), rng.random(m - 1)
+        values, vectors = _eigh_tridiagonal(d, e)
+        ref_values, ref_vectors = eigh_tridiagonal(d, e)
+        assert np.array_equal(values, ref_values) and np.array_equal(vectors, ref_vectors)

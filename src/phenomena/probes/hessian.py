@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import torch
-from scipy.linalg import eigh_tridiagonal
+from scipy.linalg.lapack import dstevd
 from scipy.sparse.linalg import ArpackNoConvergence, eigsh
 from torch import Tensor, nn
 
@@ -454,6 +454,11 @@ def _lanczos(op: CurvatureOperator, v0: np.ndarray, wanted: int, which: str, tol
         for _ in range(2):
             w -= q[: j + 1].T @ (q[: j + 1] @ w)
         betas[j] = np.linalg.norm(w)
+        if not (math.isfinite(alphas[j]) and math.isfinite(betas[j])):
+            raise UserError(
+                "a curvature product is not finite (inf or NaN): the loss or its gradient is not finite at these "
+                "parameters."
+            )
         m = j + 1
         if m < min(wanted, n, steps):
             if betas[j] == 0.0:  # an invariant subspace smaller than what is wanted: restart elsewhere
@@ -464,7 +469,7 @@ def _lanczos(op: CurvatureOperator, v0: np.ndarray, wanted: int, which: str, tol
             else:
                 q[m] = w / betas[j]
             continue
-        theta, s = eigh_tridiagonal(alphas[:m], betas[: m - 1]) if m > 1 else (alphas[:1], np.ones((1, 1)))
+        theta, s = _eigh_tridiagonal(alphas[:m], betas[: m - 1])
         pick = _wanted_indices(m, min(wanted, m), which)
         residuals = np.abs(betas[j] * s[-1, pick])
         scale = max(np.abs(theta).max(), floor)
@@ -474,6 +479,18 @@ def _lanczos(op: CurvatureOperator, v0: np.ndarray, wanted: int, which: str, tol
             return _Ritz(theta[pick], q[:m].T @ s[:, pick], residuals, done)
         q[m] = w / betas[j]
     raise AssertionError("unreachable: the loop returns at its last step")
+
+
+def _eigh_tridiagonal(d: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenvalues (ascending) and eigenvectors of the symmetric tridiagonal matrix with diagonal ``d`` and
+    off-diagonal ``e``, finite by construction: LAPACK's ``dstevd``, what ``scipy.linalg.eigh_tridiagonal`` calls,
+    without its input checks (they cost more than the solve at Lanczos' sizes)."""
+    if len(d) == 1:
+        return d.copy(), np.ones((1, 1))
+    values, vectors, info = dstevd(d, e, compute_v=1)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"dstevd failed (info={info}) on a {len(d)}x{len(d)} tridiagonal matrix")
+    return values, vectors
 
 
 def _wanted_indices(m: int, wanted: int, which: str) -> np.ndarray:
