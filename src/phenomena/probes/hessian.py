@@ -176,6 +176,10 @@ def hessian_eigenvalues(
     Returns:
         An ``EigenResult`` (or a dict of them when ``layerwise``).
 
+    Raises:
+        UserError: for bad arguments, and when a Lanczos product is not finite (the loss or its gradient is inf or
+            NaN at these parameters, e.g. after divergence): there is no spectrum to report.
+
     Example:
         >>> res = hessian_eigenvalues(model, F.cross_entropy, (x, y), k=1)
         >>> res.values[0]                                        # the sharpness
