@@ -20,6 +20,11 @@ def _setup(models):
 CASES = {
     "relu MLP, narrow readout": lambda s: MLP(40, 10, width=48, depth=2, seed=s).double(),
     "tanh MLP": lambda s: MLP(12, 3, width=20, depth=3, activation="tanh", seed=s).double(),
+    # a first layer with at most SKINNY outputs and more inputs runs transposed: its activation is a transposed view
+    "relu MLP, narrow hidden layer": lambda s: MLP(40, 10, width=16, depth=2, seed=s).double(),
+    "tanh MLP, narrow hidden layers": lambda s: nn.Sequential(
+        nn.Linear(40, 20), nn.Tanh(), nn.Linear(20, 36), nn.Tanh(), nn.Linear(36, 8), nn.Tanh(), nn.Linear(8, 3)
+    ).double(),
     "muP multipliers": lambda s: MLP(12, 5, width=64, depth=2, parameterization="mup", seed=s).double(),
     "no biases": lambda s: nn.Sequential(
         nn.Linear(8, 40, bias=False), nn.ReLU(), nn.Linear(40, 4, bias=False)

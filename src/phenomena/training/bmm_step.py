@@ -139,10 +139,14 @@ class BmmStep:
             below, out = self.layers[i - 1], buf["delta"][i - 1]
             w = p[layer.weight]
             torch.baddbmm(out, delta, w.transpose(1, 2), beta=0.0, alpha=layer.weight_mult, out=out)
+            act = inputs[i]
+            if below.narrow:  # its output is a transposed view; an element-wise op mixing that layout with the
+                # delta's runs a strided loop that costs more than this copy and a contiguous op together
+                act = buf["act"][i - 1].copy_(act)
             if below.activation == "relu":  # the derivative from ReLU's output: 1 where it is positive
-                torch.ops.aten.threshold_backward.grad_input(out, inputs[i], 0.0, grad_input=out)
+                torch.ops.aten.threshold_backward.grad_input(out, act, 0.0, grad_input=out)
             elif below.activation == "tanh":  # 1 - tanh²
-                torch.ops.aten.tanh_backward.grad_input(out, inputs[i], grad_input=out)
+                torch.ops.aten.tanh_backward.grad_input(out, act, grad_input=out)
             delta = out
         return losses, [grads[n] for n in self.trainable]
 
@@ -168,6 +172,12 @@ class BmmStep:
                     if la.narrow
                 },
                 "delta": [empty(m, rows, w) for w in widths[:-1]],
+                # a narrow layer's activation in the deltas' (M, rows, out) layout, for its derivative
+                "act": {
+                    i: empty(m, rows, w)
+                    for i, (la, w) in enumerate(zip(self.layers[:-1], widths, strict=False))
+                    if la.narrow
+                },
                 # packed in the order they are returned: the optimizer can update them as one buffer
                 "grads": dict(zip(self.trainable, packed([p[n] for n in self.trainable]), strict=True)),
                 "minus_one": torch.full((m, 1, rows), -1.0, dtype=dtype, device=device),
