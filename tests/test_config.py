@@ -138,6 +138,15 @@ def test_cross_field_validation_sees_all_overrides_in_any_order():
         apply_overrides(WithSource(), ["source.kind=directory"])
 
 
+def test_a_key_given_twice_is_refused_even_when_the_last_value_is_valid():
+    """With "last one wins" the bad first value here would be hidden and the run would train on the second; the
+    input is refused instead (the CLI's fuzz test found a run that trained on such an input)."""
+    for tokens in (["inner.width=", "inner.width=3"], ["inner.width=3", " inner.width = 4"]):
+        with pytest.raises(ConfigError, match="inner.width is given twice .* give each key once"):
+            apply_overrides(Outer(), tokens)
+    assert apply_overrides(Outer(), ["inner.width=3", "inner.lr=0.5"]).inner.width == 3
+
+
 def test_parse_override():
     assert parse_override(" a.b = 3 ") == ("a.b", "3")
     with pytest.raises(ConfigError):

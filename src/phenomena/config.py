@@ -266,13 +266,24 @@ def apply_overrides(config: Any, overrides: Mapping[str, Any] | Iterable[str]) -
     order: a check across two fields never depends on which one the user typed first.
     """
     if not isinstance(overrides, Mapping):
-        overrides = dict(parse_override(t) for t in overrides)
+        overrides = _unique_overrides(parse_override(t) for t in overrides)
     if not overrides:
         return config
     tree = _as_tree(config)
     for key, raw in overrides.items():
         _set(config, tree, key.split("."), raw, key)
     return _build(type(config), tree)
+
+
+def _unique_overrides(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Key -> raw value from parsed tokens; a key given twice is an error, not a silent "last one wins" that would
+    also hide a bad earlier value."""
+    out: dict[str, str] = {}
+    for key, raw in pairs:
+        if key in out:
+            raise ConfigError(f"{key} is given twice ({key}={out[key]} and {key}={raw}); give each key once.", key=key)
+        out[key] = raw
+    return out
 
 
 def _as_tree(config: Any) -> dict:
