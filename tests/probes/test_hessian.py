@@ -501,13 +501,15 @@ def test_parameters_without_a_gradient_graph_have_zero_hessian_rows_on_the_cache
 
 
 def test_a_non_finite_product_is_a_clear_error_not_an_eigenvalue():
-    """A model whose loss is not finite (a NaN weight) has no Hessian: Lanczos stops at its first product with an
-    error that says so, instead of passing NaN to the tridiagonal solver."""
+    """A model whose loss is not finite (a NaN weight) has no Hessian: Lanczos stops at its first product, and the
+    dense solve of a tiny model before its eigensolver, with an error that says so (instead of nan eigenvalues or
+    SciPy's complaint about its input)."""
     model = tiny()
     with torch.no_grad():
         model[0].weight[0, 0] = math.nan
     x, y = data()
-    for k in (1, 3):
+    n = sum(p.numel() for p in model.parameters())
+    for k in (1, 3, n - 1):  # k = P - 1 takes the dense path
         with pytest.raises(UserError, match="not finite"):
             hessian_eigenvalues(model, F.cross_entropy, (x, y), k=k, generator=torch.Generator().manual_seed(0))
 

@@ -37,6 +37,9 @@ from phenomena.probes.operators import CurvatureOperator
 _WHICH = {"largest": "LA", "smallest": "SA", "both": "BE"}
 DEFAULT_TOL = 1e-2  # hessian_eigenvalues' relative residual tolerance
 GRADIENT_START_NOISE = 0.3  # norm of the Gaussian added to the unit gradient in the default start vector
+_NOT_FINITE = (
+    "a curvature product is not finite (inf or NaN): the loss or its gradient is not finite at these parameters."
+)
 LANCZOS_BASIS = 20  # hessian_eigenvalues' default largest basis before ARPACK restarts take over
 
 
@@ -177,7 +180,7 @@ def hessian_eigenvalues(
         An ``EigenResult`` (or a dict of them when ``layerwise``).
 
     Raises:
-        UserError: for bad arguments, and when a Lanczos product is not finite (the loss or its gradient is inf or
+        UserError: for bad arguments, and when a curvature product is not finite (the loss or its gradient is inf or
             NaN at these parameters, e.g. after divergence): there is no spectrum to report.
 
     Example:
@@ -378,7 +381,10 @@ def _solve(
     converged, residuals = True, None
     if wanted >= n - 1:
         # ARPACK needs k < P - 1; a dense solve is exact and costs only P products here.
-        values, vectors = np.linalg.eigh(op.to_dense().numpy())
+        dense = op.to_dense()
+        if not bool(torch.isfinite(dense).all()):  # LAPACK would return nan eigenvalues without a word
+            raise UserError(_NOT_FINITE)
+        values, vectors = np.linalg.eigh(dense.numpy())
         if which == "both" and wanted < n:
             keep = np.r_[np.arange(per_end), np.arange(n - per_end, n)]
         else:
@@ -459,10 +465,7 @@ def _lanczos(op: CurvatureOperator, v0: np.ndarray, wanted: int, which: str, tol
             w -= q[: j + 1].T @ (q[: j + 1] @ w)
         betas[j] = np.linalg.norm(w)
         if not (math.isfinite(alphas[j]) and math.isfinite(betas[j])):
-            raise UserError(
-                "a curvature product is not finite (inf or NaN): the loss or its gradient is not finite at these "
-                "parameters."
-            )
+            raise UserError(_NOT_FINITE)
         m = j + 1
         if m < min(wanted, n, steps):
             if betas[j] == 0.0:  # an invariant subspace smaller than what is wanted: restart elsewhere
