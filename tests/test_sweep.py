@@ -75,6 +75,7 @@ def test_tuple_values_are_swept_in_brackets():
         (["--grid", "train.steps=20,"], "grid key 'train.steps' needs one or more values"),
         (["--grid", "seed=0,1"], "not as a config key"),
         (["--grid", "data.p=11,13"], "config key 'data.p' is both set and swept"),
+        (["-s", "model.width=8", "-s", "model.width=16", "--grid", "train.steps=20"], "model.width is given twice"),
         (["--grid", "train.steps"], "grid 'train.steps' is not of the form key.path=v1,v2"),
         ([], "Missing option '--grid'"),
         (["--grid", "train.steps=20", "--seeds", "0"], "0 is not in the range x>=1"),

@@ -256,6 +256,17 @@ def parse_override(token: str) -> tuple[str, str]:
     return key, value.strip()
 
 
+def parse_overrides(tokens: Iterable[str]) -> dict[str, str]:
+    """``'key.path=value'`` tokens as key -> raw value text. A key given twice is an error: a silent "last one
+    wins" would also hide a bad earlier value."""
+    out: dict[str, str] = {}
+    for key, raw in map(parse_override, tokens):
+        if key in out:
+            raise ConfigError(f"{key} is given twice ({key}={out[key]} and {key}={raw}); give each key once.", key=key)
+        out[key] = raw
+    return out
+
+
 def apply_overrides(config: Any, overrides: Mapping[str, Any] | Iterable[str]) -> Any:
     """Return a copy of ``config`` with dotted overrides applied and type-checked.
 
@@ -266,24 +277,13 @@ def apply_overrides(config: Any, overrides: Mapping[str, Any] | Iterable[str]) -
     order: a check across two fields never depends on which one the user typed first.
     """
     if not isinstance(overrides, Mapping):
-        overrides = _unique_overrides(parse_override(t) for t in overrides)
+        overrides = parse_overrides(overrides)
     if not overrides:
         return config
     tree = _as_tree(config)
     for key, raw in overrides.items():
         _set(config, tree, key.split("."), raw, key)
     return _build(type(config), tree)
-
-
-def _unique_overrides(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
-    """Key -> raw value from parsed tokens; a key given twice is an error, not a silent "last one wins" that would
-    also hide a bad earlier value."""
-    out: dict[str, str] = {}
-    for key, raw in pairs:
-        if key in out:
-            raise ConfigError(f"{key} is given twice ({key}={out[key]} and {key}={raw}); give each key once.", key=key)
-        out[key] = raw
-    return out
 
 
 def _as_tree(config: Any) -> dict:

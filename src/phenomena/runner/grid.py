@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from phenomena import __version__
-from phenomena.config import parse_override
+from phenomena.config import parse_override, parse_overrides
 from phenomena.errors import UserError
 from phenomena.experiment import Entry
 from phenomena.runner.execute import resolve
@@ -150,7 +150,7 @@ def plan_sweep(
     if not isinstance(grid, Mapping) or (require_grid and not grid):
         raise UserError("a sweep needs a grid of one or more keys, e.g. --grid train.weight_decay=0,1,2")
     if not isinstance(overrides, Mapping):
-        overrides = dict(parse_override(t) for t in overrides)
+        overrides = parse_overrides(overrides)
     if "seed" in grid or "seed" in overrides:
         raise UserError("set a sweep's seeds with --seeds N (seeds=N or a list), not as a config key")
     for key in grid:
