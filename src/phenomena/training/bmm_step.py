@@ -175,7 +175,7 @@ class BmmStep:
                 # a narrow layer's activation in the deltas' (M, rows, out) layout, for its derivative
                 "act": {
                     i: empty(m, rows, w)
-                    for i, (la, w) in enumerate(zip(self.layers[:-1], widths, strict=False))
+                    for i, (la, w) in enumerate(zip(self.layers[:-1], widths[:-1], strict=True))
                     if la.narrow
                 },
                 # packed in the order they are returned: the optimizer can update them as one buffer
