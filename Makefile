@@ -21,6 +21,12 @@ $(VENV)/.installed: pyproject.toml $(VENV)/.torch
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
+# the peers the benchmarks compare against (PyHessian, torch-cka, WeightWatcher): without them the curvature benchmark
+# times PyHessian's algorithm reimplemented, and the other two skip their comparison
+$(VENV)/.installed-bench: pyproject.toml $(VENV)/.torch
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	touch $@ $(VENV)/.installed
+
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.torch
 	$(BIN)/python -m pip install --quiet -e ".[dev,ray,export,tensorboard,lightning,hf,docs]"
 	touch $@ $(VENV)/.installed
@@ -43,9 +49,10 @@ lint: $(VENV)/.installed-dev
 verify: $(VENV)/.installed
 	$(BIN)/phenomena verify --preset quick --seeds 3 -x process
 
-# every script in benchmarks/ at scaled settings (a few minutes), ratio vs baseline and fraction of the GEMM peak;
+# every script in benchmarks/ at scaled settings (a few minutes), ratio vs baseline (the peer packages themselves:
+# the bench extra) and fraction of the GEMM peak;
 # one summary table, also written to <store home>/benchmarks.json, which `phenomena report` shows
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/run_all.py
 
 # the documentation site in site/: pages in docs/, plus the catalog and CLI pages that docs/hooks.py generates from
