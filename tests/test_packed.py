@@ -63,8 +63,8 @@ def test_span_refuses_what_is_not_one_ordered_buffer():
 )
 def test_packed_step_is_bitwise_the_per_tensor_step(name, hyper, dtype, monkeypatch):
     """The flat update gives the per-tensor update's bits (SGD's by torch's fused kernel over the whole padded
-    buffer, Adam's by the same foreach kernels), with the gradients packed like the parameters, packed
-    differently, or not packed at all."""
+    buffer; Adam's is torch's fused kernel on each tensor either way), with the gradients packed like the
+    parameters, packed differently, or not packed at all."""
     apart, flat, mixed = ([t.to(dtype) for t in ts] for ts in (_tensors(2), packed_copy(_tensors(2)), _tensors(2)))
     flat, mixed = packed_copy(flat), packed_copy(mixed)
     fused_calls, fused = [], torch._fused_sgd_

@@ -87,34 +87,52 @@ def test_mse_on_integer_labels_uses_one_hot_targets():
     assert loss_function("mse")(out, torch.tensor([0, 1])).item() == pytest.approx(0.25)
 
 
+def _train_copy(net, opt_of, steps=200):
+    x, y = torch.randn(256, 12, generator=torch.Generator().manual_seed(0)), torch.arange(256) % 2
+    model = copy.deepcopy(net)
+    opt = opt_of(model.parameters())
+    for i in range(steps):
+        rows = torch.randint(0, 256, (32,), generator=torch.Generator().manual_seed(i))
+        opt.zero_grad()
+        F.cross_entropy(model(x[rows]), y[rows]).backward()
+        opt.step()
+    return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+
+_NET = nn.Sequential(nn.Linear(12, 10), nn.Tanh(), nn.Linear(10, 7), nn.Tanh(), nn.Linear(7, 2))
+
+
+def test_foreach_sgd_is_bitwise_the_single_tensor_one():
+    # make_optimizer builds SGD with foreach=True (one kernel per step for all parameters, instead of one per tensor,
+    # which dominates the step of a small network on CPU, where torch defaults to the single-tensor path); that is
+    # only a speed-up if the trajectories are identical, bit for bit
+    kwargs = dict(lr=0.1, momentum=0.9, weight_decay=1e-3)
+    ours = make_optimizer("sgd", _NET.parameters(), **kwargs)
+    assert ours.param_groups[0]["foreach"] is True
+    single = _train_copy(_NET, lambda ps: torch.optim.SGD(ps, foreach=False, **kwargs))
+    assert torch.equal(_train_copy(_NET, lambda ps: make_optimizer("sgd", ps, **kwargs)), single)
+
+
 @pytest.mark.parametrize(
-    "name, kwargs",
+    "name, torch_class, kwargs",
     [
-        ("adam", dict(lr=4e-4, weight_decay=1e-3)),
-        ("adamw", dict(lr=1e-3, weight_decay=0.1)),
-        ("sgd", dict(lr=0.1, momentum=0.9, weight_decay=1e-3)),
+        ("adam", torch.optim.Adam, dict(lr=4e-4, weight_decay=1e-3)),
+        ("adamw", torch.optim.AdamW, dict(lr=1e-3, weight_decay=0.1)),
     ],
 )
-def test_foreach_optimizers_are_bitwise_the_single_tensor_ones(name, kwargs):
-    # the package builds every torch.optim optimizer with foreach=True (one kernel per step for all parameters,
-    # instead of one per tensor, which dominates the step of a small network on CPU, where torch defaults to the
-    # single-tensor path); that is only a speed-up if the trajectories are identical, bit for bit
-    net = nn.Sequential(nn.Linear(12, 10), nn.Tanh(), nn.Linear(10, 7), nn.Tanh(), nn.Linear(7, 2))
-    x, y = torch.randn(256, 12, generator=torch.Generator().manual_seed(0)), torch.arange(256) % 2
-    finals = []
-    for foreach in (False, True):
-        model = copy.deepcopy(net)
-        opt = make_optimizer(name, model.parameters(), **kwargs)
-        if not foreach:
-            opt.param_groups[0]["foreach"] = False  # torch's CPU default
-        assert opt.param_groups[0]["foreach"] is foreach
-        for i in range(200):
-            rows = torch.randint(0, 256, (32,), generator=torch.Generator().manual_seed(i))
-            opt.zero_grad()
-            F.cross_entropy(model(x[rows]), y[rows]).backward()
-            opt.step()
-        finals.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
-    assert torch.equal(finals[0], finals[1])
+def test_fused_adam_is_the_single_tensor_rule_to_rounding(name, torch_class, kwargs):
+    # make_optimizer builds Adam and AdamW with torch's fused kernel (one pass over each parameter instead of six
+    # or seven): the same rule as torch's single-tensor default, which rounds differently in the last bits, so 200
+    # steps agree to float32 rounding (the other rule, coupled vs decoupled decay, is 100x further off)
+    ours = make_optimizer(name, _NET.parameters(), **kwargs)
+    assert ours.param_groups[0]["fused"] is True
+    fused = _train_copy(_NET, lambda ps: make_optimizer(name, ps, **kwargs))
+    single = _train_copy(_NET, lambda ps: torch_class(ps, foreach=False, **kwargs))
+    other = torch.optim.AdamW if torch_class is torch.optim.Adam else torch.optim.Adam
+    wrong = _train_copy(_NET, lambda ps: other(ps, foreach=False, **kwargs))
+    assert not torch.equal(fused, single)  # fused is in use: it rounds differently
+    assert (fused - single).abs().max() < 1e-4
+    assert (wrong - single).abs().max() > 1e-2
 
 
 @pytest.mark.parametrize(

@@ -387,7 +387,7 @@ def _train_loop(run: _Run) -> None:
             opt = SGD(params, lr=lr, momentum=float(h["momentum"][m]), weight_decay=wd, foreach=True)
         else:
             cls = Adam if run.optimizer == "adam" else AdamW
-            opt = cls(params, lr=lr, betas=betas, eps=h["eps"], weight_decay=wd, foreach=True)
+            opt = cls(params, lr=lr, betas=betas, eps=h["eps"], weight_decay=wd, fused=True)  # as make_optimizer
         if run.resume is not None:  # its moments and step count, with this run's hyper-parameters; copied, as
             # load_state_dict keeps the given tensors, which training would then change in the caller's state
             state = copy.deepcopy(run.resume[m]["state"])

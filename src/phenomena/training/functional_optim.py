@@ -8,7 +8,10 @@ bookkeeping (bias corrections, ``1 - lr * wd``) runs in float64 like torch's Pyt
 the parameter dtype as torch's kernels cast scalars. Only element-wise rules are offered: for them, stacking
 members is the same as running them apart (research notes, ecosystem §B.7). Parameters packed in one buffer
 (:mod:`phenomena.training.packed`), with gradients packed alike, are updated as that one buffer when the members
-share their hyper-parameters: one kernel per rule, bitwise the update of the separate tensors.
+share their hyper-parameters: one kernel per rule, bitwise the update of the separate tensors. With shared
+hyper-parameters Adam and AdamW are torch's fused rule (``fused=True``, as :func:`~phenomena.training.make_optimizer`
+builds them for ``fit``), bit for bit; per-member hyper-parameters take the single-tensor rule, which rounds
+differently in the last bits.
 """
 
 from __future__ import annotations
@@ -152,9 +155,11 @@ class FunctionalOptimizer:
         self.state = [list(s) for s in zip(*slots, strict=True)]
         self._flat_state = [span(s) for s in slots] if self._flat is not None else None
         self._grads_seen: tuple[list[torch.Tensor], torch.Tensor | None] = ([], None)
-        self._scratch: torch.Tensor | None = None  # Adam's temporaries (see _scratch_like)
+        self._scratch: torch.Tensor | None = None  # per-member Adam's temporaries (see _scratch_like)
+        self._step_count: torch.Tensor | None = None  # uniform Adam's step, the fused kernel's input
         # Members that share every hyper-parameter (seeds-only ensembles, the common case) take torch's foreach
-        # path with Python scalars: 3-6 kernels per step for all tensors instead of 3-6 per tensor, which was
+        # (SGD) or fused (Adam) kernels with Python scalars: a few kernels per step for all tensors instead of a few
+        # per tensor, which was
         # most of an ensemble step's overhead for small models. Otherwise the [M] tensors are reshaped to each
         # parameter's broadcast shape once, here, not at every step.
         hypers = (self.lr, self.weight_decay, self.momentum, self.beta1, self.beta2)
@@ -189,12 +194,14 @@ class FunctionalOptimizer:
     def step(self, grads: list[torch.Tensor], lr_scale: float = 1.0) -> None:
         """One update of every member; ``grads`` match ``params`` and may be overwritten."""
         self.t += 1
-        if self.uniform:
+        if self.uniform and self.name != "sgd":
+            self._fused_adam(grads, self._scalars[0] * lr_scale)
+        elif self.uniform:
             flat_grads = self._flat_grads(grads)
             if flat_grads is not None:  # one kernel per rule over every parameter (bitwise the same update)
-                self._uniform_step([self._flat], [flat_grads], [self._flat_state], self._scalars[0] * lr_scale)
+                self._uniform_sgd([self._flat], [flat_grads], [self._flat_state], self._scalars[0] * lr_scale)
             else:
-                self._uniform_step(self.params, grads, self.state, self._scalars[0] * lr_scale)
+                self._uniform_sgd(self.params, grads, self.state, self._scalars[0] * lr_scale)
         elif self.name == "sgd":
             self._sgd(grads, self.lr * lr_scale)
         else:
@@ -221,50 +228,65 @@ class FunctionalOptimizer:
             self._grads_seen = (list(grads), flat)
         return flat
 
-    def _uniform_step(self, params: list, grads: list, state: list, lr: float) -> None:
-        # the rules of torch.optim.SGD / Adam / AdamW with foreach=True, which torch picks by default on
-        # tensors of one device and dtype; every member gets the same scalars
-        _, wd, momentum, beta1, beta2 = self._scalars
-        if self.name == "sgd":
-            bufs = [s[0] for s in state]
-            if _fused_sgd_is_exact(params):
-                # the same update in one pass over the buffer instead of three or four (torch's SGD(fused=True)
-                # kernel); buf = momentum·buf + g from a zero buffer is g, as torch's first step sets it
-                torch._fused_sgd_(
-                    params,
-                    grads,
-                    bufs if momentum != 0 else [],
-                    weight_decay=wd,
-                    momentum=momentum,
-                    lr=lr,
-                    dampening=0.0,
-                    nesterov=False,
-                    maximize=False,
-                    is_first_step=False,
-                )
-                return
-            if wd != 0:
-                torch._foreach_add_(grads, params, alpha=wd)
-            torch._foreach_mul_(bufs, momentum)
-            torch._foreach_add_(bufs, grads)
-            torch._foreach_add_(params, bufs, alpha=-lr)
+    def _uniform_sgd(self, params: list, grads: list, state: list, lr: float) -> None:
+        # the rule of torch.optim.SGD with foreach=True, torch's default on tensors of one device and dtype; every
+        # member gets the same scalars
+        _, wd, momentum, _, _ = self._scalars
+        bufs = [s[0] for s in state]
+        if _fused_sgd_is_exact(params):
+            # the same update in one pass over the buffer instead of three or four (torch's SGD(fused=True)
+            # kernel); buf = momentum·buf + g from a zero buffer is g, as torch's first step sets it
+            torch._fused_sgd_(
+                params,
+                grads,
+                bufs if momentum != 0 else [],
+                weight_decay=wd,
+                momentum=momentum,
+                lr=lr,
+                dampening=0.0,
+                nesterov=False,
+                maximize=False,
+                is_first_step=False,
+            )
             return
-        m1, m2 = [s[0] for s in state], [s[1] for s in state]
-        if self.name == "adamw":
-            torch._foreach_mul_(params, 1.0 - lr * wd)
-        elif wd != 0:
+        if wd != 0:
             torch._foreach_add_(grads, params, alpha=wd)
-        torch._foreach_lerp_(m1, grads, 1.0 - beta1)
-        torch._foreach_mul_(m2, beta2)
-        torch._foreach_addcmul_(m2, grads, grads, 1.0 - beta2)
-        step_size = lr / (1.0 - beta1**self.t)
-        # one packed buffer: the same kernel into the kept scratch, without a fresh allocation (and its page faults)
-        # the size of every parameter at each step
-        one = len(m2) == 1
-        denom = [torch.sqrt(m2[0], out=self._scratch_like(m2[0]))] if one else torch._foreach_sqrt(m2)
-        torch._foreach_div_(denom, math.sqrt(1.0 - beta2**self.t))
-        torch._foreach_add_(denom, self.eps)
-        torch._foreach_addcdiv_(params, m1, denom, -step_size)
+        torch._foreach_mul_(bufs, momentum)
+        torch._foreach_add_(bufs, grads)
+        torch._foreach_add_(params, bufs, alpha=-lr)
+
+    def _fused_adam(self, grads: list[torch.Tensor], lr: float) -> None:
+        # torch.optim.Adam/AdamW(fused=True), make_optimizer's rule for fit: torch's fused kernel, one pass over each
+        # tensor where the foreach rule makes six or seven (a third of the time). It is given the parameters one by
+        # one, as torch.optim gives them, not their packed buffer: its vector loop and its scalar loop (a tensor's
+        # last few elements) round differently, so the same tensors must end in the same loop. Its step count is a
+        # float32 tensor, as torch.optim keeps it.
+        _, wd, _, beta1, beta2 = self._scalars
+        if self._step_count is None:
+            self._step_count = torch.zeros((), dtype=torch.float32, device=self.params[0].device)
+        self._step_count.fill_(self.t)
+        # the kernel walks a parameter, its gradient and moments in memory order: each must share the parameter's
+        # layout (the moments do; a functional gradient may come transposed, e.g. from torch.func under vmap)
+        grads = [
+            g if g.stride() == p.stride() else torch.empty_like(p).copy_(g)
+            for p, g in zip(self.params, grads, strict=True)
+        ]
+        fused = torch._fused_adamw_ if self.name == "adamw" else torch._fused_adam_
+        fused(
+            self.params,
+            grads,
+            [s[0] for s in self.state],
+            [s[1] for s in self.state],
+            [],
+            [self._step_count] * len(self.params),
+            lr=lr,
+            beta1=beta1,
+            beta2=beta2,
+            weight_decay=wd,
+            eps=self.eps,
+            amsgrad=False,
+            maximize=False,
+        )
 
     def _sgd(self, grads: list[torch.Tensor], lr: torch.Tensor) -> None:
         # torch.optim.SGD (dampening 0, no nesterov): g += wd·p; buf = μ·buf + g (buf = g at step 1, which is

@@ -82,7 +82,9 @@ def make_optimizer(
     betas: tuple[float, float] = (0.9, 0.999),
 ) -> torch.optim.Optimizer:
     """``sgd`` (with ``momentum``; weight decay coupled, added to the gradient), ``adam`` (coupled) or ``adamw``
-    (decoupled weight decay, Loshchilov & Hutter 2019 — the grokking papers' choice)."""
+    (decoupled weight decay, Loshchilov & Hutter 2019 — the grokking papers' choice). SGD takes torch's foreach
+    kernels, Adam and AdamW its fused kernel (one pass over each parameter instead of six or seven), the rule the
+    ensemble trainer's members follow (:class:`~phenomena.training.functional_optim.FunctionalOptimizer`)."""
     if lr <= 0:
         raise UserError(f"learning rate must be positive; got {lr}")
     if weight_decay < 0:
@@ -90,9 +92,9 @@ def make_optimizer(
     if name == "sgd":
         return SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay, foreach=True)
     if name == "adam":
-        return Adam(params, lr=lr, betas=betas, weight_decay=weight_decay, foreach=True)
+        return Adam(params, lr=lr, betas=betas, weight_decay=weight_decay, fused=True)
     if name == "adamw":
-        return AdamW(params, lr=lr, betas=betas, weight_decay=weight_decay, foreach=True)
+        return AdamW(params, lr=lr, betas=betas, weight_decay=weight_decay, fused=True)
     raise UserError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
 
 
