@@ -49,6 +49,7 @@ SCRIPTS: dict[str, list[str]] = {
     "kernels_throughput": [],  # N = 1000, 2000, 4000, about a minute
     "sparsity": ["--rounds", "2", "--steps", "100", "--wm-steps", "100"],
     "weight_spectra": ["--steps", "100"],
+    "optimizer": [],  # a few seconds
 }
 PEAK_THREADS = (1, 2)
 COLUMNS = (
