@@ -159,9 +159,8 @@ class FunctionalOptimizer:
         self._step_count: torch.Tensor | None = None  # uniform Adam's step, the fused kernel's input
         # Members that share every hyper-parameter (seeds-only ensembles, the common case) take torch's foreach
         # (SGD) or fused (Adam) kernels with Python scalars: a few kernels per step for all tensors instead of a few
-        # per tensor, which was
-        # most of an ensemble step's overhead for small models. Otherwise the [M] tensors are reshaped to each
-        # parameter's broadcast shape once, here, not at every step.
+        # per tensor, which was most of an ensemble step's overhead for small models. Otherwise the [M] tensors are
+        # reshaped to each parameter's broadcast shape once, here, not at every step.
         hypers = (self.lr, self.weight_decay, self.momentum, self.beta1, self.beta2)
         self.uniform = all(bool((h == h[0]).all()) for h in hypers)
         self._scalars = tuple(float(h[0]) for h in hypers)  # lr, wd, momentum, beta1, beta2 when uniform
@@ -257,7 +256,7 @@ class FunctionalOptimizer:
 
     def _fused_adam(self, grads: list[torch.Tensor], lr: float) -> None:
         # torch.optim.Adam/AdamW(fused=True), make_optimizer's rule for fit: torch's fused kernel, one pass over each
-        # tensor where the foreach rule makes six or seven (a third of the time). It is given the parameters one by
+        # tensor where the foreach rule makes six or seven (benchmarks/optimizer.py). It is given the parameters one by
         # one, as torch.optim gives them, not their packed buffer: its vector loop and its scalar loop (a tensor's
         # last few elements) round differently, so the same tensors must end in the same loop. Its step count is a
         # float32 tensor, as torch.optim keeps it.
