@@ -58,3 +58,25 @@ def test_uniform_adam_takes_a_gradient_in_another_memory_layout(name):
         opts[0].step([g.clone() for g in grads])
         opts[1].step([g.transpose(1, 2).contiguous().transpose(1, 2) if g.ndim == 3 else g.clone() for g in grads])
     assert all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+@pytest.mark.parametrize("name", ["adam", "adamw"])
+@pytest.mark.parametrize("pack", [False, True])
+def test_per_member_adam_is_bitwise_solo_fused_optimizers(name, pack):
+    """Members with their own lr, weight decay and beta1 step as M solo torch.optim.Adam/AdamW(fused=True) on their
+    own tensors, bit for bit: the fused kernel is given each member's slices with its scalars."""
+    lrs, wds, beta1s = [1e-3, 3e-3, 1e-2, 2e-3], [0.0, 1e-2, 1e-3, 5e-2], [0.9, 0.8, 0.9, 0.95]
+    ours = packed_copy(_tensors(0)) if pack else _tensors(0)
+    opt = FunctionalOptimizer(name, ours, lr=lrs, weight_decay=wds, betas=(beta1s, 0.999))
+    assert not opt.uniform
+    solos = [[torch.nn.Parameter(t[m].clone()) for t in _tensors(0)] for m in range(4)]
+    refs = [make_optimizer(name, ps, lrs[m], wds[m], betas=(beta1s[m], 0.999)) for m, ps in enumerate(solos)]
+    for step in range(12):
+        grads = _tensors(100 + step)
+        for m, (ps, ref) in enumerate(zip(solos, refs, strict=True)):
+            for p, g in zip(ps, grads, strict=True):
+                p.grad = g[m].clone()
+            ref.step()
+        opt.step(packed_copy(grads) if pack else [g.clone() for g in grads])
+    for m, ps in enumerate(solos):
+        assert all(torch.equal(t[m], p.detach()) for t, p in zip(ours, ps, strict=True))

@@ -8,10 +8,12 @@ bookkeeping (bias corrections, ``1 - lr * wd``) runs in float64 like torch's Pyt
 the parameter dtype as torch's kernels cast scalars. Only element-wise rules are offered: for them, stacking
 members is the same as running them apart (research notes, ecosystem §B.7). Parameters packed in one buffer
 (:mod:`phenomena.training.packed`), with gradients packed alike, are updated as that one buffer when the members
-share their hyper-parameters: one kernel per rule, bitwise the update of the separate tensors. With shared
-hyper-parameters Adam and AdamW are torch's fused rule (``fused=True``, as :func:`~phenomena.training.make_optimizer`
-builds them for ``fit``), bit for bit; per-member hyper-parameters take the single-tensor rule, which rounds
-differently in the last bits.
+share their hyper-parameters: one kernel per rule, bitwise the update of the separate tensors (SGD). Adam and AdamW
+are torch's fused kernel (``fused=True``, as :func:`~phenomena.training.make_optimizer` builds them for ``fit``):
+given the stacked tensors when the members share their hyper-parameters, bit for bit ``torch.optim`` on those
+tensors, and each member's slices with its own scalars otherwise, bit for bit M solo instances. The kernel rounds
+a tensor's last few elements (its scalar loop) differently from the rest, so a member stepped inside a stacked
+tensor can differ from its solo run in the last bit of those elements; the rule is the same.
 """
 
 from __future__ import annotations
@@ -155,8 +157,7 @@ class FunctionalOptimizer:
         self.state = [list(s) for s in zip(*slots, strict=True)]
         self._flat_state = [span(s) for s in slots] if self._flat is not None else None
         self._grads_seen: tuple[list[torch.Tensor], torch.Tensor | None] = ([], None)
-        self._scratch: torch.Tensor | None = None  # per-member Adam's temporaries (see _scratch_like)
-        self._step_count: torch.Tensor | None = None  # uniform Adam's step, the fused kernel's input
+        self._step_count: torch.Tensor | None = None  # Adam's step, the fused kernel's input
         # Members that share every hyper-parameter (seeds-only ensembles, the common case) take torch's foreach
         # (SGD) or fused (Adam) kernels with Python scalars: a few kernels per step for all tensors instead of a few
         # per tensor, which was most of an ensemble step's overhead for small models. Otherwise the [M] tensors are
@@ -164,10 +165,7 @@ class FunctionalOptimizer:
         hypers = (self.lr, self.weight_decay, self.momentum, self.beta1, self.beta2)
         self.uniform = all(bool((h == h[0]).all()) for h in hypers)
         self._scalars = tuple(float(h[0]) for h in hypers)  # lr, wd, momentum, beta1, beta2 when uniform
-        self._shaped = {
-            key: [_b(getattr(self, key), p) for p in self.params]
-            for key in ("weight_decay", "momentum", "beta1", "beta2")
-        }
+        self._shaped = {key: [_b(getattr(self, key), p) for p in self.params] for key in ("weight_decay", "momentum")}
 
     @torch.no_grad()
     def resume(self, states: Sequence[dict], transposed: Sequence[bool] = ()) -> None:
@@ -205,14 +203,6 @@ class FunctionalOptimizer:
             self._sgd(grads, self.lr * lr_scale)
         else:
             self._adam(grads, self.lr * lr_scale)
-
-    def _scratch_like(self, p: torch.Tensor) -> torch.Tensor:
-        """A temporary shaped like ``p`` (a parameter, or the packed buffer of all of them), in one buffer kept
-        between steps and grown to the largest size asked for: with a fresh allocation for each of its temporaries,
-        per-member Adam on wide members took several times as long as the same kernels here."""
-        if self._scratch is None or self._scratch.numel() < p.numel():
-            self._scratch = torch.empty(p.numel(), dtype=p.dtype, device=p.device)
-        return self._scratch[: p.numel()].view(p.shape)
 
     def _flat_grads(self, grads: list[torch.Tensor]) -> torch.Tensor | None:
         """The flat buffer ``grads`` are packed in when the parameters are packed alike, else None; the same
@@ -256,28 +246,35 @@ class FunctionalOptimizer:
 
     def _fused_adam(self, grads: list[torch.Tensor], lr: float) -> None:
         # torch.optim.Adam/AdamW(fused=True), make_optimizer's rule for fit: torch's fused kernel, one pass over each
-        # tensor where the foreach rule makes six or seven (benchmarks/optimizer.py). It is given the parameters one by
-        # one, as torch.optim gives them, not their packed buffer: its vector loop and its scalar loop (a tensor's
-        # last few elements) round differently, so the same tensors must end in the same loop. Its step count is a
-        # float32 tensor, as torch.optim keeps it.
+        # tensor where the foreach rule makes six or seven (benchmarks/optimizer.py). It is given the stacked
+        # parameters one by one, as torch.optim gives a model's, not their packed buffer: its vector loop and its
+        # scalar loop (a tensor's last few elements) round differently, so the same tensors must end in the same loop.
         _, wd, _, beta1, beta2 = self._scalars
-        if self._step_count is None:
-            self._step_count = torch.zeros((), dtype=torch.float32, device=self.params[0].device)
-        self._step_count.fill_(self.t)
-        # the kernel walks a parameter, its gradient and moments in memory order: each must share the parameter's
-        # layout (the moments do; a functional gradient may come transposed, e.g. from torch.func under vmap)
-        grads = [
+        self._fused_kernel(self.params, self._aligned(grads), self.state, lr, wd, beta1, beta2)
+
+    def _aligned(self, grads: list[torch.Tensor]) -> list[torch.Tensor]:
+        # the fused kernel walks a parameter, its gradient and moments in memory order: each must share the
+        # parameter's layout (the moments do; a functional gradient may come transposed, e.g. from torch.func under
+        # vmap)
+        return [
             g if g.stride() == p.stride() else torch.empty_like(p).copy_(g)
             for p, g in zip(self.params, grads, strict=True)
         ]
+
+    def _fused_kernel(self, params, grads, state, lr: float, wd: float, beta1: float, beta2: float) -> None:
+        """torch's fused Adam or AdamW kernel on ``params`` with these scalars, at step ``self.t`` (a float32 tensor,
+        as torch.optim keeps it)."""
+        if self._step_count is None:
+            self._step_count = torch.zeros((), dtype=torch.float32, device=self.params[0].device)
+        self._step_count.fill_(self.t)
         fused = torch._fused_adamw_ if self.name == "adamw" else torch._fused_adam_
         fused(
-            self.params,
+            params,
             grads,
-            [s[0] for s in self.state],
-            [s[1] for s in self.state],
+            [s[0] for s in state],
+            [s[1] for s in state],
             [],
-            [self._step_count] * len(self.params),
+            [self._step_count] * len(params),
             lr=lr,
             beta1=beta1,
             beta2=beta2,
@@ -299,20 +296,10 @@ class FunctionalOptimizer:
             p.addcmul_(buf, _b(lr, p), value=-1.0)
 
     def _adam(self, grads: list[torch.Tensor], lr: torch.Tensor) -> None:
-        # torch.optim.Adam/AdamW single-tensor path: decoupled decay p *= 1 - lr·wd first (AdamW) or g += wd·p
-        # (Adam); m = lerp(m, g, 1-β1); v = β2·v + (1-β2)·g²; p -= lr/(1-β1^t) · m / (√v/√(1-β2^t) + eps).
-        bc1 = 1.0 - self.beta1**self.t
-        bc2_sqrt = (1.0 - self.beta2**self.t).sqrt()
-        step_size = lr / bc1
-        shaped = self._shaped
-        for i, (p, g, (m1, m2)) in enumerate(zip(self.params, grads, self.state, strict=True)):
-            # the same kernels in the same order as p -= step · m1 / (√m2 / √bc2 + eps), m2 = β2·m2 + g·g·(1−β2)
-            tmp = self._scratch_like(p)
-            if self.name == "adamw":
-                p.mul_(_b(1.0 - lr * self.weight_decay, p))
-            else:
-                g = g.add_(torch.mul(p, shaped["weight_decay"][i], out=tmp))
-            m1.lerp_(g, (1.0 - shaped["beta1"][i]).expand_as(m1))
-            m2.mul_(shaped["beta2"][i]).add_(torch.mul(g, g, out=tmp).mul_(1.0 - shaped["beta2"][i]))
-            denom = torch.sqrt(m2, out=tmp).div_(_b(bc2_sqrt, p)).add_(self.eps)
-            p.sub_(torch.div(m1, denom, out=tmp).mul_(_b(step_size, p)))
+        # per-member hyper-parameters: the fused kernel once per member, on its slices of the stacked parameters
+        # (each contiguous) with its own scalars, as M solo torch.optim.Adam(fused=True) instances would step
+        grads = self._aligned(grads)
+        hypers = zip(lr.tolist(), self.weight_decay.tolist(), self.beta1.tolist(), self.beta2.tolist(), strict=True)
+        for m, (lr_m, wd, beta1, beta2) in enumerate(hypers):
+            state = [[slot[m] for slot in slots] for slots in self.state]
+            self._fused_kernel([p[m] for p in self.params], [g[m] for g in grads], state, lr_m, wd, beta1, beta2)
