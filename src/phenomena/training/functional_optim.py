@@ -11,9 +11,10 @@ members is the same as running them apart (research notes, ecosystem §B.7). Par
 share their hyper-parameters: one kernel per rule, bitwise the update of the separate tensors (SGD). Adam and AdamW
 are torch's fused kernel (``fused=True``, as :func:`~phenomena.training.make_optimizer` builds them for ``fit``):
 given the stacked tensors when the members share their hyper-parameters, bit for bit ``torch.optim`` on those
-tensors, and each member's slices with its own scalars otherwise, bit for bit M solo instances. The kernel rounds
-a tensor's last few elements (its scalar loop) differently from the rest, so a member stepped inside a stacked
-tensor can differ from its solo run in the last bit of those elements; the rule is the same.
+tensors, and each member's slices with its own scalars otherwise, bit for bit M solo instances on tensors laid out
+as the slices are. The kernel rounds a tensor's last few elements in memory order (its scalar loop) differently
+from the rest, so a member stepped inside a stacked tensor, or in a transposed layout (the bmm path stores some
+weights so), can differ from its solo run in the last bit of a few elements; the rule is the same.
 """
 
 from __future__ import annotations
