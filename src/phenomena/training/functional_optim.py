@@ -159,6 +159,7 @@ class FunctionalOptimizer:
         self._flat_state = [span(s) for s in slots] if self._flat is not None else None
         self._grads_seen: tuple[list[torch.Tensor], torch.Tensor | None] = ([], None)
         self._step_count: torch.Tensor | None = None  # Adam's step, the fused kernel's input
+        self._members: list | None = None  # per-member Adam's views of each member (see _adam)
         # Members that share every hyper-parameter (seeds-only ensembles, the common case) take torch's foreach
         # (SGD) or fused (Adam) kernels with Python scalars: a few kernels per step for all tensors instead of a few
         # per tensor, which was most of an ensemble step's overhead for small models. Otherwise the [M] tensors are
@@ -299,8 +300,12 @@ class FunctionalOptimizer:
     def _adam(self, grads: list[torch.Tensor], lr: torch.Tensor) -> None:
         # per-member hyper-parameters: the fused kernel once per member, on its slices of the stacked parameters
         # (each contiguous) with its own scalars, as M solo torch.optim.Adam(fused=True) instances would step
+        if self._members is None:  # each member's views and fixed scalars, made once: the step is a hot path
+            fixed = zip(self.weight_decay.tolist(), self.beta1.tolist(), self.beta2.tolist(), strict=True)
+            self._members = [
+                ([p[m] for p in self.params], [[slot[m] for slot in slots] for slots in self.state], *scalars)
+                for m, scalars in enumerate(fixed)
+            ]
         grads = self._aligned(grads)
-        hypers = zip(lr.tolist(), self.weight_decay.tolist(), self.beta1.tolist(), self.beta2.tolist(), strict=True)
-        for m, (lr_m, wd, beta1, beta2) in enumerate(hypers):
-            state = [[slot[m] for slot in slots] for slots in self.state]
-            self._fused_kernel([p[m] for p in self.params], [g[m] for g in grads], state, lr_m, wd, beta1, beta2)
+        for m, (lr_m, (params, state, wd, beta1, beta2)) in enumerate(zip(lr.tolist(), self._members, strict=True)):
+            self._fused_kernel(params, [g[m] for g in grads], state, lr_m, wd, beta1, beta2)
