@@ -51,7 +51,8 @@ def test_each_control_fails_its_checks_on_measured_values(cli_json, control):
     if control.name == "narrow network":
         assert s["train_acc_1"] < 0.8  # measured far from memorized
     else:
-        assert s["min_train_acc"] >= 0.99 and abs(s["test_drop"]) < 0.1  # still memorizes, but nothing generalizes
+        # still memorizes (the levels it trains: data.compared_only skips the others), but nothing generalizes
+        assert min(s[f"train_acc_{k}"] for k in ("0", "0.5", "1")) >= 0.99 and abs(s["test_drop"]) < 0.1
 
 
 @pytest.mark.slow

@@ -48,7 +48,10 @@ Controls. The mechanism of (1) and (2) is the difference in difficulty: with bot
 equal value (0.26) the two arms are the equal arm, and neither preference appears (calibration: 0.43-0.61 in both).
 The mechanism of (4) is that the augmentation makes texture unreliable for the label: randomizing the *shape* of
 the same fraction of images instead (the same amount of augmentation, applied to the other cue) leaves texture the
-reliable cue, and the shape bias stays 0.
+reliable cue, and the shape bias stays 0. Each control trains only the arms its checks read (``train.arms``:
+texture- and shape-easier, or texture-easier and augmented) and no probe (``train.probes=false``): every arm and
+probe draws its images, initialization and batch order from its own seeded streams, so the arms it trains, and the
+checked values, are bit for bit those of the control run with every arm.
 
 Calibration (seeds 100-104, quick, one thread; values in ``ENTRY.calibration``): pooled shape bias 0.0 when texture
 is easier, 0.89-0.94 when shape is easier, 0.53-0.61 at equal difficulty (single networks there: 0.26-0.83),
@@ -78,6 +81,8 @@ with the 8-16-16 CNN learns it (0.76-0.94), so that is the preset; the equal con
 
 from __future__ import annotations
 
+from math import nan
+
 import numpy as np
 import torch
 
@@ -99,6 +104,8 @@ NOT_READ_BY_ARM = {
     "shape_easy": ("data.texture_easy", "data.texture_equal", "augment"),
     "augmented": ("data.texture_equal", "data.texture_hard"),
 }
+# the switches that skip pieces: no piece reads them, so a control that skips some still shares the rest
+SKIP_KEYS = ("train.arms", "train.probes")
 ARM_LABELS = {
     "texture_easy": "texture easier",
     "equal": "equal difficulty",
@@ -150,6 +157,16 @@ class Train:
     probe_steps: int = field(50, positive, help="Adam steps of each single-cue decodability probe")
     lr: float = field(3e-3, positive, help="Adam learning rate")
     batch_size: int = field(64, positive, help="images per step")
+    arms: tuple[str, ...] = field(
+        ARMS,
+        one_of(*ARMS),
+        help="the arms trained; the others are skipped and their values unmeasured (each arm draws from its own "
+        "streams, so skipping one leaves the rest bit for bit as they were)",
+    )
+    probes: bool = field(True, help="measure each cue's decodability alone (off: skipped, the values unmeasured)")
+
+    def __post_init__(self):
+        require(len(set(self.arms)) == len(self.arms), "train.arms names an arm twice")
 
 
 @config
@@ -239,8 +256,14 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     s: dict[str, float] = {}
     d, members = cfg.data, cfg.train.members
     contrasts = {"texture_easy": d.texture_easy, "equal": d.texture_equal, "shape_easy": d.texture_hard}
-    with ctx.progress(len(ARMS) + 1 + len(contrasts), desc="arms and probes (ensembles)") as bar:
+    arms = [arm for arm in ARMS if arm in cfg.train.arms]
+    with ctx.progress(len(arms) + (1 + len(contrasts)) * cfg.train.probes, desc="arms and probes (ensembles)") as bar:
         for arm in ARMS:
+            if arm not in arms:  # skipped (a control that reads other arms only): its values are unmeasured
+                each = [f"member{k}" for k in range(members)] + ["member_min", "member_max", "member_sd"]
+                s.update(dict.fromkeys([f"{k}_{arm}" for k in ("aligned_acc", "shape_bias", "cue_decisions")], nan))
+                s.update(dict.fromkeys([f"shape_bias_{arm}_{k}" for k in each], nan))
+                continue
 
             def train_arm(arm=arm):
                 # every member gets its own draw of the training and test images, initialization and batch order
@@ -250,7 +273,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
                 return pred, torch.stack([x.y_test for x in datas]), texture
 
             # a control that changes only other arms' contrasts or augmentation reuses this arm in a verify
-            pred, shape, texture = ctx.shared(f"arm {arm}", cfg, train_arm, ignore=NOT_READ_BY_ARM[arm])
+            pred, shape, texture = ctx.shared(f"arm {arm}", cfg, train_arm, ignore=NOT_READ_BY_ARM[arm] + SKIP_KEYS)
             aligned = shape == texture
             s[f"aligned_acc_{arm}"] = (pred[aligned] == shape[aligned]).float().mean().item()
             # Geirhos's ratio over the members' pooled decisions on the conflict images
@@ -265,19 +288,22 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         for name, cue, contrast in [("shape", "shape", 0.0)] + [
             (f"texture_{a}", "texture", c) for a, c in contrasts.items()
         ]:
+            if not cfg.train.probes:  # skipped (a control whose checks read no probe): unmeasured
+                s.update(dict.fromkeys([f"decodability_{name}{k}" for k in ("", "_min", "_max")], nan))
+                continue
             # the probe reads its cue and contrast, not the arms': every probe at one contrast is computed once
             acc = ctx.shared(
                 f"probe {cue} at contrast {contrast!r}",
                 cfg,
                 lambda cue=cue, contrast=contrast: _decodability(cfg, cue, contrast, ctx),
-                ignore=ARM_KEYS,
+                ignore=ARM_KEYS + SKIP_KEYS,
             )
             s[f"decodability_{name}"] = float(acc.mean())
             s[f"decodability_{name}_min"], s[f"decodability_{name}_max"] = float(acc.min()), float(acc.max())
             bar.update(1)
     s["equal_deviation"] = abs(s["shape_bias_equal"] - 0.5)
     s["aug_gain"] = s["shape_bias_augmented"] - s["shape_bias_texture_easy"]
-    s["min_aligned_acc"] = min(s["aligned_acc_texture_easy"], s["aligned_acc_shape_easy"])
+    s["min_aligned_acc"] = float(np.min([s["aligned_acc_texture_easy"], s["aligned_acc_shape_easy"]]))  # nan if any
     return ctx.result(cfg, s)
 
 
@@ -432,13 +458,20 @@ ENTRY = Entry(
     controls=(
         Control(
             "equal difficulty",
-            {"data.texture_easy": 0.26, "data.texture_hard": 0.26},
+            # its checks read the texture- and shape-easier arms only: the other arms and the probes are skipped
+            {
+                "data.texture_easy": 0.26,
+                "data.texture_hard": 0.26,
+                "train.arms": ("texture_easy", "shape_easy"),
+                "train.probes": False,
+            },
             must_fail=("texture preference when", "shape preference when"),
             why="with both cues equally decodable in every arm, neither cue is preferred",
         ),
         Control(
             "shape randomized instead",
-            {"augment.cue": "shape"},
+            # its check reads the augmented and texture-easier arms only: the other arms and the probes are skipped
+            {"augment.cue": "shape", "train.arms": ("texture_easy", "augmented"), "train.probes": False},
             must_fail=("texture randomization reduces",),
             why="randomizing the shape of the same fraction of images leaves texture the reliable cue",
         ),

@@ -25,7 +25,9 @@ runs' scores is positive and clear; and removing the least-forgotten 20% costs l
 random removal by a margin. With the flipped labels kept in the removal experiment (the first design) it did not:
 the least-forgotten are clean, so removing them raises the noise fraction (10% → 12.5%) and the retrained model
 lost to random removal on 4/5 calibration seeds. Controls: ``data.flip=false`` marks the same subset but keeps its
-labels (the forgetting-ratio check fails: label noise is what makes those examples forgettable);
+labels (the forgetting-ratio check fails: label noise is what makes those examples forgettable; it runs with
+``removal.enabled=false``, as its check reads only the first tracked run, trained before the removal experiment and
+from seeds of its own, so skipping the six retrains leaves that check's values bit for bit the same);
 ``removal.order=random`` removes a second random 20% in place of the least-forgotten
 (the advantage over random removal vanishes).
 
@@ -92,6 +94,19 @@ MAX_REMOVAL_DROP = 0.033  # accuracy drop, least-forgotten 20% removed: preset 0
 MIN_REMOVAL_ADVANTAGE = 0.010  # accuracy, least-forgotten removed − random: preset 0.016-0.026, control -0.003-0.005
 
 
+# the removal experiment's summary keys (nan when removal.enabled is off)
+REMOVAL_KEYS = (
+    "test_acc_full",
+    "test_acc_removed",
+    "test_acc_random_removed",
+    "removal_drop",
+    "removal_advantage",
+    "removed",
+    "removed_unforgettable_fraction",
+    "removal_advantage_spread",
+)
+
+
 @config
 class Data:
     source: Literal["mnist1d", "mnist"] = field("mnist1d", help="MNIST-1D (generated) or MNIST from data.directory")
@@ -131,6 +146,12 @@ class Removal:
     repeats: int = field(
         3, at_least(1), help="retrains averaged per removal arm (own initialization, batch order and random set)"
     )
+    enabled: bool = field(
+        True,
+        help="run the removal experiment (its retrains and, with flipped labels, the clean-label tracked pair); off: "
+        "its summary values are nan and its checks unmeasured (the labels-kept control, whose check reads only the "
+        "first tracked run)",
+    )
 
 
 @config
@@ -154,10 +175,11 @@ COSTS = {"smoke": "~8 s", "quick": "~15 s", "full": "~2 min"}
 
 
 def unused(cfg: Config) -> tuple[str, ...]:
-    """The data keys the other source reads."""
+    """The data keys the other source reads, and the removal experiment's when it is off."""
+    off = () if cfg.removal.enabled else ("removal.fraction", "removal.order", "removal.repeats")
     if cfg.data.source == "mnist1d":
-        return ("data.directory", "data.test_fraction")
-    return ("data.num_samples", "data.train_split")
+        return ("data.directory", "data.test_fraction", *off)
+    return ("data.num_samples", "data.train_split", *off)
 
 
 def preflight(cfg: Config) -> None:
@@ -207,33 +229,14 @@ def forgetting_pair(data, cfg: Config, init_seed: int, batch_seed: int):
     return [train_run(data, everything, cfg, init_seed + i, batch_seed + i, track=True) for i in range(2)]
 
 
-def run(cfg: Config, ctx: RunContext) -> Result:
-    d = cfg.data
-    clean = load_data(cfg, ctx)
-    noisy = with_label_noise(clean, d.noise, ctx.stream_seed("noise"))
-    data = noisy if d.flip else dataclasses.replace(clean, meta=noisy.meta)  # the control: marked, labels kept
+def removal_experiment(cfg: Config, ctx: RunContext, data, clean, tracked, acc_noisy: float, init: int, order: int):
+    """Toneva's removal experiment on the clean labels: the full-set run's test accuracy, and the retrained ones'
+    without the least-forgotten ``removal.fraction`` and without a random set (summary keys :data:`REMOVAL_KEYS`).
+
+    ``tracked`` is the main run's tracked pair (reused when its labels are the clean ones); ``acc_noisy`` the first
+    one's test accuracy, ``init`` and ``order`` its seeds."""
     n = data.n_train
-    marked = torch.zeros(n, dtype=torch.bool)
-    if "noisy" in data.meta:
-        marked[data.meta["noisy"]] = True
-    init, order = ctx.stream_seed("init"), ctx.stream_seed("batches")
-    # the tracked runs read nothing of removal.*: a removal control reuses the main run's in a verify
-    (t1, acc_noisy), (t2, _) = ctx.shared(
-        "tracked pair", cfg, lambda: forgetting_pair(data, cfg, init, order), ignore=("removal",)
-    )
-    s1, s2 = t1.scores().numpy(), t2.scores().numpy()
-    summary = {
-        f"{k}_fraction" if k in ("unforgettable", "forgotten", "never_learned") else k: v
-        for k, v in t1.summary().items()
-    }
-    m = marked.numpy()
-    summary["mean_score_marked"] = float(s1[m].mean()) if m.any() else math.nan
-    summary["mean_score_clean"] = float(s1[~m].mean())
-    summary["marked_over_clean"] = (
-        summary["mean_score_marked"] / summary["mean_score_clean"] if summary["mean_score_clean"] > 0 else math.nan
-    )
-    rho = spearmanr(s1, s2)[0]
-    summary["rank_correlation"] = float(rho) if np.isfinite(rho) else math.nan
+    t1, t2 = tracked
     # The removal experiment runs on the clean labels, as Toneva et al.'s (clean CIFAR-10): with flipped labels
     # kept, removing the least-forgotten raises the noise fraction of what is left (calibration note).
     acc_full, ri, ro = acc_noisy, init, order  # the seeds of the full-set run that the retrained ones are compared with
@@ -272,9 +275,8 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     ]
     first_removed = removed_sets[0]
     acc_removed, acc_random = float(np.mean(acc_removed_r)), float(np.mean(acc_random_r))
-    summary.update(
+    return dict(
         test_acc_full=acc_full,
-        test_acc_marked_labels=acc_noisy,
         test_acc_removed=acc_removed,
         test_acc_random_removed=acc_random,
         removal_drop=acc_full - acc_removed,
@@ -283,6 +285,40 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         removed_unforgettable_fraction=float(c1.unforgettable[first_removed].double().mean()),
         removal_advantage_spread=float(np.std(np.subtract(acc_removed_r, acc_random_r))),
     )
+
+
+def run(cfg: Config, ctx: RunContext) -> Result:
+    d = cfg.data
+    clean = load_data(cfg, ctx)
+    noisy = with_label_noise(clean, d.noise, ctx.stream_seed("noise"))
+    data = noisy if d.flip else dataclasses.replace(clean, meta=noisy.meta)  # the control: marked, labels kept
+    n = data.n_train
+    marked = torch.zeros(n, dtype=torch.bool)
+    if "noisy" in data.meta:
+        marked[data.meta["noisy"]] = True
+    init, order = ctx.stream_seed("init"), ctx.stream_seed("batches")
+    # the tracked runs read nothing of removal.*: a removal control reuses the main run's in a verify
+    (t1, acc_noisy), (t2, _) = ctx.shared(
+        "tracked pair", cfg, lambda: forgetting_pair(data, cfg, init, order), ignore=("removal",)
+    )
+    s1, s2 = t1.scores().numpy(), t2.scores().numpy()
+    summary = {
+        f"{k}_fraction" if k in ("unforgettable", "forgotten", "never_learned") else k: v
+        for k, v in t1.summary().items()
+    }
+    m = marked.numpy()
+    summary["mean_score_marked"] = float(s1[m].mean()) if m.any() else math.nan
+    summary["mean_score_clean"] = float(s1[~m].mean())
+    summary["marked_over_clean"] = (
+        summary["mean_score_marked"] / summary["mean_score_clean"] if summary["mean_score_clean"] > 0 else math.nan
+    )
+    rho = spearmanr(s1, s2)[0]
+    summary["rank_correlation"] = float(rho) if np.isfinite(rho) else math.nan
+    if cfg.removal.enabled:
+        summary.update(removal_experiment(cfg, ctx, data, clean, (t1, t2), acc_noisy, init, order))
+    else:  # the labels-kept control: its check reads only the first tracked run (ENTRY.controls)
+        summary.update(dict.fromkeys(REMOVAL_KEYS, math.nan))
+    summary["test_acc_marked_labels"] = acc_noisy
     top = int(max(s1.max(), 1))
     bins = np.arange(top + 1)
     series = {
@@ -325,6 +361,28 @@ def verdict(result: Result) -> Verdict:
     )
 
 
+def _removal_panel(acc_ax, result: Result):
+    """The removal experiment's test accuracies: full set, least-forgotten removed, random removed."""
+    s, cfg = result.summary, result.config
+    names = [
+        "full set",
+        f"least-forgotten\n{cfg.removal.fraction:.0%} removed",
+        f"random\n{cfg.removal.fraction:.0%} removed",
+    ]
+    if cfg.removal.order == "random":
+        names[1] = f"random (control)\n{cfg.removal.fraction:.0%} removed"
+    values = [s["test_acc_full"], s["test_acc_removed"], s["test_acc_random_removed"]]
+    acc_ax.bar(names, values, color=[PALETTE["control"], PALETTE["theory"], PALETTE["accent"]])
+    for i, v in enumerate(values):
+        acc_ax.text(i, v, f"{v:.3f}", ha="center", va="bottom")
+    lo = min(values) - 0.05
+    acc_ax.set(
+        ylim=(max(lo, 0), min(max(values) + 0.03, 1)),
+        ylabel="test accuracy",
+        title=f"retrained after removal (Spearman ρ across seeds {s['rank_correlation']:.2f})",
+    )
+
+
 def figure(result: Result):
     s, cfg = result.summary, result.config
     fig, axes = subplots(1, 2, width=4.2)
@@ -343,23 +401,13 @@ def figure(result: Result):
         title=f"forgetting events ({s['unforgettable_fraction']:.0%} unforgettable)",
     )
     hist_ax.legend()
-    names = [
-        "full set",
-        f"least-forgotten\n{cfg.removal.fraction:.0%} removed",
-        f"random\n{cfg.removal.fraction:.0%} removed",
-    ]
-    if cfg.removal.order == "random":
-        names[1] = f"random (control)\n{cfg.removal.fraction:.0%} removed"
-    values = [s["test_acc_full"], s["test_acc_removed"], s["test_acc_random_removed"]]
-    acc_ax.bar(names, values, color=[PALETTE["control"], PALETTE["theory"], PALETTE["accent"]])
-    for i, v in enumerate(values):
-        acc_ax.text(i, v, f"{v:.3f}", ha="center", va="bottom")
-    lo = min(values) - 0.05
-    acc_ax.set(
-        ylim=(max(lo, 0), min(max(values) + 0.03, 1)),
-        ylabel="test accuracy",
-        title=f"retrained after removal (Spearman ρ across seeds {s['rank_correlation']:.2f})",
-    )
+    if not cfg.removal.enabled:
+        rho = s["rank_correlation"]
+        text = f"removal experiment not run (removal.enabled=false)\n\nSpearman ρ across seeds {rho:.2f}"
+        acc_ax.text(0.5, 0.5, text, ha="center", va="center")
+        acc_ax.set_axis_off()
+    else:
+        _removal_panel(acc_ax, result)
     source = "MNIST" if cfg.data.source == "mnist" else "MNIST-1D"
     fig.suptitle(
         f"example forgetting: {source}, n = {int(s['presented'])}, {cfg.data.noise:.0%} labels marked, "
@@ -389,7 +437,7 @@ ENTRY = Entry(
     controls=(
         Control(
             "labels kept",
-            {"data.flip": False},
+            {"data.flip": False, "removal.enabled": False},  # its check reads only the tracked run (docstring)
             must_fail=("mislabeled examples are forgotten more",),
             why="the marked subset keeps its true labels: nothing makes it more forgettable than the rest",
         ),

@@ -48,7 +48,11 @@ min-ℓ2 interpolant, 0.71-0.86 away from β*, and both the recovery and the the
 The min-ℓ2 end's mechanism is the kernel regime with an isotropic tangent kernel (diag(u² + v²) ∝ I at a uniform
 init): ``model.init_spread=2`` (u = v = α·a, aᵢ log-uniform over two decades) keeps the large init but makes the
 kernel anisotropic, and α = 10 ends 1.1-2.1 from min-ℓ2 but within 2e-6 of min Σβᵢ²/aᵢ²; the Q_α theory, with
-per-coordinate α·aᵢ, still holds (≤ 4.5e-3), and so does small-α recovery.
+per-coordinate α·aᵢ, still holds (≤ 4.5e-3), and so does small-α recovery (calibration, full α grid). Its check
+reads only the largest α, so the control trains its α grid from 1 (``sweep.alpha_min=1``), not from 1e-4: the small
+α ran to the 2·10⁵-step cap, α ≥ 1 all stop by ~1.5·10⁴ steps. Every row of the (A, d) array is updated on its own
+and the largest α stays exactly α_max in the last row of an array of the same shape, so its β, and the checked
+distance, are bit for bit those of the full grid (seeds 0 and 100).
 
 ``smoke``: n = 20, d = 50, k = 2, seven α from 1e-3 to 10, accuracy 0.01, 100 000 steps at most; it holds on the
 seeds tried (0-5, final MSE ≤ 2e-7, the other checks with wide margins).
@@ -407,7 +411,7 @@ ENTRY = Entry(
         ),
         Control(
             "anisotropic init",
-            {"model.init_spread": 2.0},
+            {"model.init_spread": 2.0, "sweep.alpha_min": 1.0},
             must_fail=("large α gives the min-ℓ2",),
             why="the kernel of the large-init limit is diag(α²aᵢ²): GD goes to min Σβᵢ²/aᵢ², not to min-ℓ2",
         ),
