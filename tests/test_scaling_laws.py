@@ -53,6 +53,7 @@ def _failing(res, control):
 # |α − 1.5| 0.46-0.65, no ridge 0.00-0.06.
 CONTROLS_SMOKE = {
     "width.train_size": 100,
+    "data.enabled": False,  # as the control: its checks read the width law alone
     "neural.steps": 300,
     "exact.ridge": 1.0,
     "exact.modes": 1000,
@@ -67,6 +68,7 @@ def test_both_controls_fail_their_checks_on_measured_values(cli_json):
     for control in ENTRY.controls:
         _failing(res, control)
     assert res["summary"]["exact_theory_error"] < 0.35  # eigenlearning still predicts the ridge curve
+    assert res["summary"]["data_alpha"] == "nan"  # the data sweep was not trained: unmeasured, not made up
 
 
 @pytest.mark.slow
