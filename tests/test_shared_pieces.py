@@ -17,14 +17,14 @@ from phenomena.experiment import RunContext
 
 SHARING = [e for e in entries() if "ctx.shared(" in inspect.getsource(inspect.getmodule(e.run))]
 CASES = [(e, c) for e in SHARING for c in e.controls if not c.derived]
-# the controls that must find something to reuse (the others change what every shared piece reads)
+# the controls that must find something to reuse (the others change what every shared piece reads, or, as
+# cue-conflict's equal difficulty, train only pieces of their own: its two arms at contrast 0.26, no probe)
 REUSING = {
     ("flat-minima", "moderate batch ratio"),
     ("flat-minima", "small SAM radius"),
     ("mode-connectivity", "one shared step"),
     ("mup-transfer", "SP in the μP arm"),
     ("example-forgetting", "random removal"),
-    ("cue-conflict", "equal difficulty"),
     ("cue-conflict", "shape randomized instead"),
     ("critical-batch-size", "no lr retuning"),
     ("critical-batch-size", "no training on the noise run"),
