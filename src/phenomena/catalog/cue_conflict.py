@@ -252,6 +252,12 @@ def _arm_data(cfg: Config, arm: str, seed: int) -> Dataset:
     )
 
 
+def _arm_keys(arm: str, members: int) -> list[str]:
+    """The summary keys of one arm, in the order ``run`` fills them (a skipped arm's are all nan)."""
+    each = [f"member{k}" for k in range(members)] + ["member_min", "member_max", "member_sd"]
+    return [f"aligned_acc_{arm}", f"shape_bias_{arm}", f"cue_decisions_{arm}", *(f"shape_bias_{arm}_{k}" for k in each)]
+
+
 def run(cfg: Config, ctx: RunContext) -> Result:
     s: dict[str, float] = {}
     d, members = cfg.data, cfg.train.members
@@ -260,9 +266,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     with ctx.progress(len(arms) + (1 + len(contrasts)) * cfg.train.probes, desc="arms and probes (ensembles)") as bar:
         for arm in ARMS:
             if arm not in arms:  # skipped (a control that reads other arms only): its values are unmeasured
-                each = [f"member{k}" for k in range(members)] + ["member_min", "member_max", "member_sd"]
-                s.update(dict.fromkeys([f"{k}_{arm}" for k in ("aligned_acc", "shape_bias", "cue_decisions")], nan))
-                s.update(dict.fromkeys([f"shape_bias_{arm}_{k}" for k in each], nan))
+                s.update(dict.fromkeys(_arm_keys(arm, members), nan))
                 continue
 
             def train_arm(arm=arm):
@@ -275,15 +279,13 @@ def run(cfg: Config, ctx: RunContext) -> Result:
             # a control that changes only other arms' contrasts or augmentation reuses this arm in a verify
             pred, shape, texture = ctx.shared(f"arm {arm}", cfg, train_arm, ignore=NOT_READ_BY_ARM[arm] + SKIP_KEYS)
             aligned = shape == texture
-            s[f"aligned_acc_{arm}"] = (pred[aligned] == shape[aligned]).float().mean().item()
+            aligned_acc = (pred[aligned] == shape[aligned]).float().mean().item()
             # Geirhos's ratio over the members' pooled decisions on the conflict images
-            s[f"shape_bias_{arm}"], n_shape, n_texture = shape_bias(pred.flatten(), shape.flatten(), texture.flatten())
-            s[f"cue_decisions_{arm}"] = (n_shape + n_texture) / int((~aligned).sum())
+            pooled, n_shape, n_texture = shape_bias(pred.flatten(), shape.flatten(), texture.flatten())
             each = np.array([shape_bias(pred[k], shape[k], texture[k])[0] for k in range(members)])
-            for k, b in enumerate(each):
-                s[f"shape_bias_{arm}_member{k}"] = float(b)
-            s[f"shape_bias_{arm}_member_min"], s[f"shape_bias_{arm}_member_max"] = float(each.min()), float(each.max())
-            s[f"shape_bias_{arm}_member_sd"] = float(each.std(ddof=1)) if members > 1 else 0.0
+            values = [aligned_acc, pooled, (n_shape + n_texture) / int((~aligned).sum()), *map(float, each)]
+            values += [float(each.min()), float(each.max()), float(each.std(ddof=1)) if members > 1 else 0.0]
+            s.update(zip(_arm_keys(arm, members), values, strict=True))
             bar.update(1)
         for name, cue, contrast in [("shape", "shape", 0.0)] + [
             (f"texture_{a}", "texture", c) for a, c in contrasts.items()

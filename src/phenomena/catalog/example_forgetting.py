@@ -94,7 +94,7 @@ MAX_REMOVAL_DROP = 0.033  # accuracy drop, least-forgotten 20% removed: preset 0
 MIN_REMOVAL_ADVANTAGE = 0.010  # accuracy, least-forgotten removed − random: preset 0.016-0.026, control -0.003-0.005
 
 
-# the removal experiment's summary keys (nan when removal.enabled is off)
+# the removal experiment's summary keys, in the order removal_experiment returns them (nan when it is off)
 REMOVAL_KEYS = (
     "test_acc_full",
     "test_acc_removed",
@@ -275,16 +275,17 @@ def removal_experiment(cfg: Config, ctx: RunContext, data, clean, tracked, acc_n
     ]
     first_removed = removed_sets[0]
     acc_removed, acc_random = float(np.mean(acc_removed_r)), float(np.mean(acc_random_r))
-    return dict(
-        test_acc_full=acc_full,
-        test_acc_removed=acc_removed,
-        test_acc_random_removed=acc_random,
-        removal_drop=acc_full - acc_removed,
-        removal_advantage=acc_removed - acc_random,
-        removed=float(k),
-        removed_unforgettable_fraction=float(c1.unforgettable[first_removed].double().mean()),
-        removal_advantage_spread=float(np.std(np.subtract(acc_removed_r, acc_random_r))),
+    values = (
+        acc_full,
+        acc_removed,
+        acc_random,
+        acc_full - acc_removed,
+        acc_removed - acc_random,
+        float(k),
+        float(c1.unforgettable[first_removed].double().mean()),
+        float(np.std(np.subtract(acc_removed_r, acc_random_r))),
     )
+    return dict(zip(REMOVAL_KEYS, values, strict=True))
 
 
 def run(cfg: Config, ctx: RunContext) -> Result:
