@@ -290,8 +290,9 @@ def run(cfg: Config, ctx: RunContext) -> Result:
         for name, cue, contrast in [("shape", "shape", 0.0)] + [
             (f"texture_{a}", "texture", c) for a, c in contrasts.items()
         ]:
+            keys = [f"decodability_{name}{k}" for k in ("", "_min", "_max")]
             if not cfg.train.probes:  # skipped (a control whose checks read no probe): unmeasured
-                s.update(dict.fromkeys([f"decodability_{name}{k}" for k in ("", "_min", "_max")], nan))
+                s.update(dict.fromkeys(keys, nan))
                 continue
             # the probe reads its cue and contrast, not the arms': every probe at one contrast is computed once
             acc = ctx.shared(
@@ -300,8 +301,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
                 lambda cue=cue, contrast=contrast: _decodability(cfg, cue, contrast, ctx),
                 ignore=ARM_KEYS + SKIP_KEYS,
             )
-            s[f"decodability_{name}"] = float(acc.mean())
-            s[f"decodability_{name}_min"], s[f"decodability_{name}_max"] = float(acc.min()), float(acc.max())
+            s.update(zip(keys, (float(acc.mean()), float(acc.min()), float(acc.max())), strict=True))
             bar.update(1)
     s["equal_deviation"] = abs(s["shape_bias_equal"] - 0.5)
     s["aug_gain"] = s["shape_bias_augmented"] - s["shape_bias_texture_easy"]

@@ -83,6 +83,7 @@ STOP_ACC = 1.0  # training stops once every training label is fit (or at the ste
 INPUTS = ("real", "shuffled")
 HALF_ACC = 0.5  # the training accuracy the clean and the noisy subsets are timed to
 PARTIAL = 0.5  # the partial corruption level at which clean and noisy examples are compared
+LEVEL_KEYS = ("train_acc", "test_acc", "steps_to_fit")  # each level's summary keys, suffixed with the level
 CHANCE_BAND = 0.999  # two-sided binomial band for "test accuracy at p = 1 is chance"
 # Set on calibration seeds 100-109 (quick; see ENTRY.calibration), between the preset's worst value and the
 # shuffled-inputs control's best, rounded down from their midpoints.
@@ -169,9 +170,7 @@ def run(cfg: Config, ctx: RunContext) -> Result:
     with ctx.progress(len(d.levels), desc="corruption levels") as bar:
         for i, p in enumerate(d.levels):
             if d.compared_only and p not in (d.levels[0], PARTIAL, 1.0):  # skipped: unmeasured
-                summary.update(
-                    dict.fromkeys([f"{n}_{_key(p)}" for n in ("train_acc", "test_acc", "steps_to_fit")], math.nan)
-                )
+                summary.update(dict.fromkeys([f"{n}_{_key(p)}" for n in LEVEL_KEYS], math.nan))
                 bar.update(1)
                 continue
             data = with_label_noise(base, p, seed=label_seed + i, mode="any")
@@ -203,9 +202,9 @@ def run(cfg: Config, ctx: RunContext) -> Result:
             )
             k = _key(p)
             fit_step = history.first_step("train_acc", lambda v: v >= FIT_ACC)
-            summary[f"train_acc_{k}"] = history.last("train_acc")
-            summary[f"test_acc_{k}"] = history.last("test_acc")
-            summary[f"steps_to_fit_{k}"] = math.nan if fit_step is None else float(fit_step)
+            fit_at = math.nan if fit_step is None else float(fit_step)
+            values = (history.last("train_acc"), history.last("test_acc"), fit_at)
+            summary.update(zip([f"{n}_{k}" for n in LEVEL_KEYS], values, strict=True))
             names = ("train_acc", "test_acc", "clean_acc", "noisy_acc") if p == PARTIAL else ("train_acc", "test_acc")
             for name in names:
                 series[f"{name}_{k}"] = Series(*map(list, history.curves[name]))
